@@ -1,0 +1,6 @@
+//! NEO's deterministic core. Everything here is synchronous and pure: time comes
+//! from an injected [`Clock`], so a backtest and a live run make the same decisions.
+
+pub mod clock;
+
+pub use clock::{Clock, ManualClock};
