@@ -4,6 +4,9 @@
 //! names after `@` (`limit_without_price@limit_price.json` -> `/limit_price`,
 //! dots for nesting, nothing after `@` for the whole document).
 
+// Helpers outside #[test] functions may unwrap too: a failing test should stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use neo_domain::schema::registry;
 use neo_testkit::{fixture_dir, fixtures};
 

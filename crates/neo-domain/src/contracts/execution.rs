@@ -153,7 +153,7 @@ impl Contract for OrderV1 {
             ),
         );
         c.require(
-            self.avg_fill_price.is_some() == !filled.is_zero(),
+            self.avg_fill_price.is_some() != filled.is_zero(),
             "/avg_fill_price",
             "must be present exactly when something has filled",
         );

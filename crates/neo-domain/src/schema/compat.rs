@@ -2,6 +2,10 @@
 //! schema must accept every document the old one accepted. This finds the
 //! changes that break that: a field lost, a field newly required, a type,
 //! enum, pattern, format or bound narrowed.
+//!
+//! Policy, not pure set logic: adding an optional field is allowed (older
+//! writers never sent it and readers ignore unknown fields), and so is adding
+//! an enum value (widening), though a strict reader must be ready for it.
 
 use serde_json::{Map, Value};
 
@@ -169,10 +173,10 @@ impl Walk<'_> {
 
     fn compare_values(&mut self, old: &Map<String, Value>, new: &Map<String, Value>, path: &str) {
         for key in ["pattern", "format", "const"] {
-            if let Some(new_value) = new.get(key) {
-                if old.get(key) != Some(new_value) {
-                    self.report(path, format!("{key} added or changed to {new_value}"));
-                }
+            if let Some(new_value) = new.get(key)
+                && old.get(key) != Some(new_value)
+            {
+                self.report(path, format!("{key} added or changed to {new_value}"));
             }
         }
         if let Some(new_enum) = new.get("enum").and_then(Value::as_array) {

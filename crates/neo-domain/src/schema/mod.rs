@@ -237,10 +237,10 @@ impl SchemaEntry {
             .map(|e| {
                 let mut path = e.instance_path().as_str().to_owned();
                 // A missing field is reported where the field belongs, not at its parent.
-                if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
-                    if let Some(name) = property.as_str() {
-                        path = format!("{path}/{}", escape(name));
-                    }
+                if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind()
+                    && let Some(name) = property.as_str()
+                {
+                    path = format!("{path}/{}", escape(name));
                 }
                 Issue::new(path, e.to_string())
             })
