@@ -9,28 +9,11 @@
 
 use serde_json::{Map, Value};
 
-/// One breaking difference, located by the path of schema keywords to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Breaking {
-    /// Where in the document (`/properties/price`), as a JSON pointer into instances.
-    pub path: String,
-    /// What narrowed.
-    pub problem: String,
-}
+use crate::Issue;
 
-impl std::fmt::Display for Breaking {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = if self.path.is_empty() {
-            "/"
-        } else {
-            &self.path
-        };
-        write!(f, "{path}: {}", self.problem)
-    }
-}
-
-/// Every way `new` refuses documents that `old` accepted (empty when compatible).
-pub fn breaking_changes(old: &Value, new: &Value) -> Vec<Breaking> {
+/// Every way `new` refuses documents that `old` accepted (empty when compatible),
+/// each located by the JSON pointer of the instances it affects.
+pub fn breaking_changes(old: &Value, new: &Value) -> Vec<Issue> {
     let mut walk = Walk {
         old_root: old,
         new_root: new,
@@ -44,7 +27,7 @@ pub fn breaking_changes(old: &Value, new: &Value) -> Vec<Breaking> {
 struct Walk<'a> {
     old_root: &'a Value,
     new_root: &'a Value,
-    found: Vec<Breaking>,
+    found: Vec<Issue>,
     depth: usize,
 }
 
@@ -88,10 +71,7 @@ fn alternatives(schema: &Value) -> Option<&Vec<Value>> {
 
 impl Walk<'_> {
     fn report(&mut self, path: &str, problem: String) {
-        self.found.push(Breaking {
-            path: path.to_owned(),
-            problem,
-        });
+        self.found.push(Issue::new(path, problem));
     }
 
     fn compare(&mut self, old: &Value, new: &Value, path: &str) {

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
-pub use compat::{Breaking, breaking_changes};
+pub use compat::breaking_changes;
 
 use crate::contracts::{
     AgentOutputV1, AuditEventV1, CandleV1, Contract, FillV1, Issue, NotificationV1, OrderIntentV1,
