@@ -2,5 +2,9 @@
 //! from an injected [`Clock`], so a backtest and a live run make the same decisions.
 
 pub mod clock;
+pub mod indicators;
+pub mod oms;
+pub mod portfolio;
+pub mod risk;
 
 pub use clock::{Clock, ManualClock};

@@ -1,0 +1,1 @@
+//! Streaming technical indicators (O(1) per update), matching TA-Lib.

@@ -1,0 +1,1 @@
+//! The paper order management system: lifecycle table, matching, fills.

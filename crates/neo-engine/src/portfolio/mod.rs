@@ -1,0 +1,1 @@
+//! Positions, cash, PnL, equity and drawdown, all exact.
