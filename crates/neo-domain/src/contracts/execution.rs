@@ -144,14 +144,12 @@ impl Contract for OrderV1 {
             OrderStatus::Filled => filled == qty,
             OrderStatus::Cancelled | OrderStatus::Expired => filled < qty,
         };
-        c.require(
-            consistent,
-            "/status",
+        c.require_with(consistent, "/status", || {
             format!(
                 "status {} does not fit {filled} filled of {qty}",
                 self.status
-            ),
-        );
+            )
+        });
         c.require(
             self.avg_fill_price.is_some() != filled.is_zero(),
             "/avg_fill_price",

@@ -108,22 +108,18 @@ impl Contract for OrderIntentV1 {
                 ("above", "below"),
             ),
         };
-        c.require(
-            ok_sl,
-            "/stop_loss",
+        c.require_with(ok_sl, "/stop_loss", || {
             format!(
                 "a {} stop-loss must be {} the entry price",
                 self.side, words.0
-            ),
-        );
-        c.require(
-            ok_tp,
-            "/take_profit",
+            )
+        });
+        c.require_with(ok_tp, "/take_profit", || {
             format!(
                 "a {} take-profit must be {} the entry price",
                 self.side, words.1
-            ),
-        );
+            )
+        });
         let bracket_order = match self.side {
             Side::Buy => below_above(sl, tp),
             Side::Sell => below_above(tp, sl),

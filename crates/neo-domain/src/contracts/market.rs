@@ -38,7 +38,9 @@ impl Contract for TickV1 {
         c.positive_price(self.bid, "/bid");
         c.positive_price(self.ask, "/ask");
         if let (Some(bid), Some(ask)) = (self.bid, self.ask) {
-            c.require(bid <= ask, "/ask", format!("ask {ask} is below bid {bid}"));
+            c.require_with(bid <= ask, "/ask", || {
+                format!("ask {ask} is below bid {bid}")
+            });
         }
         c.finish()
     }
@@ -105,20 +107,16 @@ impl Contract for CandleV1 {
         ] {
             c.positive_price(Some(price), path);
         }
-        c.require(
-            self.low <= self.high,
-            "/low",
-            format!("low {} is above high {}", self.low, self.high),
-        );
+        c.require_with(self.low <= self.high, "/low", || {
+            format!("low {} is above high {}", self.low, self.high)
+        });
         for (price, path) in [(self.open, "/open"), (self.close, "/close")] {
-            c.require(
-                self.low <= price && price <= self.high,
-                path,
+            c.require_with(self.low <= price && price <= self.high, path, || {
                 format!(
                     "{price} is outside the bar's range {} to {}",
                     self.low, self.high
-                ),
-            );
+                )
+            });
         }
         c.finish()
     }

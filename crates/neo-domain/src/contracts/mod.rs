@@ -101,29 +101,32 @@ impl Side {
 pub(crate) struct Checks(Vec<Issue>);
 
 impl Checks {
-    pub(crate) fn require(&mut self, ok: bool, path: &str, problem: impl Into<String>) {
+    pub(crate) fn require(&mut self, ok: bool, path: &str, problem: &'static str) {
         if !ok {
             self.0.push(Issue::new(path, problem));
         }
     }
 
+    /// Like `require`, building the message only on failure: valid input allocates nothing.
+    pub(crate) fn require_with(&mut self, ok: bool, path: &str, problem: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(Issue::new(path, problem()));
+        }
+    }
+
     pub(crate) fn positive_price(&mut self, price: Option<Price>, path: &str) {
         if let Some(p) = price {
-            self.require(
-                p.value().is_positive(),
-                path,
-                format!("must be above zero, got {p}"),
-            );
+            self.require_with(p.value().is_positive(), path, || {
+                format!("must be above zero, got {p}")
+            });
         }
     }
 
     pub(crate) fn text(&mut self, text: &str, path: &str, max: usize) {
         self.require(!text.trim().is_empty(), path, "must not be empty");
-        self.require(
-            text.chars().count() <= max,
-            path,
-            format!("must be at most {max} characters"),
-        );
+        self.require_with(text.chars().count() <= max, path, || {
+            format!("must be at most {max} characters")
+        });
     }
 
     pub(crate) fn optional_text(&mut self, text: Option<&str>, path: &str, max: usize) {
@@ -156,24 +159,13 @@ impl Checks {
             OrderType::StopLimit => (true, true),
         };
         let kind = kind.as_str();
-        self.require(
-            limit.is_some() == needs_limit,
-            "/limit_price",
-            if needs_limit {
-                format!("a {kind} order needs a limit_price")
-            } else {
-                format!("a {kind} order takes no limit_price")
-            },
-        );
-        self.require(
-            stop.is_some() == needs_stop,
-            "/stop_price",
-            if needs_stop {
-                format!("a {kind} order needs a stop_price")
-            } else {
-                format!("a {kind} order takes no stop_price")
-            },
-        );
+        let verb = |needed: bool| if needed { "needs a" } else { "takes no" };
+        self.require_with(limit.is_some() == needs_limit, "/limit_price", || {
+            format!("a {kind} order {} limit_price", verb(needs_limit))
+        });
+        self.require_with(stop.is_some() == needs_stop, "/stop_price", || {
+            format!("a {kind} order {} stop_price", verb(needs_stop))
+        });
         self.positive_price(limit, "/limit_price");
         self.positive_price(stop, "/stop_price");
     }

@@ -67,10 +67,10 @@ impl Contract for NotificationV1 {
     fn check(&self) -> Vec<Issue> {
         let mut c = Checks::default();
         let needs_signal = self.kind != NotificationKind::TradingStateChanged;
-        c.require(
+        c.require_with(
             !needs_signal || self.signal_id.is_some(),
             "/signal_id",
-            format!("{} notifications must name their signal", self.kind),
+            || format!("{} notifications must name their signal", self.kind),
         );
         if let Some(id) = self.signal_id {
             c.require(

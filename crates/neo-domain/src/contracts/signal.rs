@@ -105,11 +105,9 @@ impl Contract for SignalEventV1 {
     fn check(&self) -> Vec<Issue> {
         let mut c = Checks::default();
         let needs_side = matches!(self.signal_type, SignalType::Entry | SignalType::Reverse);
-        c.require(
-            !needs_side || self.side.is_some(),
-            "/side",
-            format!("{} signals need a side", self.signal_type),
-        );
+        c.require_with(!needs_side || self.side.is_some(), "/side", || {
+            format!("{} signals need a side", self.signal_type)
+        });
         c.positive_price(self.price, "/price");
         if let Some(q) = self.quantity {
             c.require(!q.is_zero(), "/quantity", "must be above zero when given");
