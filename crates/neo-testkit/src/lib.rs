@@ -5,12 +5,18 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The repository root (the directory holding `Cargo.lock`), from any crate.
+/// The repository root (the directory holding `Cargo.lock`), found at run time:
+/// a path compiled in with `env!` goes stale when a shared target directory
+/// serves several checkouts (as CI's cache does).
 pub fn workspace_root() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    while !dir.join("Cargo.lock").exists() && !dir.join("schemas").is_dir() {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    let mut dir = start.clone();
+    while !dir.join("Cargo.lock").exists() {
         if !dir.pop() {
-            return PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            return start;
         }
     }
     dir

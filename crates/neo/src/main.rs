@@ -1,5 +1,6 @@
 //! The `neo` command line.
 
+mod data_cmd;
 mod schema_cmd;
 
 use std::process::ExitCode;
@@ -21,6 +22,11 @@ enum Command {
         #[command(subcommand)]
         command: schema_cmd::SchemaCommand,
     },
+    /// Market data: compute technical indicators over an OHLCV CSV file.
+    Data {
+        #[command(subcommand)]
+        command: data_cmd::DataCommand,
+    },
     /// Print the version and the contract version.
     Version,
 }
@@ -29,6 +35,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Schema { command } => schema_cmd::run(command),
+        Command::Data { command } => data_cmd::run(command),
         Command::Version => {
             let count = neo_domain::schema::registry().len();
             println!(

@@ -1,0 +1,485 @@
+//! `neo data ...`: market-data utilities. `indicators` runs the engine's streaming
+//! indicators over an OHLCV CSV file and appends one column per indicator output.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Subcommand;
+use neo_engine::indicators::{
+    Adx, Atr, Bar, BollingerBands, Ema, Indicator, Macd, RealizedVolatility, Roc, Rsi, Sma, StdDev,
+    TrueRange, Wma,
+};
+
+/// The specs `--indicator` accepts, for help and error messages.
+const SPECS: &str = "sma:N, ema:N, wma:N, rsi:N, atr:N, adx:N, roc:N, stddev:N, \
+                     volatility:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, trange";
+
+#[derive(Subcommand)]
+pub(crate) enum DataCommand {
+    /// Append technical indicator columns to an OHLCV CSV file (TA-Lib-compatible values).
+    ///
+    /// The input has a header; its first column is the date/time (copied as text) and it
+    /// must have open, high, low and close columns (any letter case; volume and other
+    /// columns are copied through). Fields may be double-quoted (with commas inside and ""
+    /// for a quote) but may not span lines. Warm-up cells are left empty.
+    Indicators {
+        /// The OHLCV CSV file.
+        #[arg(long)]
+        input: PathBuf,
+        /// An indicator, repeatable: sma:N, ema:N, wma:N, rsi:N, atr:N, adx:N (adx, +DI,
+        /// -DI), roc:N, stddev:N (population), volatility:N (sample std dev of log
+        /// returns, per bar), macd:FAST:SLOW:SIGNAL, bbands:N:K, trange.
+        #[arg(long = "indicator", value_name = "SPEC", required = true)]
+        indicators: Vec<String>,
+        /// Write the result here instead of standard output; nothing is written on error.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
+    match command {
+        DataCommand::Indicators {
+            input,
+            indicators,
+            output,
+        } => {
+            let mut columns = indicators
+                .iter()
+                .map(|s| Column::parse(s))
+                .collect::<Result<Vec<_>>>()?;
+            check_unique(&columns)?;
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let result = compute(&text, &mut columns).map_err(|e| located(&input, e))?;
+            match output {
+                Some(path) => std::fs::write(&path, result)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => std::io::stdout()
+                    .lock()
+                    .write_all(result.as_bytes())
+                    .context("cannot write to standard output")?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prefixes an input error with the file it is about.
+fn located(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    anyhow!("{}: {err}", path.display())
+}
+
+/// A running indicator, one variant per kind so each keeps its concrete type.
+enum Runner {
+    Sma(Sma),
+    Ema(Ema),
+    Wma(Wma),
+    Rsi(Rsi),
+    Roc(Roc),
+    StdDev(StdDev),
+    Volatility(RealizedVolatility),
+    Atr(Atr),
+    TrueRange(TrueRange),
+    Adx(Adx),
+    Macd(Macd),
+    Bbands(BollingerBands),
+}
+
+impl Runner {
+    /// Feeds one bar and appends one cell per output column (`None` during warm-up).
+    fn step(&mut self, bar: Bar, out: &mut Vec<Option<f64>>) {
+        let close = bar.close;
+        match self {
+            Self::Sma(i) => out.push(i.update(close)),
+            Self::Ema(i) => out.push(i.update(close)),
+            Self::Wma(i) => out.push(i.update(close)),
+            Self::Rsi(i) => out.push(i.update(close)),
+            Self::Roc(i) => out.push(i.update(close)),
+            Self::StdDev(i) => out.push(i.update(close)),
+            Self::Volatility(i) => out.push(i.update(close)),
+            Self::Atr(i) => out.push(i.update(bar)),
+            Self::TrueRange(i) => out.push(i.update(bar)),
+            Self::Adx(i) => {
+                let o = i.update(bar);
+                out.extend([
+                    o.and_then(|o| o.adx),
+                    o.map(|o| o.plus_di),
+                    o.map(|o| o.minus_di),
+                ]);
+            }
+            Self::Macd(i) => {
+                let o = i.update(close);
+                out.extend([
+                    o.map(|o| o.macd),
+                    o.map(|o| o.signal),
+                    o.map(|o| o.histogram),
+                ]);
+            }
+            Self::Bbands(i) => {
+                let o = i.update(close);
+                out.extend([o.map(|o| o.upper), o.map(|o| o.middle), o.map(|o| o.lower)]);
+            }
+        }
+    }
+}
+
+/// One `--indicator`: its output column names and its running state.
+struct Column {
+    names: Vec<String>,
+    runner: Runner,
+}
+
+impl Column {
+    /// Parses a spec such as `sma:20` or `macd:12:26:9`.
+    fn parse(spec: &str) -> Result<Self> {
+        Self::try_parse(spec).map_err(|e| anyhow!("invalid --indicator {spec:?}: {e}"))
+    }
+
+    fn try_parse(spec: &str) -> Result<Self> {
+        let mut parts = spec.trim().split(':');
+        let kind = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let args: Vec<&str> = parts.collect();
+        let arity = |n: usize, usage: &str| -> Result<()> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                bail!("expected {usage}")
+            }
+        };
+        let period = |i: usize| -> Result<usize> {
+            args[i]
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| anyhow!("{:?} is not a whole number", args[i]))
+        };
+        // Indicators with one period and one output column named `<kind>_<period>`.
+        let single = |usage: &str| -> Result<(usize, Vec<String>)> {
+            arity(1, usage)?;
+            let n = period(0)?;
+            Ok((n, vec![format!("{kind}_{n}")]))
+        };
+        let (names, runner) = match kind.as_str() {
+            "sma" => {
+                let (n, names) = single("sma:PERIOD")?;
+                (names, Runner::Sma(Sma::new(n)?))
+            }
+            "ema" => {
+                let (n, names) = single("ema:PERIOD")?;
+                (names, Runner::Ema(Ema::new(n)?))
+            }
+            "wma" => {
+                let (n, names) = single("wma:PERIOD")?;
+                (names, Runner::Wma(Wma::new(n)?))
+            }
+            "rsi" => {
+                let (n, names) = single("rsi:PERIOD")?;
+                (names, Runner::Rsi(Rsi::new(n)?))
+            }
+            "roc" => {
+                let (n, names) = single("roc:PERIOD")?;
+                (names, Runner::Roc(Roc::new(n)?))
+            }
+            "atr" => {
+                let (n, names) = single("atr:PERIOD")?;
+                (names, Runner::Atr(Atr::new(n)?))
+            }
+            "stddev" => {
+                let (n, names) = single("stddev:PERIOD")?;
+                (names, Runner::StdDev(StdDev::new(n)?))
+            }
+            "volatility" => {
+                let (n, names) = single("volatility:PERIOD")?;
+                (names, Runner::Volatility(RealizedVolatility::new(n)?))
+            }
+            "trange" => {
+                arity(0, "trange without parameters")?;
+                (
+                    vec!["trange".to_owned()],
+                    Runner::TrueRange(TrueRange::new()),
+                )
+            }
+            "adx" => {
+                arity(1, "adx:PERIOD")?;
+                let n = period(0)?;
+                let names = ["adx", "plus_di", "minus_di"].map(|p| format!("{p}_{n}"));
+                (names.to_vec(), Runner::Adx(Adx::new(n)?))
+            }
+            "macd" => {
+                arity(3, "macd:FAST:SLOW:SIGNAL")?;
+                let (f, s, g) = (period(0)?, period(1)?, period(2)?);
+                let names =
+                    ["macd", "macd_signal", "macd_hist"].map(|p| format!("{p}_{f}_{s}_{g}"));
+                (names.to_vec(), Runner::Macd(Macd::new(f, s, g)?))
+            }
+            "bbands" => {
+                arity(2, "bbands:PERIOD:DEVIATIONS")?;
+                let n = period(0)?;
+                let k: f64 = args[1]
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow!("{:?} is not a number", args[1]))?;
+                let names = ["bb_upper", "bb_middle", "bb_lower"].map(|p| format!("{p}_{n}_{k}"));
+                (names.to_vec(), Runner::Bbands(BollingerBands::new(n, k)?))
+            }
+            "" => bail!("empty spec; expected one of {SPECS}"),
+            other => bail!("unknown indicator {other:?}; expected one of {SPECS}"),
+        };
+        Ok(Self { names, runner })
+    }
+}
+
+/// Refuses two specs that would write the same column.
+fn check_unique(columns: &[Column]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in columns.iter().flat_map(|c| &c.names) {
+        if !seen.insert(name.as_str()) {
+            bail!("--indicator given twice: column {name:?} would appear twice");
+        }
+    }
+    Ok(())
+}
+
+/// Splits one CSV line into fields. A field that starts with a double quote runs to the
+/// matching quote and may contain commas; `""` inside it is one quote. Quoted fields
+/// that span lines are not supported (the caller reports them as unterminated).
+pub(crate) fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("unterminated quoted field".to_owned()),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => return Err(format!("unexpected {c:?} after a closing quote")),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field);
+                        return Ok(fields);
+                    }
+                    Some(',') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            fields.push(field);
+        }
+    }
+}
+
+/// The price columns every row must have, in `Bar` order after open.
+const PRICES: [&str; 4] = ["open", "high", "low", "close"];
+
+/// Reads the CSV `text`, runs `columns` over it and returns the output CSV: every input
+/// line as given, then the indicator cells. Errors name the 1-based line.
+fn compute(text: &str, columns: &mut [Column]) -> Result<String> {
+    let mut lines = text.lines().enumerate();
+    let (index, header) = lines
+        .find(|(_, l)| !l.trim().is_empty())
+        .ok_or_else(|| anyhow!("the file is empty; expected a header line"))?;
+    let header_no = index + 1;
+    let header = header.strip_prefix('\u{feff}').unwrap_or(header);
+    let names = split_csv_line(header).map_err(|e| anyhow!("line {header_no}: {e}"))?;
+    let mut at = [0usize; 4];
+    for (slot, want) in at.iter_mut().zip(PRICES) {
+        *slot = names
+            .iter()
+            .position(|n| n.trim().eq_ignore_ascii_case(want))
+            .ok_or_else(|| anyhow!("line {header_no}: no {want:?} column in the header"))?;
+    }
+
+    let mut out = String::with_capacity(text.len() * 2);
+    out.push_str(header);
+    for name in columns.iter().flat_map(|c| &c.names) {
+        out.push(',');
+        out.push_str(name);
+    }
+    out.push('\n');
+
+    let mut cells = Vec::new();
+    for (index, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = index + 1;
+        let fields = split_csv_line(line).map_err(|e| anyhow!("line {line_no}: {e}"))?;
+        if fields.len() != names.len() {
+            bail!(
+                "line {line_no}: expected {} fields like the header, found {}",
+                names.len(),
+                fields.len()
+            );
+        }
+        let mut price = [0.0; 4];
+        for ((value, want), i) in price.iter_mut().zip(PRICES).zip(at) {
+            let raw = &fields[i];
+            *value = raw
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| anyhow!("line {line_no}: {want} is not a number: {raw:?}"))?;
+        }
+        let bar = Bar::new(price[1], price[2], price[3]);
+        cells.clear();
+        for column in columns.iter_mut() {
+            column.runner.step(bar, &mut cells);
+        }
+        out.push_str(line);
+        for cell in &cells {
+            out.push(',');
+            if let Some(v) = cell {
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn columns(specs: &[&str]) -> Vec<Column> {
+        specs.iter().map(|s| Column::parse(s).unwrap()).collect()
+    }
+
+    fn error(spec: &str) -> String {
+        format!("{:#}", Column::parse(spec).err().unwrap())
+    }
+
+    #[test]
+    fn splits_plain_and_quoted_fields() {
+        assert_eq!(split_csv_line("a,b,,c").unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(split_csv_line("").unwrap(), [""]);
+        assert_eq!(split_csv_line("\"x, y\",2").unwrap(), ["x, y", "2"]);
+        assert_eq!(
+            split_csv_line("\"say \"\"hi\"\"\",").unwrap(),
+            ["say \"hi\"", ""]
+        );
+        assert_eq!(split_csv_line("1,\"\"").unwrap(), ["1", ""]);
+        assert!(
+            split_csv_line("\"open")
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            split_csv_line("\"a\"b,c")
+                .unwrap_err()
+                .contains("after a closing quote")
+        );
+    }
+
+    #[test]
+    fn names_columns_after_the_spec() {
+        let names = |s: &str| columns(&[s]).remove(0).names;
+        assert_eq!(names("SMA:20"), ["sma_20"]);
+        assert_eq!(names("trange"), ["trange"]);
+        assert_eq!(names("adx:14"), ["adx_14", "plus_di_14", "minus_di_14"]);
+        assert_eq!(
+            names("macd:12:26:9"),
+            ["macd_12_26_9", "macd_signal_12_26_9", "macd_hist_12_26_9"]
+        );
+        assert_eq!(
+            names("bbands:20:2"),
+            ["bb_upper_20_2", "bb_middle_20_2", "bb_lower_20_2"]
+        );
+        assert_eq!(names("bbands:20:2.5")[1], "bb_middle_20_2.5");
+    }
+
+    #[test]
+    fn refuses_bad_specs_with_the_reason() {
+        assert!(
+            error("sma:0").contains("period must be between 1 and"),
+            "{}",
+            error("sma:0")
+        );
+        assert!(error("sma").contains("expected sma:PERIOD"));
+        assert!(error("sma:x").contains("\"x\" is not a whole number"));
+        assert!(error("macd:26:12:9").contains("must be shorter"));
+        assert!(error("bbands:20:-1").contains("deviations"));
+        assert!(error("trange:3").contains("without parameters"));
+        assert!(error("kama:10").contains("unknown indicator \"kama\""));
+        assert!(error("").contains("empty spec"));
+        let twice = check_unique(&columns(&["sma:5", "sma:5"])).unwrap_err();
+        assert!(twice.to_string().contains("\"sma_5\" would appear twice"));
+    }
+
+    #[test]
+    fn appends_cells_and_leaves_warmup_empty() {
+        let text = "Date,Open,HIGH,low,Close\n\
+                    d1,1,2,0.5,1\n\
+                    \"d2, late\",1,3,1,2\n\
+                    \n\
+                    d3,2,4,2,3\n";
+        let out = compute(text, &mut columns(&["sma:2", "trange"])).unwrap();
+        assert_eq!(
+            out,
+            "Date,Open,HIGH,low,Close,sma_2,trange\n\
+             d1,1,2,0.5,1,,\n\
+             \"d2, late\",1,3,1,2,1.5,2\n\
+             d3,2,4,2,3,2.5,2\n"
+        );
+    }
+
+    #[test]
+    fn names_the_line_of_a_bad_row() {
+        let mut c = columns(&["sma:2"]);
+        let err = |text: &str, c: &mut Vec<Column>| compute(text, c).unwrap_err().to_string();
+        let head = "date,open,high,low,close\n";
+        let bad = format!("{head}d,1,1,1,1\nd,1,1,1,abc\n");
+        assert_eq!(err(&bad, &mut c), "line 3: close is not a number: \"abc\"");
+        let short = format!("{head}d,1,1,1\n");
+        assert_eq!(
+            err(&short, &mut c),
+            "line 2: expected 5 fields like the header, found 4"
+        );
+        let nan = format!("{head}d,1,NaN,1,1\n");
+        assert!(err(&nan, &mut c).starts_with("line 2: high is not a number"));
+        assert!(err("date,open,high,low\n", &mut c).contains("no \"close\" column"));
+        assert!(err("", &mut c).contains("empty"));
+    }
+
+    proptest! {
+        #[test]
+        fn csv_line_parser_never_panics(line in ".{0,80}") {
+            if let Ok(fields) = split_csv_line(&line) {
+                prop_assert!(!fields.is_empty());
+            }
+        }
+
+        #[test]
+        fn quoted_fields_round_trip(fields in proptest::collection::vec("[^\"\r\n]{0,8}|\"?[a-z,]{0,4}\"?", 1..6)) {
+            let line = fields
+                .iter()
+                .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(",");
+            prop_assert_eq!(split_csv_line(&line).unwrap(), fields);
+        }
+    }
+}
