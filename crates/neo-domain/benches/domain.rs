@@ -14,11 +14,15 @@ fn signal() -> serde_json::Value {
 }
 
 fn benches(c: &mut Criterion) {
-    c.bench_function("fixed_parse", |b| b.iter(|| black_box("42000.123456").parse::<Fixed>()));
+    c.bench_function("fixed_parse", |b| {
+        b.iter(|| black_box("42000.123456").parse::<Fixed>())
+    });
     c.bench_function("price_from_json_number", |b| {
         b.iter(|| serde_json::from_str::<Price>(black_box("42000.5")))
     });
-    c.bench_function("parse_ticker", |b| b.iter(|| parse_ticker(black_box("BYBIT:BTCUSDT.P"), None)));
+    c.bench_function("parse_ticker", |b| {
+        b.iter(|| parse_ticker(black_box("BYBIT:BTCUSDT.P"), None))
+    });
     let doc = signal();
     let entry = find("SignalEventV1");
     c.bench_function("validate_signal_event", |b| {

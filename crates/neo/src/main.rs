@@ -27,6 +27,18 @@ enum Command {
         #[command(subcommand)]
         command: data_cmd::DataCommand,
     },
+    /// Measure the hot paths (risk check, sizing, OMS intent to fill, indicators, validation).
+    Bench {
+        /// Print one JSON object keyed by benchmark name.
+        #[arg(long)]
+        json: bool,
+        /// Milliseconds to spend on each benchmark.
+        #[arg(long, default_value_t = 1000)]
+        time_ms: u64,
+        /// Only benchmarks whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
     /// Print the version and the contract version.
     Version,
 }
@@ -36,6 +48,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schema { command } => schema_cmd::run(command),
         Command::Data { command } => data_cmd::run(command),
+        Command::Bench {
+            json,
+            time_ms,
+            filter,
+        } => bench(json, time_ms, filter.as_deref()),
         Command::Version => {
             let count = neo_domain::schema::registry().len();
             println!(
@@ -55,4 +72,27 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn bench(json: bool, time_ms: u64, filter: Option<&str>) -> anyhow::Result<ExitCode> {
+    let results = neo::bench::run_all(filter, std::time::Duration::from_millis(time_ms))
+        .map_err(anyhow::Error::msg)?;
+    if results.is_empty() {
+        anyhow::bail!("no benchmark matches {filter:?}");
+    }
+    if json {
+        println!("{}", serde_json::to_string(&results)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<22} {:>12} {:>12} {:>12} {:>14}",
+        "benchmark", "p50 ns", "p99 ns", "max ns", "ops/s"
+    );
+    for (name, s) in &results {
+        println!(
+            "{name:<22} {:>12.1} {:>12.1} {:>12.1} {:>14.0}",
+            s.p50_ns, s.p99_ns, s.max_ns, s.ops_per_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
