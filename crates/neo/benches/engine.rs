@@ -1,5 +1,8 @@
 //! Criterion benches of the engine's hot paths: the same workloads as `neo bench`.
 
+// A benchmark whose setup fails is a bug: stop loudly rather than report nothing.
+#![allow(clippy::panic)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -9,12 +12,8 @@ use neo::bench::workloads::{
 };
 
 fn bench<W: Workload>(c: &mut Criterion, name: &str, make: impl Fn() -> Setup<W>) {
-    match make() {
-        Ok(mut workload) => {
-            c.bench_function(name, |b| b.iter(|| black_box(workload.step())));
-        }
-        Err(e) => eprintln!("{name}: setup failed: {e}"),
-    }
+    let mut workload = make().unwrap_or_else(|e| panic!("{name}: setup failed: {e}"));
+    c.bench_function(name, |b| b.iter(|| black_box(workload.step())));
 }
 
 fn engine(c: &mut Criterion) {
