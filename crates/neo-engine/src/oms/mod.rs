@@ -621,4 +621,6 @@ impl PaperOms {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
