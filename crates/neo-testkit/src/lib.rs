@@ -1,6 +1,8 @@
 //! Helpers shared by NEO's tests: where the repository's data lives and the
 //! contract fixtures under `fixtures/v1/<TypeName>/{valid,invalid}/`.
 
+pub mod nats;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -1,0 +1,413 @@
+//! NATS JetStream: one file-backed stream per subject family (limits
+//! retention, discard new, a duplicate window keyed on the envelope id via
+//! `Nats-Msg-Id`), durable pull consumers with explicit acks confirmed by the
+//! server (double ack), bounded redelivery, and dead letters on `dlq.<subject>`
+//! with the reason in a header. Server `sync_interval: always` is the
+//! operator's part (see README): without it acknowledged writes can be lost on
+//! power failure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::message::PublishMessage as Publish;
+use async_nats::jetstream::stream::{
+    Config as StreamConfig, DiscardPolicy, RetentionPolicy, StorageType,
+};
+use async_nats::jetstream::{self, AckKind};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use neo_domain::Envelope;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::delivery::Handle as DeliveryHandle;
+use crate::{
+    Bus, BusError, ConsumerSpec, DLQ_REASON_HEADER, DLQ_SUBJECT_HEADER, Delivery, Received,
+    Subscription,
+};
+
+/// The streams NEO keeps: (name, subjects). Every subject NEO publishes falls in exactly one.
+pub const STREAMS: &[(&str, &str)] = &[
+    ("NEO_SIGNALS", "signals.>"),
+    ("NEO_INTENTS", "intents.>"),
+    ("NEO_DECISIONS", "decisions.>"),
+    ("NEO_OUTPUTS", "outputs.>"),
+    ("NEO_AUDIT", "audit.>"),
+    ("NEO_MARKET", "market.>"),
+    ("NEO_EXECUTION", "execution.>"),
+    ("NEO_DLQ", "dlq.>"),
+];
+
+/// How to reach NATS and how the streams are configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// Server URL(s), comma-separated (`nats://127.0.0.1:4222`).
+    pub url: String,
+    /// User name (with `password`).
+    pub user: Option<String>,
+    /// Password (from the environment or a file; never logged).
+    pub password: Option<String>,
+    /// Token authentication.
+    pub token: Option<String>,
+    /// Require TLS.
+    pub tls: bool,
+    /// Extra root certificate (PEM) for TLS.
+    pub root_ca: Option<PathBuf>,
+    /// Republishes of an id within this window are stored once.
+    pub duplicate_window_secs: u64,
+    /// Largest message the streams accept, in bytes.
+    pub max_msg_size: i32,
+    /// How long messages are kept (limits retention).
+    pub max_age_secs: u64,
+    /// Largest size of each stream in bytes (-1: unlimited); when full, new messages are refused.
+    pub max_bytes: i64,
+    /// How long to wait for the server on connect and on each request.
+    pub timeout_ms: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            user: None,
+            password: None,
+            token: None,
+            tls: false,
+            root_ca: None,
+            duplicate_window_secs: 120,
+            max_msg_size: 1 << 20,
+            max_age_secs: 7 * 24 * 3600,
+            max_bytes: -1,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+impl NatsConfig {
+    /// Every problem, at once.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.url.trim().is_empty() {
+            problems.push("bus.url is empty".to_owned());
+        }
+        if self.user.is_some() != self.password.is_some() {
+            problems.push("bus.user and bus.password go together".to_owned());
+        }
+        if self.duplicate_window_secs == 0 || self.duplicate_window_secs > self.max_age_secs {
+            problems.push(
+                "bus.duplicate_window_secs must be above 0 and at most max_age_secs".to_owned(),
+            );
+        }
+        if self.max_msg_size < 1024 {
+            problems.push("bus.max_msg_size must be at least 1024".to_owned());
+        }
+        if self.timeout_ms == 0 {
+            problems.push("bus.timeout_ms must be above 0".to_owned());
+        }
+        problems
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+/// The JetStream bus; clones share one connection.
+#[derive(Debug, Clone)]
+pub struct JetStreamBus {
+    context: jetstream::Context,
+    config: Arc<NatsConfig>,
+}
+
+/// The stream holding a subject or pattern, by its first token.
+fn stream_for(subject: &str) -> Option<&'static str> {
+    let family = subject.split('.').next()?;
+    STREAMS
+        .iter()
+        .find(|(_, subjects)| subjects.split('.').next() == Some(family))
+        .map(|(name, _)| *name)
+}
+
+impl JetStreamBus {
+    /// Connects (retrying in the background after a lost connection) and creates or
+    /// updates NEO's streams.
+    pub async fn connect(config: NatsConfig) -> Result<Self, BusError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BusError::Rejected(problems.join("; ")));
+        }
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(timeout)
+            .require_tls(config.tls);
+        if let (Some(user), Some(password)) = (&config.user, &config.password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &config.token {
+            options = options.token(token.clone());
+        }
+        if let Some(ca) = &config.root_ca {
+            options = options.add_root_certificates(ca.clone());
+        }
+        let client = options
+            .connect(config.url.as_str())
+            .await
+            .map_err(unavailable)?;
+        let mut context = jetstream::new(client);
+        context.set_timeout(timeout);
+        let bus = JetStreamBus {
+            context,
+            config: Arc::new(config),
+        };
+        bus.ensure_streams().await?;
+        Ok(bus)
+    }
+
+    async fn ensure_streams(&self) -> Result<(), BusError> {
+        for (name, subjects) in STREAMS {
+            let config = StreamConfig {
+                name: (*name).to_owned(),
+                subjects: vec![(*subjects).to_owned()],
+                storage: StorageType::File,
+                retention: RetentionPolicy::Limits,
+                discard: DiscardPolicy::New,
+                duplicate_window: Duration::from_secs(self.config.duplicate_window_secs),
+                max_message_size: self.config.max_msg_size,
+                max_age: Duration::from_secs(self.config.max_age_secs),
+                max_bytes: self.config.max_bytes,
+                ..StreamConfig::default()
+            };
+            self.context
+                .create_or_update_stream(config)
+                .await
+                .map_err(|e| BusError::Rejected(format!("stream {name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        envelope: &Envelope<Value>,
+    ) -> Result<jetstream::context::PublishAckFuture, BusError> {
+        let body = serde_json::to_vec(envelope).map_err(|e| BusError::Encode(e.to_string()))?;
+        let publish = Publish::build()
+            .payload(Bytes::from(body))
+            .message_id(envelope.id.to_string());
+        self.context
+            .send_publish(envelope.subject.to_string(), publish)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+impl Bus for JetStreamBus {
+    type Subscription = JetStreamSubscription;
+
+    async fn publish(&self, envelope: &Envelope<Value>) -> Result<(), BusError> {
+        self.send(envelope).await?.await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn publish_all(&self, envelopes: &[Envelope<Value>]) -> Result<(), BusError> {
+        let mut acks = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            acks.push(self.send(envelope).await?);
+        }
+        for result in futures::future::join_all(acks.into_iter().map(IntoFuture::into_future)).await
+        {
+            result.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, spec: ConsumerSpec) -> Result<JetStreamSubscription, BusError> {
+        let filter = spec.filter.as_str().to_owned();
+        let stream_name = stream_for(&filter).ok_or_else(|| {
+            BusError::Rejected(format!(
+                "no stream holds {filter}: start filters with a family token"
+            ))
+        })?;
+        let stream = self
+            .context
+            .get_stream(stream_name)
+            .await
+            .map_err(unavailable)?;
+        let config = pull::Config {
+            durable_name: Some(spec.durable.clone()),
+            filter_subject: filter,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: spec.ack_wait,
+            max_deliver: i64::from(spec.max_deliver),
+            max_ack_pending: i64::try_from(spec.capacity).unwrap_or(i64::MAX),
+            ..pull::Config::default()
+        };
+        let consumer = stream
+            .get_or_create_consumer(&spec.durable, config)
+            .await
+            .map_err(unavailable)?;
+        Ok(JetStreamSubscription {
+            bus: self.clone(),
+            consumer,
+            messages: None,
+        })
+    }
+}
+
+/// A durable pull consumer.
+pub struct JetStreamSubscription {
+    bus: JetStreamBus,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    messages: Option<pull::Stream>,
+}
+
+impl std::fmt::Debug for JetStreamSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamSubscription")
+            .field("pulling", &self.messages.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JetStreamSubscription {
+    fn delivery(&self, message: jetstream::Message) -> Delivery {
+        let attempt = message
+            .info()
+            .map(|i| u32::try_from(i.delivered).unwrap_or(u32::MAX))
+            .unwrap_or(1);
+        let received = match serde_json::from_slice::<Envelope<Value>>(&message.payload) {
+            Ok(envelope) => Received::Envelope(envelope),
+            Err(e) => Received::Undecodable {
+                reason: format!("not an envelope: {e}"),
+            },
+        };
+        let reason = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(DLQ_REASON_HEADER))
+            .map(|v| v.as_str().to_owned());
+        Delivery {
+            subject: message.subject.to_string(),
+            received,
+            attempt,
+            dead_letter_reason: reason,
+            handle: DeliveryHandle::JetStream(Box::new(Handle {
+                bus: self.bus.clone(),
+                message,
+            })),
+        }
+    }
+}
+
+impl Subscription for JetStreamSubscription {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        if self.messages.is_none() {
+            let stream = self.consumer.messages().await.map_err(unavailable)?;
+            self.messages = Some(stream);
+        }
+        let Some(stream) = self.messages.as_mut() else {
+            return Err(BusError::Closed);
+        };
+        let first = match tokio::time::timeout(wait, stream.next()).await {
+            Err(_) => return Ok(Vec::new()),
+            Ok(None) => {
+                self.messages = None;
+                return Err(BusError::Unavailable("consumer stream ended".into()));
+            }
+            Ok(Some(Err(e))) => {
+                // Missed heartbeats or a lost connection: start a fresh pull stream next time.
+                self.messages = None;
+                return Err(unavailable(e));
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        let mut messages = vec![first];
+        while messages.len() < max {
+            match stream.next().now_or_never() {
+                Some(Some(Ok(message))) => messages.push(message),
+                _ => break,
+            }
+        }
+        Ok(messages.into_iter().map(|m| self.delivery(m)).collect())
+    }
+}
+
+/// A JetStream delivery's ack handle.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    bus: JetStreamBus,
+    message: jetstream::Message,
+}
+
+impl Handle {
+    pub(crate) async fn ack(&self) -> Result<(), BusError> {
+        self.message.double_ack().await.map_err(unavailable)
+    }
+
+    pub(crate) async fn nak(&self, delay: Duration) -> Result<(), BusError> {
+        self.message
+            .ack_with(AckKind::Nak(Some(delay)))
+            .await
+            .map_err(unavailable)
+    }
+
+    pub(crate) async fn dead_letter(&self, subject: &str, reason: &str) -> Result<(), BusError> {
+        let dlq = format!("dlq.{subject}");
+        let seq = self.message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        let reason: String = reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect();
+        let publish = Publish::build()
+            .payload(self.message.payload.clone())
+            .header(DLQ_REASON_HEADER, reason.as_str())
+            .header(DLQ_SUBJECT_HEADER, subject)
+            .message_id(format!("dlq:{subject}:{seq}"));
+        let ack = self
+            .bus
+            .context
+            .send_publish(dlq, publish)
+            .await
+            .map_err(unavailable)?;
+        ack.await.map_err(unavailable)?;
+        self.message
+            .ack_with(AckKind::Term)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subject_family_has_one_stream() {
+        for (subject, stream) in [
+            ("signals.normalized.high.BTC-USDT.entry", "NEO_SIGNALS"),
+            ("decisions.agent_output.rule.info", "NEO_DECISIONS"),
+            ("outputs.execution.paper", "NEO_OUTPUTS"),
+            ("dlq.outputs.execution.paper", "NEO_DLQ"),
+            ("market.ticks.BTC-USDT", "NEO_MARKET"),
+        ] {
+            assert_eq!(stream_for(subject), Some(stream));
+        }
+        assert_eq!(stream_for(">"), None);
+        assert_eq!(stream_for("other.x"), None);
+    }
+
+    #[test]
+    fn config_problems_are_listed_together() {
+        let config = NatsConfig {
+            url: " ".into(),
+            user: Some("u".into()),
+            timeout_ms: 0,
+            ..NatsConfig::default()
+        };
+        assert_eq!(config.validate().len(), 3);
+        assert!(NatsConfig::default().validate().is_empty());
+    }
+}
