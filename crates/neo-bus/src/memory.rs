@@ -123,6 +123,12 @@ impl MemoryBus {
         Ok(())
     }
 
+    /// Deletes a durable and what waits in its queue, as deleting a JetStream consumer
+    /// does: a durable nobody reads would otherwise hold back its publishers once full.
+    pub fn remove_durable(&self, durable: &str) -> bool {
+        lock(&self.inner.groups).remove(durable).is_some()
+    }
+
     /// Messages waiting for a durable (for metrics and tests).
     pub fn pending(&self, durable: &str) -> usize {
         lock(&self.inner.groups)

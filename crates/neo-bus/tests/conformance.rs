@@ -318,3 +318,21 @@ async fn jetstream_survives_a_server_restart_with_acknowledged_messages_intact()
         "acknowledged publishes survive SIGKILL"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_memory_durable_no_longer_holds_publishers_back() {
+    let bus = MemoryBus::new();
+    let mut spec = spec("gone", "signals.>");
+    spec.capacity = 2;
+    drop(bus.subscribe(spec).await.unwrap());
+    bus.publish_all(&[envelope(0, SUBJECT), envelope(1, SUBJECT)])
+        .await
+        .unwrap();
+    assert!(bus.remove_durable("gone"));
+    let more: Vec<_> = (2..50).map(|i| envelope(i, SUBJECT)).collect();
+    tokio::time::timeout(Duration::from_secs(2), bus.publish_all(&more))
+        .await
+        .expect("not blocked")
+        .unwrap();
+    assert_eq!(bus.pending("gone"), 0);
+}

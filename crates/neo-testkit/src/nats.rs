@@ -72,13 +72,24 @@ fn free_port() -> Result<u16, Missing> {
 impl NatsServer {
     /// Starts a fresh server, or says why it cannot.
     pub fn start() -> Result<NatsServer, Missing> {
+        NatsServer::start_with(true)
+    }
+
+    /// Starts a fresh server; `sync_always: false` keeps NATS's default (fsync every
+    /// two minutes), only for measuring what durability costs.
+    pub fn start_with(sync_always: bool) -> Result<NatsServer, Missing> {
         let binary = find_binary()?;
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("neo-nats-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| Missing(format!("{}: {e}", dir.display())))?;
+        let sync = if sync_always {
+            "  sync_interval: always\n"
+        } else {
+            ""
+        };
         let config = format!(
-            "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {:?}\n  sync_interval: always\n}}\n",
+            "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {:?}\n{sync}}}\n",
             dir.join("js").display().to_string()
         );
         std::fs::write(dir.join("nats.conf"), config).map_err(|e| Missing(e.to_string()))?;

@@ -1,0 +1,227 @@
+//! The stage runner: one loop around a handler `(&mut self, envelope) ->
+//! effects` that turns at-least-once delivery into exactly-once effects.
+//!
+//! For each batch of deliveries: ids already in the consumer's inbox are
+//! acknowledged and skipped; the rest are handled; their effects (store ops and
+//! outgoing envelopes) are committed together with their inbox keys in one
+//! transaction through the group-commit writer; only then are the deliveries
+//! acknowledged. A redelivery after a crash finds its id in the inbox. Outgoing
+//! envelopes wait in the outbox until the relay has published them.
+//! Transient failures are retried with backoff; permanent ones (an
+//! undecodable message, a payload that breaks its contract) go to the
+//! dead-letter queue at once, so a poison message never blocks the stream.
+//!
+//! Handlers keep in-memory state only as a cache of what the store holds: when
+//! a commit fails, the runner stops with an error so the supervisor can restart
+//! the stage from durable state.
+
+mod relay;
+mod replay;
+
+use std::time::Duration;
+
+use neo_bus::{Bus, BusError, ConsumerSpec, Delivery, Received, Subscription};
+use neo_domain::Envelope;
+use neo_store::{InboxKey, Op, StoreError, Unit, UnitOutcome, Writer};
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use relay::{RelayConfig, run_relay};
+pub use replay::replay_embedded;
+
+/// What handling one message produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    /// State changes, committed with the message's inbox key.
+    pub ops: Vec<Op>,
+    /// Messages to publish once the commit is durable.
+    pub outbox: Vec<Envelope<Value>>,
+}
+
+/// Why a message could not be handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Might work later (a dependency is down): redeliver with backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never work (bad payload, contract violation): dead-letter now.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// A stage's logic.
+pub trait Handler: Send + 'static {
+    /// Handles one message; called at most once per delivery, possibly again on redelivery.
+    fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError>;
+}
+
+/// How a stage consumes.
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// The durable consumer (its name is also the inbox key).
+    pub consumer: ConsumerSpec,
+    /// Most deliveries per batch (one transaction).
+    pub batch: usize,
+    /// How long to wait for a first delivery before looping.
+    pub wait: Duration,
+}
+
+impl StageConfig {
+    /// Batches of up to 256, waiting 50 ms.
+    pub fn new(consumer: ConsumerSpec) -> Self {
+        StageConfig {
+            consumer,
+            batch: 256,
+            wait: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Why a stage stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The bus refused the subscription (bad config): not worth retrying.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// A commit failed: the stage must restart from durable state.
+    #[error("commit failed, restart from the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a stage did, for logs, metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageStats {
+    /// Messages whose effects this run committed.
+    pub applied: u64,
+    /// Deliveries skipped because their id was already in the inbox.
+    pub duplicates: u64,
+    /// Deliveries handed back for a later retry.
+    pub retried: u64,
+    /// Messages sent to the dead-letter queue.
+    pub dead_lettered: u64,
+}
+
+/// Runs a stage until `shutdown` turns true (then finishes the batch in hand) or a commit fails.
+pub async fn run_stage<B: Bus, H: Handler>(
+    bus: B,
+    writer: Writer,
+    mut handler: H,
+    config: StageConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<StageStats, StageError> {
+    let consumer = config.consumer.durable.clone();
+    let spec = config.consumer.clone();
+    let mut subscription = bus.subscribe(config.consumer).await?;
+    let mut stats = StageStats::default();
+    let mut bus_errors = 0u32;
+    while !*shutdown.borrow() {
+        let batch = tokio::select! {
+            batch = subscription.next_batch(config.batch, config.wait) => batch,
+            _ = shutdown.changed() => break,
+        };
+        let deliveries = match batch {
+            Ok(d) => {
+                bus_errors = 0;
+                d
+            }
+            Err(e) => {
+                // The broker is away: wait (growing, capped) and pull again; nothing is lost.
+                bus_errors = bus_errors.saturating_add(1);
+                tracing::warn!(stage = %consumer, error = %e, "pull failed");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(bus_errors.min(20)))).await;
+                continue;
+            }
+        };
+        if deliveries.is_empty() {
+            continue;
+        }
+        handle_batch(
+            &writer,
+            &mut handler,
+            &consumer,
+            &spec,
+            deliveries,
+            &mut stats,
+        )
+        .await?;
+    }
+    Ok(stats)
+}
+
+/// Handles one batch: dead letters, handler calls, one commit, then acks.
+async fn handle_batch<H: Handler>(
+    writer: &Writer,
+    handler: &mut H,
+    consumer: &str,
+    spec: &ConsumerSpec,
+    deliveries: Vec<Delivery>,
+    stats: &mut StageStats,
+) -> Result<(), StageError> {
+    let mut units = Vec::with_capacity(deliveries.len());
+    let mut committing = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let envelope = match &delivery.received {
+            Received::Envelope(e) => e,
+            Received::Undecodable { reason } => {
+                let reason = reason.clone();
+                settle(delivery.dead_letter(&reason).await, consumer);
+                stats.dead_lettered += 1;
+                continue;
+            }
+        };
+        match handler.handle(envelope) {
+            Ok(effects) => {
+                units.push(Unit {
+                    inbox: Some(InboxKey::new(consumer, envelope.id)),
+                    ops: effects.ops,
+                    outbox: effects.outbox,
+                });
+                committing.push(delivery);
+            }
+            Err(HandlerError::Permanent(reason)) => {
+                settle(delivery.dead_letter(&reason).await, consumer);
+                stats.dead_lettered += 1;
+            }
+            Err(HandlerError::Transient(reason)) if delivery.attempt >= spec.max_deliver => {
+                let reason = format!("gave up after {} deliveries: {reason}", delivery.attempt);
+                settle(delivery.dead_letter(&reason).await, consumer);
+                stats.dead_lettered += 1;
+            }
+            Err(HandlerError::Transient(_)) => {
+                let delay = spec.delay_after(delivery.attempt);
+                settle(delivery.nak(delay).await, consumer);
+                stats.retried += 1;
+            }
+        }
+    }
+    if units.is_empty() {
+        return Ok(());
+    }
+    let outcomes = match writer.commit(units).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            // Nothing was written: hand everything back, and stop so state is rebuilt.
+            let retry = spec.delay_after(1);
+            futures::future::join_all(committing.into_iter().map(|d| d.nak(retry))).await;
+            return Err(StageError::Store(e));
+        }
+    };
+    for outcome in &outcomes {
+        match outcome {
+            UnitOutcome::Applied { .. } => stats.applied += 1,
+            UnitOutcome::AlreadyHandled => stats.duplicates += 1,
+        }
+    }
+    // Durable now: acknowledge. A lost ack only means a redelivery the inbox absorbs.
+    for result in futures::future::join_all(committing.into_iter().map(Delivery::ack)).await {
+        settle(result, consumer);
+    }
+    Ok(())
+}
+
+/// A failed ack, nak or dead-letter is logged, not fatal: the message comes back and is deduped.
+fn settle(result: Result<(), BusError>, stage: &str) {
+    if let Err(e) = result {
+        tracing::warn!(stage, error = %e, "could not settle a delivery; it will be redelivered");
+    }
+}

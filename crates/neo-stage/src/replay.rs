@@ -1,0 +1,59 @@
+//! Embedded mode's recovery: the in-process bus forgets everything on a crash,
+//! so on start each consumer is re-offered the outbox rows of its subjects that
+//! its inbox does not hold. The scan starts at the consumer's checkpoint and
+//! moves it to just before the first row still unhandled, so restarts stay fast.
+
+use neo_bus::{BusError, MemoryBus};
+use neo_domain::SubjectPattern;
+use neo_store::{Store, StoreError};
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Reading the outbox or inbox failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The consumer is not subscribed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Re-offers `consumer` every outbox row matching `filter` that it has not handled;
+/// returns how many were re-offered. Call after the consumer subscribed.
+pub async fn replay_embedded(
+    bus: &MemoryBus,
+    store: &Store,
+    consumer: &str,
+    filter: &SubjectPattern,
+) -> Result<u64, ReplayError> {
+    let start = store.checkpoint(consumer).await?;
+    let mut after = start;
+    let mut first_unhandled: Option<i64> = None;
+    let mut offered = 0u64;
+    loop {
+        let rows = store.outbox_after(after, 1000).await?;
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            break;
+        };
+        let mine: Vec<_> = rows
+            .into_iter()
+            .filter(|r| filter.matches(&r.envelope.subject))
+            .collect();
+        let ids: Vec<_> = mine.iter().map(|r| r.envelope.id).collect();
+        let handled = store.handled(consumer, &ids).await?;
+        for row in mine
+            .into_iter()
+            .filter(|r| !handled.contains(&r.envelope.id))
+        {
+            first_unhandled.get_or_insert(row.seq);
+            bus.redeliver_to(consumer, row.envelope).await?;
+            offered += 1;
+        }
+        after = last;
+    }
+    let checkpoint = first_unhandled.map_or(after, |seq| seq - 1);
+    if checkpoint > start {
+        store.set_checkpoint(consumer, checkpoint).await?;
+    }
+    Ok(offered)
+}

@@ -1,0 +1,261 @@
+//! The runner's contract, over the in-process bus and SQLite: effects and inbox
+//! commit together, duplicates are skipped, transient errors retry with
+//! backoff, permanent errors and exhausted retries go to the dead-letter queue
+//! with their reason, outgoing envelopes reach the bus through the relay, and
+//! the embedded replay re-offers exactly what the inbox lacks.
+
+// Helpers outside #[test] functions may unwrap too: a failing test should stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use neo_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
+use neo_domain::{Envelope, Subject, SubjectPattern};
+use neo_stage::{
+    Effects, Handler, HandlerError, RelayConfig, StageConfig, replay_embedded, run_relay, run_stage,
+};
+use neo_store::{Store, Table, Unit, WriterConfig};
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+async fn sqlite(name: &str) -> Store {
+    let path = std::env::temp_dir().join(format!("neo-stage-{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap()
+}
+
+fn spec(durable: &str) -> ConsumerSpec {
+    let mut spec = ConsumerSpec::new(durable, SubjectPattern::new("signals.>").unwrap());
+    spec.backoff = vec![Duration::from_millis(10)];
+    spec.max_deliver = 3;
+    spec
+}
+
+/// Fails transiently the first `flaky` times it sees message 1, permanently on message 2,
+/// and forwards message 3 to `audit.events`.
+struct Scripted {
+    inner: support::Counting,
+    flaky: u32,
+}
+
+impl Handler for Scripted {
+    fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        match envelope.payload["n"].as_u64() {
+            Some(1) if self.flaky > 0 => {
+                self.flaky -= 1;
+                Err(HandlerError::Transient("database busy".into()))
+            }
+            Some(2) => Err(HandlerError::Permanent("price is not a number".into())),
+            Some(3) => {
+                let mut effects = self.inner.handle(envelope)?;
+                let mut forward = envelope.clone();
+                forward.id =
+                    neo_domain::MessageId::derived(neo_domain::IdKind::Other, "forwarded:3");
+                forward.subject = Subject::new("audit.events").unwrap();
+                effects.outbox.push(forward);
+                Ok(effects)
+            }
+            _ => self.inner.handle(envelope),
+        }
+    }
+}
+
+struct Running {
+    bus: MemoryBus,
+    store: Store,
+    stop: watch::Sender<bool>,
+    stage: tokio::task::JoinHandle<Result<neo_stage::StageStats, neo_stage::StageError>>,
+}
+
+async fn start(name: &str, flaky: u32) -> Running {
+    let store = sqlite(name).await;
+    let (writer, _task) = store.writer(WriterConfig::default());
+    let bus = MemoryBus::new();
+    drop(bus.subscribe(spec("stage")).await.unwrap());
+    let (stop, shutdown) = watch::channel(false);
+    let handler = Scripted {
+        inner: support::Counting {
+            run: name.into(),
+            handled: 0,
+        },
+        flaky,
+    };
+    let stage = tokio::spawn(run_stage(
+        bus.clone(),
+        writer,
+        handler,
+        StageConfig::new(spec("stage")),
+        shutdown.clone(),
+    ));
+    tokio::spawn(run_relay(
+        bus.clone(),
+        store.clone(),
+        RelayConfig::default(),
+        Arc::new(Notify::new()),
+        shutdown,
+    ));
+    Running {
+        bus,
+        store,
+        stop,
+        stage,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once() {
+    let run = start("contract", 2).await;
+    let mut dlq = run
+        .bus
+        .subscribe(ConsumerSpec::new(
+            "dlq",
+            SubjectPattern::new("dlq.>").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let mut forwarded = run
+        .bus
+        .subscribe(ConsumerSpec::new(
+            "audit",
+            SubjectPattern::new("audit.>").unwrap(),
+        ))
+        .await
+        .unwrap();
+    for n in 0..5 {
+        run.bus.publish(&support::envelope(n)).await.unwrap();
+    }
+    // Message 0 again, past the bus's duplicate window (as after a crash): the inbox skips it.
+    run.bus
+        .redeliver_to("stage", support::envelope(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        support::wait_for(&run.store, 4, Duration::from_secs(10)).await,
+        4
+    );
+
+    let dead = dlq.next_batch(5, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].envelope().unwrap().payload["n"], 2);
+    assert_eq!(
+        dead[0].dead_letter_reason.as_deref(),
+        Some("price is not a number")
+    );
+    let relayed = forwarded
+        .next_batch(5, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        relayed.len(),
+        1,
+        "the effect's outgoing envelope was relayed"
+    );
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    run.stop.send(true).unwrap();
+    let stats = run.stage.await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stats.applied,
+            stats.duplicates,
+            stats.retried,
+            stats.dead_lettered
+        ),
+        (4, 1, 2, 1),
+        "{stats:?}"
+    );
+    for n in [0, 1, 3, 4] {
+        assert_eq!(
+            run.store
+                .audit_for(support::envelope(n).id)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "message {n}"
+        );
+    }
+    assert_eq!(run.store.count(Table::Inbox).await.unwrap(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on() {
+    let run = start("exhausted", 100).await;
+    let mut dlq = run
+        .bus
+        .subscribe(ConsumerSpec::new(
+            "dlq",
+            SubjectPattern::new("dlq.>").unwrap(),
+        ))
+        .await
+        .unwrap();
+    run.bus.publish(&support::envelope(1)).await.unwrap();
+    run.bus.publish(&support::envelope(4)).await.unwrap();
+    let dead = dlq
+        .next_batch(1, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        dead.dead_letter_reason.as_deref(),
+        Some("gave up after 3 deliveries: database busy")
+    );
+    assert_eq!(
+        support::wait_for(&run.store, 1, Duration::from_secs(5)).await,
+        1,
+        "the next message was not blocked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint() {
+    let store = sqlite("replay").await;
+    let (writer, _task) = store.writer(WriterConfig::default());
+    let all: Vec<_> = (0..10).map(support::envelope).collect();
+    writer
+        .commit(vec![Unit {
+            inbox: None,
+            ops: Vec::new(),
+            outbox: all,
+        }])
+        .await
+        .unwrap();
+    // Messages 0..4 were handled before the "crash".
+    let handled: Vec<Unit> = (0..4)
+        .map(|n| Unit {
+            inbox: Some(neo_store::InboxKey::new("stage", support::envelope(n).id)),
+            ..Unit::default()
+        })
+        .collect();
+    writer.commit(handled).await.unwrap();
+    let bus = MemoryBus::new();
+    let mut sub = bus.subscribe(spec("stage")).await.unwrap();
+    let filter = SubjectPattern::new("signals.>").unwrap();
+    assert_eq!(
+        replay_embedded(&bus, &store, "stage", &filter)
+            .await
+            .unwrap(),
+        6
+    );
+    let offered: Vec<u64> = sub
+        .next_batch(20, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.envelope().unwrap().payload["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offered, [4, 5, 6, 7, 8, 9]);
+    assert_eq!(
+        store.checkpoint("stage").await.unwrap(),
+        4,
+        "just before the first unhandled row (seq 5)"
+    );
+}

@@ -1,0 +1,279 @@
+//! Shared by the store's integration tests: a fresh database per test (a temp
+//! SQLite file, or a PostgreSQL database created under `NEO_TEST_DATABASE_URL`
+//! and dropped afterwards), and builders for the contracts the tests store.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use neo_domain::contracts::{AuditEventV1, FillV1, OrderV1, PositionV1, SignalEventV1};
+use neo_domain::{Envelope, IdKind, MessageId, Timestamp};
+use neo_store::{InboxKey, Op, Store, StoreOptions, Unit};
+use serde_json::Value;
+use sqlx::Connection;
+
+/// A store on a database of its own, removed when dropped.
+pub(crate) struct TestStore {
+    /// The store.
+    pub(crate) store: Store,
+    /// Its URL, to open a second store on the same database.
+    pub(crate) url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl Deref for TestStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::Database { admin_url, name } => {
+                // Drop is synchronous and may run inside the test's runtime: use a thread
+                // with a runtime of its own. Best effort: a leftover database is harmless.
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async {
+                        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                                .execute(&mut admin)
+                                .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A name no other live test process uses: pid, a counter, and per-process randomness.
+pub(crate) fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let random = RandomState::new().hash_one(std::process::id()) & 0xff_ffff;
+    format!(
+        "{prefix}_{}_{}_{random:06x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Options for tests: small pools, and a short timeout so a broken setup fails fast.
+pub(crate) fn options() -> StoreOptions {
+    StoreOptions {
+        max_connections: 4,
+        acquire_timeout: std::time::Duration::from_secs(20),
+        ..StoreOptions::default()
+    }
+}
+
+/// A store on a new SQLite file under the temp directory.
+pub(crate) async fn sqlite() -> TestStore {
+    let path = std::env::temp_dir().join(format!("{}.db", unique_name("neo_store_test")));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = Store::connect_with(&url, &options()).await.unwrap();
+    TestStore {
+        store,
+        url,
+        cleanup: Cleanup::File(path),
+    }
+}
+
+/// The PostgreSQL server for tests, or `None` (after saying so loudly) when there is none.
+/// Under `CI=true` a missing server fails the test instead.
+#[allow(clippy::panic, clippy::print_stderr)] // failing or skipping loudly is the point
+pub(crate) fn postgres_admin_url() -> Option<String> {
+    match std::env::var("NEO_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "NEO_TEST_DATABASE_URL is missing: CI must provide PostgreSQL for the \
+                     neo-store tests (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED: this neo-store PostgreSQL test did not run because \
+                 NEO_TEST_DATABASE_URL is not set. Set it, e.g. \
+                 NEO_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// `admin_url` with its database replaced by `name` (query options kept).
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut url = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+/// A store on a new PostgreSQL database, or `None` when no server is configured.
+pub(crate) async fn postgres() -> Option<TestStore> {
+    let admin_url = postgres_admin_url()?;
+    let name = unique_name("neo_test");
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach NEO_TEST_DATABASE_URL={admin_url}: {e}"));
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    let _ = admin.close().await;
+    let url = with_database(&admin_url, &name);
+    let store = Store::connect_with(&url, &options()).await.unwrap();
+    Some(TestStore {
+        store,
+        url,
+        cleanup: Cleanup::Database { admin_url, name },
+    })
+}
+
+/// Runs a scenario against SQLite and against PostgreSQL (when configured), as two tests.
+#[macro_export]
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let store = $crate::common::sqlite().await;
+                    super::$scenario(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(store) = $crate::common::postgres().await else {
+                        return;
+                    };
+                    super::$scenario(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A valid fixture from `fixtures/v1/<type_name>/valid/<file>`.
+pub(crate) fn fixture<T: serde::de::DeserializeOwned>(type_name: &str, file: &str) -> T {
+    let path = neo_testkit::fixture_dir()
+        .join(type_name)
+        .join("valid")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A stable id for test entity `n` of a kind.
+pub(crate) fn id(kind: IdKind, n: u64) -> MessageId {
+    MessageId::derived(kind, &format!("store-test-{n}"))
+}
+
+/// 2026-11-21T21:09:03.123456789Z plus `n` nanoseconds: full nanosecond precision.
+pub(crate) fn ts(n: i64) -> Timestamp {
+    Timestamp::from_nanos(1_795_295_343_123_456_789 + n)
+}
+
+/// A signal with id `n`.
+pub(crate) fn signal(n: u64) -> SignalEventV1 {
+    let mut s: SignalEventV1 = fixture("SignalEventV1", "tradingview_entry.json");
+    s.id = id(IdKind::Signal, n);
+    s.ts_event = ts(i64::try_from(n).unwrap());
+    s
+}
+
+/// The entry order of signal `n`.
+pub(crate) fn order(n: u64) -> OrderV1 {
+    let mut o: OrderV1 = fixture("OrderV1", "filled_entry.json");
+    o.id = id(IdKind::Order, n);
+    o.signal_id = id(IdKind::Signal, n);
+    o.ts_created = ts(0);
+    o.ts_event = ts(1);
+    o
+}
+
+/// A fill of order `n`.
+pub(crate) fn fill(n: u64) -> FillV1 {
+    let mut f: FillV1 = fixture("FillV1", "taker_buy.json");
+    f.id = id(IdKind::Fill, n);
+    f.order_id = id(IdKind::Order, n);
+    f.signal_id = id(IdKind::Signal, n);
+    f.ts_event = ts(2);
+    f
+}
+
+/// A long position.
+pub(crate) fn position() -> PositionV1 {
+    fixture("PositionV1", "long_open.json")
+}
+
+/// Audit event `n` in the story of signal `n`.
+pub(crate) fn audit(n: u64) -> AuditEventV1 {
+    let mut a: AuditEventV1 = fixture("AuditEventV1", "risk_refusal.json");
+    a.id = id(IdKind::Other, n);
+    a.correlation_id = Some(id(IdKind::Signal, n));
+    a.ts_event = ts(3);
+    a
+}
+
+/// Envelope `n` (a signal envelope with its own id).
+pub(crate) fn envelope(n: u64) -> Envelope<Value> {
+    let mut e: Envelope<Value> = fixture("EnvelopeV1", "signal.json");
+    e.id = id(IdKind::Notification, n);
+    e.ts_event = ts(i64::try_from(n).unwrap());
+    e
+}
+
+/// A unit handling message `n` for `consumer`: one audit event and one outgoing envelope.
+pub(crate) fn unit(consumer: &str, n: u64) -> Unit {
+    Unit {
+        inbox: Some(InboxKey::new(consumer, id(IdKind::Other, 1_000_000 + n))),
+        ops: vec![Op::InsertAudit(audit(n))],
+        outbox: vec![envelope(n)],
+    }
+}
