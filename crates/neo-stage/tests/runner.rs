@@ -21,16 +21,6 @@ use neo_store::{Store, Table, Unit, WriterConfig};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-async fn sqlite(name: &str) -> Store {
-    let path = std::env::temp_dir().join(format!("neo-stage-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap()
-}
-
 fn spec(durable: &str) -> ConsumerSpec {
     let mut spec = ConsumerSpec::new(durable, SubjectPattern::new("signals.>").unwrap());
     spec.backoff = vec![Duration::from_millis(10)];
@@ -74,8 +64,8 @@ struct Running {
     stage: tokio::task::JoinHandle<Result<neo_stage::StageStats, neo_stage::StageError>>,
 }
 
-async fn start(name: &str, flaky: u32) -> Running {
-    let store = sqlite(name).await;
+async fn start(url: &str, name: &str, flaky: u32) -> Running {
+    let store = Store::connect(url).await.unwrap();
     let (writer, _task) = store.writer(WriterConfig::default());
     let bus = MemoryBus::new();
     drop(bus.subscribe(spec("stage")).await.unwrap());
@@ -109,9 +99,8 @@ async fn start(name: &str, flaky: u32) -> Running {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once() {
-    let run = start("contract", 2).await;
+async fn transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once(url: &str) {
+    let run = start(url, "contract", 2).await;
     let mut dlq = run
         .bus
         .subscribe(ConsumerSpec::new(
@@ -185,9 +174,8 @@ async fn transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_on
     assert_eq!(run.store.count(Table::Inbox).await.unwrap(), 4);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on() {
-    let run = start("exhausted", 100).await;
+async fn exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on(url: &str) {
+    let run = start(url, "exhausted", 100).await;
     let mut dlq = run
         .bus
         .subscribe(ConsumerSpec::new(
@@ -215,9 +203,8 @@ async fn exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on()
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint() {
-    let store = sqlite("replay").await;
+async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint(url: &str) {
+    let store = Store::connect(url).await.unwrap();
     let (writer, _task) = store.writer(WriterConfig::default());
     let all: Vec<_> = (0..10).map(support::envelope).collect();
     writer
@@ -259,3 +246,32 @@ async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint() {
         "just before the first unhandled row (seq 5)"
     );
 }
+
+macro_rules! on_both_stores {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let db = neo_testkit::db::TestDb::sqlite();
+                    super::$scenario(&db.url).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = neo_testkit::db::TestDb::postgres().await else { return };
+                    super::$scenario(&db.url).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_stores!(
+    transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once,
+    exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on,
+    replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint,
+);

@@ -8,8 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{signal, unique_name};
+use common::signal;
 use neo_store::{Op, Store, StoreError, StoreKind, StoreOptions, Unit};
+use neo_testkit::db::unique_name;
 use sqlx::Connection;
 
 /// A local port nothing listens on: bound, then released.

@@ -1,6 +1,7 @@
 //! Helpers shared by NEO's tests: where the repository's data lives and the
 //! contract fixtures under `fixtures/v1/<TypeName>/{valid,invalid}/`.
 
+pub mod db;
 pub mod nats;
 
 use std::path::{Path, PathBuf};

@@ -4,17 +4,13 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::ops::Deref;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use neo_domain::contracts::{AuditEventV1, FillV1, OrderV1, PositionV1, SignalEventV1};
 use neo_domain::{Envelope, IdKind, MessageId, Timestamp};
 use neo_store::{InboxKey, Op, Store, StoreOptions, Unit};
+use neo_testkit::db::TestDb;
 use serde_json::Value;
-use sqlx::Connection;
 
 /// A store on a database of its own, removed when dropped.
 pub(crate) struct TestStore {
@@ -22,12 +18,7 @@ pub(crate) struct TestStore {
     pub(crate) store: Store,
     /// Its URL, to open a second store on the same database.
     pub(crate) url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(PathBuf),
-    Database { admin_url: String, name: String },
+    _db: TestDb,
 }
 
 impl Deref for TestStore {
@@ -35,53 +26,6 @@ impl Deref for TestStore {
     fn deref(&self) -> &Store {
         &self.store
     }
-}
-
-impl Drop for TestStore {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Cleanup::Database { admin_url, name } => {
-                // Drop is synchronous and may run inside the test's runtime: use a thread
-                // with a runtime of its own. Best effort: a leftover database is harmless.
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                let _ = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
-                        return;
-                    };
-                    rt.block_on(async {
-                        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                                .execute(&mut admin)
-                                .await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
-
-/// A name no other live test process uses: pid, a counter, and per-process randomness.
-pub(crate) fn unique_name(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let random = RandomState::new().hash_one(std::process::id()) & 0xff_ffff;
-    format!(
-        "{prefix}_{}_{}_{random:06x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Options for tests: small pools, and a short timeout so a broken setup fails fast.
@@ -93,83 +37,23 @@ pub(crate) fn options() -> StoreOptions {
     }
 }
 
-/// A store on a new SQLite file under the temp directory.
-pub(crate) async fn sqlite() -> TestStore {
-    let path = std::env::temp_dir().join(format!("{}.db", unique_name("neo_store_test")));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = Store::connect_with(&url, &options()).await.unwrap();
+async fn open(db: TestDb) -> TestStore {
+    let store = Store::connect_with(&db.url, &options()).await.unwrap();
     TestStore {
         store,
-        url,
-        cleanup: Cleanup::File(path),
+        url: db.url.clone(),
+        _db: db,
     }
 }
 
-/// The PostgreSQL server for tests, or `None` (after saying so loudly) when there is none.
-/// Under `CI=true` a missing server fails the test instead.
-#[allow(clippy::panic, clippy::print_stderr)] // failing or skipping loudly is the point
-pub(crate) fn postgres_admin_url() -> Option<String> {
-    match std::env::var("NEO_TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "NEO_TEST_DATABASE_URL is missing: CI must provide PostgreSQL for the \
-                     neo-store tests (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
-                );
-            }
-            eprintln!(
-                "\n*** SKIPPED: this neo-store PostgreSQL test did not run because \
-                 NEO_TEST_DATABASE_URL is not set. Set it, e.g. \
-                 NEO_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres ***\n"
-            );
-            None
-        }
-    }
-}
-
-/// `admin_url` with its database replaced by `name` (query options kept).
-fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin_url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    url
+/// A store on a new SQLite file under the temp directory.
+pub(crate) async fn sqlite() -> TestStore {
+    open(TestDb::sqlite()).await
 }
 
 /// A store on a new PostgreSQL database, or `None` when no server is configured.
 pub(crate) async fn postgres() -> Option<TestStore> {
-    let admin_url = postgres_admin_url()?;
-    let name = unique_name("neo_test");
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach NEO_TEST_DATABASE_URL={admin_url}: {e}"));
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-    let _ = admin.close().await;
-    let url = with_database(&admin_url, &name);
-    let store = Store::connect_with(&url, &options()).await.unwrap();
-    Some(TestStore {
-        store,
-        url,
-        cleanup: Cleanup::Database { admin_url, name },
-    })
+    Some(open(TestDb::postgres().await?).await)
 }
 
 /// Runs a scenario against SQLite and against PostgreSQL (when configured), as two tests.
