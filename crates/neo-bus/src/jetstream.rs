@@ -203,6 +203,91 @@ impl JetStreamBus {
     }
 }
 
+impl JetStreamBus {
+    /// Dead-letters what JetStream gave up on without an answer (a consumer that
+    /// crashes on a message every time never naks it): the server's max-deliveries
+    /// advisory names the stream sequence, and the message is copied to
+    /// `dlq.<subject>`. Run one per process; the copies share a message id, so
+    /// several watchers, or a consumer that dead-lettered it too, store it once.
+    pub async fn watch_max_deliveries(&self) -> Result<tokio::task::JoinHandle<()>, BusError> {
+        let client = self.context.client();
+        let mut advisories = client
+            .subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>")
+            .await
+            .map_err(unavailable)?;
+        let bus = self.clone();
+        Ok(tokio::spawn(async move {
+            while let Some(advisory) = advisories.next().await {
+                if let Err(e) = bus.dead_letter_advisory(&advisory.payload).await {
+                    tracing::warn!(error = %e, "could not dead-letter a message after max deliveries");
+                }
+            }
+        }))
+    }
+
+    async fn dead_letter_advisory(&self, payload: &[u8]) -> Result<(), BusError> {
+        #[derive(Deserialize)]
+        struct Advisory {
+            stream: String,
+            consumer: String,
+            stream_seq: u64,
+            deliveries: u64,
+        }
+        let advisory: Advisory =
+            serde_json::from_slice(payload).map_err(|e| BusError::Encode(e.to_string()))?;
+        if advisory.stream == "NEO_DLQ" {
+            return Ok(());
+        }
+        let stream = self
+            .context
+            .get_stream(&advisory.stream)
+            .await
+            .map_err(unavailable)?;
+        let message = stream
+            .get_raw_message(advisory.stream_seq)
+            .await
+            .map_err(unavailable)?;
+        let reason = format!(
+            "no answer after {} deliveries to consumer {}",
+            advisory.deliveries, advisory.consumer
+        );
+        self.publish_dead_letter(
+            message.subject.as_str(),
+            message.payload,
+            advisory.stream_seq,
+            &reason,
+        )
+        .await
+    }
+
+    /// Publishes a dead letter; its id comes from subject and stream sequence, so every path stores it once.
+    async fn publish_dead_letter(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        seq: u64,
+        reason: &str,
+    ) -> Result<(), BusError> {
+        let reason: String = reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect();
+        let publish = Publish::build()
+            .payload(payload)
+            .header(DLQ_REASON_HEADER, reason.as_str())
+            .header(DLQ_SUBJECT_HEADER, subject)
+            .message_id(format!("dlq:{subject}:{seq}"));
+        let ack = self
+            .context
+            .send_publish(format!("dlq.{subject}"), publish)
+            .await
+            .map_err(unavailable)?;
+        ack.await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
 impl Bus for JetStreamBus {
     type Subscription = JetStreamSubscription;
 
@@ -354,25 +439,10 @@ impl Handle {
     }
 
     pub(crate) async fn dead_letter(&self, subject: &str, reason: &str) -> Result<(), BusError> {
-        let dlq = format!("dlq.{subject}");
         let seq = self.message.info().map(|i| i.stream_sequence).unwrap_or(0);
-        let reason: String = reason
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(512)
-            .collect();
-        let publish = Publish::build()
-            .payload(self.message.payload.clone())
-            .header(DLQ_REASON_HEADER, reason.as_str())
-            .header(DLQ_SUBJECT_HEADER, subject)
-            .message_id(format!("dlq:{subject}:{seq}"));
-        let ack = self
-            .bus
-            .context
-            .send_publish(dlq, publish)
-            .await
-            .map_err(unavailable)?;
-        ack.await.map_err(unavailable)?;
+        self.bus
+            .publish_dead_letter(subject, self.message.payload.clone(), seq, reason)
+            .await?;
         self.message
             .ack_with(AckKind::Term)
             .await

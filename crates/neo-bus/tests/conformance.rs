@@ -336,3 +336,41 @@ async fn a_removed_memory_durable_no_longer_holds_publishers_back() {
         .unwrap();
     assert_eq!(bus.pending("gone"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_dead_letters_what_no_consumer_ever_answered() {
+    let Some(server) = require_nats("jetstream_dead_letters_what_no_consumer_ever_answered") else {
+        return;
+    };
+    let bus = jetstream(&server).await;
+    let _watch = bus.watch_max_deliveries().await.unwrap();
+    let mut dlq = bus.subscribe(spec("dlq-reader", "dlq.>")).await.unwrap();
+    let mut crashing = spec("crash-loop", "signals.>");
+    crashing.max_deliver = 2;
+    let mut sub = bus.subscribe(crashing).await.unwrap();
+    bus.publish(&envelope(5, SUBJECT)).await.unwrap();
+    for attempt in 1..=2 {
+        let d = sub
+            .next_batch(1, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .pop()
+            .expect("delivered");
+        assert_eq!(d.attempt, attempt);
+        drop(d); // the consumer "crashes" before answering
+    }
+    let dead = dlq
+        .next_batch(1, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a dead letter");
+    assert_eq!(dead.subject, format!("dlq.{SUBJECT}"));
+    assert_eq!(n_of(&dead), 5);
+    let reason = dead.dead_letter_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("no answer after 2 deliveries to consumer crash-loop"),
+        "{reason}"
+    );
+    dead.ack().await.unwrap();
+}
