@@ -115,6 +115,21 @@ fn unavailable(e: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(e.to_string())
 }
 
+/// One stream's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Stream name.
+    pub name: &'static str,
+    /// The subjects it holds.
+    pub subjects: &'static str,
+    /// Messages stored.
+    pub messages: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Consumers attached.
+    pub consumers: usize,
+}
+
 /// The JetStream bus; clones share one connection.
 #[derive(Debug, Clone)]
 pub struct JetStreamBus {
@@ -204,6 +219,23 @@ impl JetStreamBus {
 }
 
 impl JetStreamBus {
+    /// Each of NEO's streams with its message and byte counts (operators' `neo bus setup`).
+    pub async fn stream_stats(&self) -> Result<Vec<StreamStats>, BusError> {
+        let mut stats = Vec::with_capacity(STREAMS.len());
+        for (name, subjects) in STREAMS {
+            let mut stream = self.context.get_stream(*name).await.map_err(unavailable)?;
+            let info = stream.info().await.map_err(unavailable)?;
+            stats.push(StreamStats {
+                name,
+                subjects,
+                messages: info.state.messages,
+                bytes: info.state.bytes,
+                consumers: info.state.consumer_count,
+            });
+        }
+        Ok(stats)
+    }
+
     /// Dead-letters what JetStream gave up on without an answer (a consumer that
     /// crashes on a message every time never naks it): the server's max-deliveries
     /// advisory names the stream sequence, and the message is copied to

@@ -17,7 +17,7 @@ use neo_domain::{Envelope, SubjectPattern};
 use serde_json::Value;
 
 pub use delivery::{Delivery, Received};
-pub use jetstream::{JetStreamBus, NatsConfig};
+pub use jetstream::{JetStreamBus, NatsConfig, StreamStats};
 pub use memory::MemoryBus;
 pub use queue::WhenFull;
 

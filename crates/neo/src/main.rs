@@ -1,6 +1,7 @@
 //! The `neo` command line.
 
 mod data_cmd;
+mod ops_cmd;
 mod schema_cmd;
 
 use std::process::ExitCode;
@@ -27,6 +28,16 @@ enum Command {
         #[command(subcommand)]
         command: data_cmd::DataCommand,
     },
+    /// The database: apply migrations and show what it holds (SQLite or PostgreSQL).
+    Store {
+        #[command(subcommand)]
+        command: ops_cmd::StoreCommand,
+    },
+    /// The NATS JetStream bus: create or update NEO's streams and show them.
+    Bus {
+        #[command(subcommand)]
+        command: ops_cmd::BusCommand,
+    },
     /// Measure the hot paths (risk check, sizing, OMS intent to fill, indicators, validation).
     Bench {
         /// Print one JSON object keyed by benchmark name.
@@ -48,6 +59,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schema { command } => schema_cmd::run(command),
         Command::Data { command } => data_cmd::run(command),
+        Command::Store { command } => ops_cmd::store(command),
+        Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {
             json,
             time_ms,

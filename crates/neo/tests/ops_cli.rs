@@ -1,0 +1,101 @@
+//! `neo store migrate` and `neo bus setup` against a real SQLite file,
+//! PostgreSQL and nats-server: what an operator runs before starting NEO.
+
+// Helpers outside #[test] functions may unwrap too: a failing test should stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+use neo_testkit::db::TestDb;
+use neo_testkit::nats::require_nats;
+
+fn neo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neo"))
+        .args(args)
+        .output()
+        .expect("run neo")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn migrates(url: &str) {
+    let out = neo(&["store", "migrate", "--url", url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("migrations applied"), "{text}");
+    for table in [
+        "signals",
+        "orders",
+        "fills",
+        "positions",
+        "audit_events",
+        "inbox",
+        "outbox",
+        "checkpoints",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(table) && l.trim_end().ends_with("0 rows")),
+            "{table} in {text}"
+        );
+    }
+    // Running it again is harmless.
+    assert!(neo(&["store", "migrate", "--url", url]).status.success());
+}
+
+#[test]
+fn store_migrate_on_sqlite() {
+    migrates(&TestDb::sqlite().url);
+}
+
+#[tokio::test]
+async fn store_migrate_on_postgres_without_leaking_the_password() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    migrates(&db.url);
+    let unreachable = neo(&[
+        "store",
+        "migrate",
+        "--url",
+        "postgres://neo:hunter2@127.0.0.1:1/neo?connect_timeout=1",
+    ]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        err.contains("unavailable") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bus_setup_creates_the_streams() {
+    let Some(server) = require_nats("bus_setup_creates_the_streams") else {
+        return;
+    };
+    let out = neo(&["bus", "setup", "--url", &server.url()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for stream in [
+        "NEO_SIGNALS",
+        "NEO_DECISIONS",
+        "NEO_OUTPUTS",
+        "NEO_EXECUTION",
+        "NEO_DLQ",
+    ] {
+        assert!(text.contains(stream), "{stream} in {text}");
+    }
+    let down = neo(&["bus", "setup", "--url", "nats://127.0.0.1:1"]);
+    assert_eq!(down.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("bus unavailable"));
+}
