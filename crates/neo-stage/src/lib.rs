@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use neo_bus::{Bus, BusError, ConsumerSpec, Delivery, Received, Subscription};
 use neo_domain::Envelope;
-use neo_store::{InboxKey, Op, StoreError, Unit, UnitOutcome, Writer};
+use neo_store::{InboxKey, Op, Store, StoreError, Unit, UnitOutcome, Writer};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -104,6 +104,7 @@ pub struct StageStats {
 /// Runs a stage until `shutdown` turns true (then finishes the batch in hand) or a commit fails.
 pub async fn run_stage<B: Bus, H: Handler>(
     bus: B,
+    store: Store,
     writer: Writer,
     mut handler: H,
     config: StageConfig,
@@ -135,17 +136,57 @@ pub async fn run_stage<B: Bus, H: Handler>(
         if deliveries.is_empty() {
             continue;
         }
-        handle_batch(
-            &writer,
-            &mut handler,
-            &consumer,
-            &spec,
-            deliveries,
-            &mut stats,
-        )
-        .await?;
+        let deliveries = match skip_handled(&store, &consumer, deliveries, &mut stats).await {
+            Ok(fresh) => fresh,
+            Err((e, deliveries)) => {
+                // Cannot tell what was handled: hand the batch back, restart from the store.
+                let retry = spec.delay_after(1);
+                futures::future::join_all(deliveries.into_iter().map(|d| d.nak(retry))).await;
+                return Err(StageError::Store(e));
+            }
+        };
+        if !deliveries.is_empty() {
+            handle_batch(
+                &writer,
+                &mut handler,
+                &consumer,
+                &spec,
+                deliveries,
+                &mut stats,
+            )
+            .await?;
+        }
     }
     Ok(stats)
+}
+
+/// Acknowledges deliveries whose id is already in the inbox, so the handler never sees a
+/// duplicate (its in-memory state stays a faithful cache); returns the rest.
+async fn skip_handled(
+    store: &Store,
+    consumer: &str,
+    deliveries: Vec<Delivery>,
+    stats: &mut StageStats,
+) -> Result<Vec<Delivery>, (StoreError, Vec<Delivery>)> {
+    let ids: Vec<_> = deliveries
+        .iter()
+        .filter_map(|d| d.envelope().map(|e| e.id))
+        .collect();
+    let handled = match store.handled(consumer, &ids).await {
+        Ok(handled) => handled,
+        Err(e) => return Err((e, deliveries)),
+    };
+    if handled.is_empty() {
+        return Ok(deliveries);
+    }
+    let (done, fresh): (Vec<_>, Vec<_>) = deliveries
+        .into_iter()
+        .partition(|d| d.envelope().is_some_and(|e| handled.contains(&e.id)));
+    stats.duplicates += done.len() as u64;
+    for result in futures::future::join_all(done.into_iter().map(Delivery::ack)).await {
+        settle(result, consumer);
+    }
+    Ok(fresh)
 }
 
 /// Handles one batch: dead letters, handler calls, one commit, then acks.

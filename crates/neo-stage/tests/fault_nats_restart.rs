@@ -47,6 +47,7 @@ async fn nats_kill_restart_keeps_every_effect_exactly_once() {
     let (stop, shutdown) = watch::channel(false);
     let stage = tokio::spawn(run_stage(
         bus.clone(),
+        store.clone(),
         writer.clone(),
         support::Counting {
             run: "nats".into(),

@@ -33,10 +33,28 @@ fn spec(durable: &str) -> ConsumerSpec {
 struct Scripted {
     inner: support::Counting,
     flaky: u32,
+    /// Messages handled successfully: seeing one again means the runner let a duplicate through.
+    done: std::collections::BTreeSet<u64>,
 }
 
 impl Handler for Scripted {
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        let n = envelope.payload["n"].as_u64().unwrap_or(u64::MAX);
+        if self.done.contains(&n) {
+            return Err(HandlerError::Permanent(format!(
+                "message {n} handed to the handler twice"
+            )));
+        }
+        let result = self.handle_once(envelope);
+        if result.is_ok() {
+            self.done.insert(n);
+        }
+        result
+    }
+}
+
+impl Scripted {
+    fn handle_once(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
         match envelope.payload["n"].as_u64() {
             Some(1) if self.flaky > 0 => {
                 self.flaky -= 1;
@@ -76,9 +94,11 @@ async fn start(url: &str, name: &str, flaky: u32) -> Running {
             handled: 0,
         },
         flaky,
+        done: std::collections::BTreeSet::new(),
     };
     let stage = tokio::spawn(run_stage(
         bus.clone(),
+        store.clone(),
         writer,
         handler,
         StageConfig::new(spec("stage")),
@@ -117,21 +137,43 @@ async fn transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_on
         ))
         .await
         .unwrap();
-    for n in 0..5 {
-        run.bus.publish(&support::envelope(n)).await.unwrap();
-    }
-    // Message 0 again, past the bus's duplicate window (as after a crash): the inbox skips it.
+    run.bus.publish(&support::envelope(0)).await.unwrap();
+    assert_eq!(
+        support::wait_for(&run.store, 1, Duration::from_secs(10)).await,
+        1
+    );
+    let id0 = support::envelope(0).id;
+    let seen = run.store.handled("stage", &[id0]).await.unwrap();
+    assert!(
+        seen.contains(&id0),
+        "inbox lacks message 0: {seen:?}; inbox rows {}",
+        run.store.count(Table::Inbox).await.unwrap()
+    );
+    // Message 0 again, past the bus's duplicate window (as after a crash): the inbox
+    // check answers it before the handler could see it twice.
     run.bus
         .redeliver_to("stage", support::envelope(0))
         .await
         .unwrap();
+    for n in 1..5 {
+        run.bus.publish(&support::envelope(n)).await.unwrap();
+    }
     assert_eq!(
         support::wait_for(&run.store, 4, Duration::from_secs(10)).await,
         4
     );
 
     let dead = dlq.next_batch(5, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(dead.len(), 1);
+    let reasons: Vec<_> = dead
+        .iter()
+        .map(|d| {
+            (
+                d.envelope().unwrap().payload["n"].clone(),
+                d.dead_letter_reason.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(dead.len(), 1, "{reasons:?}");
     assert_eq!(dead[0].envelope().unwrap().payload["n"], 2);
     assert_eq!(
         dead[0].dead_letter_reason.as_deref(),

@@ -38,6 +38,7 @@ async fn main() {
     let run = format!("pid{}", std::process::id());
     let stage = tokio::spawn(run_stage(
         bus.clone(),
+        store.clone(),
         writer.clone(),
         support::Counting { run, handled: 0 },
         StageConfig::new(spec),
