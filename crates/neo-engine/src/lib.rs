@@ -1,8 +1,10 @@
 //! NEO's deterministic core. Everything here is synchronous and pure: time comes
 //! from an injected [`Clock`], so a backtest and a live run make the same decisions.
 
+pub mod analyst;
 pub mod clock;
 pub mod indicators;
+pub mod market;
 pub mod oms;
 pub mod portfolio;
 pub mod risk;

@@ -1,0 +1,7 @@
+//! NEO's HTTP edge: the pure heart of webhook intake ([`intake`]), turning
+//! what TradingView and signed senders post into checked `SignalEventV1`s, with
+//! no I/O and no clock, so every rule is testable on its own; and the axum
+//! [`server`] around it, which answers 202 only once a signal is durable.
+
+pub mod intake;
+pub mod server;

@@ -1,0 +1,100 @@
+//! One error type for every HTTP answer that is not a success: a status and a
+//! JSON body `{"error", "message", "details": [{"path", "problem"}]}`. Bad input
+//! is 4xx, a dependency that is down is 503, and 500 is kept for bugs.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use neo_domain::Issue;
+use neo_store::StoreError;
+use serde_json::json;
+
+use crate::intake::IntakeError;
+
+/// Why a request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Parsing, authentication or validation of the alert failed.
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    /// The body is larger than the configured limit.
+    #[error("body larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The content type is not one this endpoint reads.
+    #[error("unsupported content type {0:?}: send application/json or text/plain")]
+    UnsupportedMediaType(String),
+    /// The body could not be read (the sender broke off mid-request).
+    #[error("could not read the body: {0}")]
+    UnreadableBody(String),
+    /// A signed request seen before.
+    #[error("this signature was already used: sign every request anew")]
+    Replayed,
+    /// The store cannot be reached: nothing was accepted, retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or a broken deployment (corrupt data, failed migration).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Closed => {
+                ApiError::Unavailable(e.to_string())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Intake(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::Replayed => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Intake(e) => e.code(),
+            ApiError::TooLarge { .. } => "body_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnreadableBody(_) => "unreadable_body",
+            ApiError::Replayed => "replayed_signature",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> Vec<Issue> {
+        match self {
+            ApiError::Intake(e) => e.details(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(reason) = &self {
+            tracing::error!(%reason, "internal error answering a request");
+        }
+        let body =
+            json!({ "error": self.code(), "message": self.to_string(), "details": self.details() });
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,170 @@
+//! The intake handlers: parse, authenticate, normalize, commit, then answer 202.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use neo_domain::contracts::{SignalEventV1, SignalSource};
+use neo_domain::{Envelope, subject};
+use neo_store::{InboxKey, Op, Unit, UnitOutcome};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, GATEWAY_CONSUMER};
+use crate::intake::{self, IntakeError, Secret};
+
+/// How the body is to be read, from its content type.
+enum Body {
+    /// JSON, or a body to sniff (TradingView sends JSON as text/plain when the message parses).
+    Alert,
+    /// Refused.
+    Unsupported(String),
+}
+
+fn body_kind(headers: &HeaderMap, json_only: bool) -> Body {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Body::Alert;
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" => Body::Alert,
+        "text/plain" | "" if !json_only => Body::Alert,
+        _ => Body::Unsupported(media),
+    }
+}
+
+fn read(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    let limit = state.config.max_body_bytes;
+    match body {
+        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
+        Ok(_) => Err(ApiError::TooLarge { limit }),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::TooLarge { limit })
+        }
+        Err(rejection) => Err(ApiError::UnreadableBody(rejection.body_text())),
+    }
+}
+
+/// `POST /v1/webhooks/tradingview`: a TradingView alert, JSON or `key=value` text.
+pub(super) async fn tradingview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Body::Unsupported(media) = body_kind(&headers, false) {
+        return Err(ApiError::UnsupportedMediaType(media));
+    }
+    let body = read(&state, body)?;
+    let received_at = (state.clock)();
+    let raw = intake::parse_alert(&body, received_at)?;
+    let given = raw.passphrase.as_ref().map(Secret::expose);
+    state.passphrases.check(given, raw.strategy.as_deref())?;
+    let signal = intake::normalize_with_bucket(
+        raw,
+        SignalSource::Tradingview,
+        &state.config.priority,
+        received_at,
+        state.bucket(),
+    )?;
+    if let Some(window) = state.config.freshness_secs {
+        intake::check_freshness(
+            signal.ts_event,
+            received_at,
+            std::time::Duration::from_secs(window),
+        )?;
+    }
+    accept(&state, signal).await
+}
+
+/// `POST /v1/webhooks/generic`: a SignalEventV1-shaped body signed with `X-Neo-Signature`.
+pub(super) async fn generic(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Body::Unsupported(media) = body_kind(&headers, true) {
+        return Err(ApiError::UnsupportedMediaType(media));
+    }
+    let body = read(&state, body)?;
+    let now = (state.clock)();
+    let signature = headers
+        .get(intake::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Intake(IntakeError::MissingSignature))?;
+    let secrets: Vec<&[u8]> = state
+        .config
+        .signing_secrets
+        .iter()
+        .map(|s| s.expose().as_bytes())
+        .collect();
+    let verified = intake::verify_signature_detailed(
+        signature,
+        &body,
+        &secrets,
+        now,
+        state.config.signature_tolerance_secs,
+    )?;
+    let fresh = match state.replays.lock() {
+        Ok(mut guard) => guard.check_and_remember(verified.t, &verified.signature),
+        Err(_) => false,
+    };
+    if !fresh {
+        return Err(ApiError::Replayed);
+    }
+    let signal = intake::parse_generic_with_bucket(&body, now, state.bucket())?;
+    accept(&state, signal).await
+}
+
+/// Commits the signal, its outbox envelope and its inbox key together; a key seen
+/// before means the same alert again.
+async fn accept(
+    state: &AppState,
+    signal: SignalEventV1,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let received_at = (state.clock)();
+    if signal.source_id.is_none()
+        && let Some(previous) = intake::previous_bucket_signal_id(
+            signal.source,
+            None,
+            &signal,
+            received_at,
+            state.bucket(),
+        )
+        && state
+            .store
+            .handled(GATEWAY_CONSUMER, &[previous])
+            .await?
+            .contains(&previous)
+    {
+        // Resent across a bucket boundary: still the alert accepted a moment ago.
+        return Ok(answer(previous, true));
+    }
+    let id = signal.id;
+    let subject =
+        subject::signal_normalized(signal.priority, signal.instrument, signal.signal_type);
+    let envelope = Envelope::new(id, subject, signal.clone(), received_at, id, None)
+        .into_json()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let unit = Unit {
+        inbox: Some(InboxKey::new(GATEWAY_CONSUMER, id)),
+        ops: vec![Op::InsertSignal(signal)],
+        outbox: vec![envelope],
+    };
+    let outcome = state.writer.commit(vec![unit]).await?;
+    let duplicate = matches!(outcome.first(), Some(UnitOutcome::AlreadyHandled));
+    Ok(answer(id, duplicate))
+}
+
+fn answer(id: neo_domain::MessageId, duplicate: bool) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "signal_id": id.to_string(), "duplicate": duplicate })),
+    )
+}

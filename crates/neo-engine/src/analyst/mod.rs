@@ -1,0 +1,294 @@
+//! The rule-based analyst: NEO's default agent, deterministic and offline.
+//!
+//! Per instrument it keeps indicator state fed with closed candles (EMA fast and
+//! slow, RSI, ATR, ADX, realized volatility), passes every candle through the
+//! data-quality gates first, and classifies the market regime. On a signal,
+//! [`RuleAnalyst::analyse`] weighs the signal's side against that context and the
+//! current position and returns an [`AgentOutputV1`] whose rationale names the
+//! evidence and whose features hold the values used. The same candles and signal
+//! always give the same output.
+
+mod context;
+mod decide;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use neo_domain::contracts::{AgentOutputV1, CandleV1, SignalEventV1};
+use neo_domain::{Fixed, InstrumentId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+pub use context::MarketSnapshot;
+
+use crate::indicators::MAX_PERIOD;
+use crate::market::{Finding, GateConfig, QualityGate, Regime};
+use crate::risk::ConfigError;
+use context::InstrumentContext;
+
+/// The agent name on every output (a subject token).
+pub const AGENT_NAME: &str = "rule";
+
+/// Thresholds of the regime classifier, checked in this order on every closed bar:
+///
+/// 1. **High volatility** when the realized volatility is at least `high_vol_ratio`
+///    times its mean over the last `vol_history` bars *and* at or above the
+///    `high_vol_percentile` of those values.
+/// 2. **Trend** (up or down by the sign of the score) when the trend score
+///    `(EMA fast - EMA slow) / ATR` is at least `trend_score` in size with
+///    `ADX >= adx_trend`, or at least `strong_trend_score` whatever the ADX.
+/// 3. **Range** otherwise.
+///
+/// `strong_adx` is not used by the classifier: the decision rules call a trend
+/// with that ADX (or a score of `strong_trend_score`) *strong* and refuse to trade
+/// against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegimeThresholds {
+    /// ADX from which a moderate trend score counts as a trend.
+    pub adx_trend: f64,
+    /// ADX from which a trend is strong.
+    pub strong_adx: f64,
+    /// Trend score (in ATRs) that makes a trend when the ADX agrees.
+    pub trend_score: f64,
+    /// Trend score that makes a trend on its own (and a strong one).
+    pub strong_trend_score: f64,
+    /// Realized volatility over its recent mean from which volatility is high.
+    pub high_vol_ratio: f64,
+    /// Percentile (0..1) of recent realized volatility from which volatility is high.
+    pub high_vol_percentile: f64,
+}
+
+/// Tuned on the simulator's defaults (see `tests.rs`, `regime_detection_accuracy`).
+impl Default for RegimeThresholds {
+    fn default() -> Self {
+        RegimeThresholds {
+            adx_trend: 20.0,
+            strong_adx: 30.0,
+            trend_score: 0.8,
+            strong_trend_score: 1.6,
+            high_vol_ratio: 1.5,
+            high_vol_percentile: 0.8,
+        }
+    }
+}
+
+/// The analyst's parameters; a config section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalystConfig {
+    /// Fast EMA period.
+    pub ema_fast: usize,
+    /// Slow EMA period.
+    pub ema_slow: usize,
+    /// RSI period.
+    pub rsi_period: usize,
+    /// ATR period.
+    pub atr_period: usize,
+    /// ADX period.
+    pub adx_period: usize,
+    /// Realized-volatility period (log returns).
+    pub vol_period: usize,
+    /// Bars of realized volatility its percentile and mean are taken over.
+    pub vol_history: usize,
+    /// RSI at or above which a market is overbought.
+    pub rsi_overbought: f64,
+    /// RSI at or below which a market is oversold.
+    pub rsi_oversold: f64,
+    /// Confidence below which an entry becomes a hold.
+    pub min_confidence: f64,
+    /// Regime classifier thresholds.
+    pub regime: RegimeThresholds,
+    /// Data-quality gates applied to every candle.
+    pub gates: GateConfig,
+}
+
+/// Classic periods (EMA 12/26, RSI/ATR/ADX 14, volatility 20 over 240 bars).
+impl Default for AnalystConfig {
+    fn default() -> Self {
+        AnalystConfig {
+            ema_fast: 12,
+            ema_slow: 26,
+            rsi_period: 14,
+            atr_period: 14,
+            adx_period: 14,
+            vol_period: 20,
+            vol_history: 240,
+            rsi_overbought: 70.0,
+            rsi_oversold: 30.0,
+            min_confidence: 0.35,
+            regime: RegimeThresholds::default(),
+            gates: GateConfig::default(),
+        }
+    }
+}
+
+impl AnalystConfig {
+    /// Every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut need = |ok: bool, problem: String| {
+            if !ok {
+                problems.push(problem);
+            }
+        };
+        for (name, value, min) in [
+            ("ema_fast", self.ema_fast, 1),
+            ("ema_slow", self.ema_slow, 2),
+            ("rsi_period", self.rsi_period, 2),
+            ("atr_period", self.atr_period, 1),
+            ("adx_period", self.adx_period, 2),
+            ("vol_period", self.vol_period, 2),
+            ("vol_history", self.vol_history, 2),
+        ] {
+            need(
+                (min..=MAX_PERIOD).contains(&value),
+                format!("{name} must be {min} to {MAX_PERIOD}, got {value}"),
+            );
+        }
+        need(
+            self.ema_fast < self.ema_slow,
+            format!(
+                "ema_fast ({}) must be shorter than ema_slow ({})",
+                self.ema_fast, self.ema_slow
+            ),
+        );
+        need(
+            0.0 < self.rsi_oversold
+                && self.rsi_oversold < self.rsi_overbought
+                && self.rsi_overbought < 100.0,
+            format!(
+                "need 0 < rsi_oversold ({}) < rsi_overbought ({}) < 100",
+                self.rsi_oversold, self.rsi_overbought
+            ),
+        );
+        need(
+            (0.0..=1.0).contains(&self.min_confidence),
+            format!(
+                "min_confidence must be in [0, 1], got {}",
+                self.min_confidence
+            ),
+        );
+        let t = &self.regime;
+        for (name, value) in [
+            ("regime.adx_trend", t.adx_trend),
+            ("regime.strong_adx", t.strong_adx),
+        ] {
+            need(
+                (0.0..=100.0).contains(&value),
+                format!("{name} must be in [0, 100], got {value}"),
+            );
+        }
+        for (name, value) in [
+            ("regime.trend_score", t.trend_score),
+            ("regime.strong_trend_score", t.strong_trend_score),
+            ("regime.high_vol_ratio", t.high_vol_ratio),
+        ] {
+            need(
+                value.is_finite() && value > 0.0,
+                format!("{name} must be above zero, got {value}"),
+            );
+        }
+        need(
+            (0.0..=1.0).contains(&t.high_vol_percentile),
+            format!(
+                "regime.high_vol_percentile must be in [0, 1], got {}",
+                t.high_vol_percentile
+            ),
+        );
+        if let Err(e) = self.gates.validate() {
+            problems.extend(e.problems.into_iter().map(|p| format!("gates.{p}")));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                section: "rule analyst",
+                problems,
+            })
+        }
+    }
+}
+
+/// The rule-based analyst over any number of instruments.
+#[derive(Debug, Clone)]
+pub struct RuleAnalyst {
+    config: AnalystConfig,
+    gate: QualityGate,
+    contexts: BTreeMap<InstrumentId, InstrumentContext>,
+}
+
+impl RuleAnalyst {
+    /// An analyst with validated parameters.
+    pub fn new(config: AnalystConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let gate = QualityGate::new(config.gates.clone())?;
+        Ok(RuleAnalyst {
+            config,
+            gate,
+            contexts: BTreeMap::new(),
+        })
+    }
+
+    /// The parameters in use.
+    pub fn config(&self) -> &AnalystConfig {
+        &self.config
+    }
+
+    /// Feeds one closed candle: it passes the quality gates first and only an
+    /// accepted candle updates the indicators. Returns the gates' findings.
+    pub fn on_candle(&mut self, candle: &CandleV1) -> Vec<Finding> {
+        let findings = self.gate.check(candle);
+        if findings.iter().any(|f| f.kind.rejects_candle()) {
+            return findings;
+        }
+        if !self.contexts.contains_key(&candle.instrument) {
+            // Periods were validated, so building cannot fail; skip the candle if it did.
+            let Ok(context) = InstrumentContext::new(&self.config) else {
+                return findings;
+            };
+            self.contexts.insert(candle.instrument, context);
+        }
+        if let Some(context) = self.contexts.get_mut(&candle.instrument) {
+            context.update(candle, &self.config.regime);
+        }
+        findings
+    }
+
+    /// The detected regime of an instrument, once its indicators are warm.
+    pub fn regime(&self, instrument: &InstrumentId) -> Option<Regime> {
+        self.snapshot(instrument).and_then(|s| s.regime)
+    }
+
+    /// Everything known about an instrument after its latest candle.
+    pub fn snapshot(&self, instrument: &InstrumentId) -> Option<&MarketSnapshot> {
+        self.contexts
+            .get(instrument)
+            .map(InstrumentContext::snapshot)
+    }
+
+    /// True when the gates consider the instrument's data fresh and sound at `now`.
+    pub fn tradable(&self, instrument: &InstrumentId, now: Timestamp) -> bool {
+        self.gate.tradable(instrument, now)
+    }
+
+    /// Analyses a signal given the current signed net `position` (positive long,
+    /// negative short) at `now`. Always returns a valid output: stale or missing
+    /// data gives a critical hold.
+    pub fn analyse(
+        &self,
+        signal: &SignalEventV1,
+        position: Fixed,
+        now: Timestamp,
+    ) -> AgentOutputV1 {
+        let instrument = signal.instrument;
+        let market = decide::Market {
+            snapshot: self.snapshot(&instrument),
+            tradable: self.gate.tradable(&instrument, now),
+            last_seen: self.gate.last_seen(&instrument),
+            max_age_secs: self.config.gates.max_age_secs,
+        };
+        decide::decide(&self.config, signal, position, &market, now)
+    }
+}
