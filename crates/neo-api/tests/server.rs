@@ -245,30 +245,7 @@ async fn health_ready_and_503_when_the_store_is_down(url: &str) {
     );
 }
 
-macro_rules! on_both_stores {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let db = neo_testkit::db::TestDb::sqlite();
-                    super::$scenario(&db.url).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = neo_testkit::db::TestDb::postgres().await else { return };
-                    super::$scenario(&db.url).await;
-                }
-            )+
-        }
-    };
-}
-
-on_both_stores!(
+neo_testkit::on_both_stores!(
     accepts_stores_and_dedupes,
     every_refusal_is_a_json_4xx_and_stores_nothing,
     signed_generic_webhook_and_replays,

@@ -289,30 +289,7 @@ async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint(url
     );
 }
 
-macro_rules! on_both_stores {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let db = neo_testkit::db::TestDb::sqlite();
-                    super::$scenario(&db.url).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = neo_testkit::db::TestDb::postgres().await else { return };
-                    super::$scenario(&db.url).await;
-                }
-            )+
-        }
-    };
-}
-
-on_both_stores!(
+neo_testkit::on_both_stores!(
     transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once,
     exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on,
     replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint,

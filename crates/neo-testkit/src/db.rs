@@ -147,6 +147,33 @@ impl Drop for TestDb {
     }
 }
 
+/// Runs `async fn scenario(url: &str)` scenarios as two tests each: on a fresh
+/// SQLite file and on a fresh PostgreSQL database (skipped loudly, or failing
+/// under `CI=true`, when `NEO_TEST_DATABASE_URL` is not set).
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let db = $crate::db::TestDb::sqlite();
+                    super::$scenario(&db.url).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = $crate::db::TestDb::postgres().await else { return };
+                    super::$scenario(&db.url).await;
+                }
+            )+
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
