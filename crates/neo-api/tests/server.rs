@@ -14,7 +14,6 @@ use neo_api::intake::{SIGNATURE_HEADER, Secret, sign};
 use neo_api::server::{AppState, GatewayConfig, router};
 use neo_domain::{MessageId, Timestamp};
 use neo_store::{Store, Table, WriterConfig};
-use neo_testkit::db::TestDb;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -261,5 +260,4 @@ fn config_problems_are_listed_together() {
         ..GatewayConfig::default()
     };
     assert_eq!(config.validate().len(), 4, "{:?}", config.validate());
-    let _ = TestDb::sqlite();
 }

@@ -291,8 +291,7 @@ async fn jetstream_survives_a_server_restart_with_acknowledged_messages_intact()
         loop {
             match bus.subscribe(spec("after-restart", "signals.>")).await {
                 Ok(sub) => break sub,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    let _ = e;
+                Err(_) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("no reconnect: {e}"),

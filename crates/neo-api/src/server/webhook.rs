@@ -80,7 +80,7 @@ pub(super) async fn tradingview(
             std::time::Duration::from_secs(window),
         )?;
     }
-    accept(&state, signal).await
+    accept(&state, signal, received_at).await
 }
 
 /// `POST /v1/webhooks/generic`: a SignalEventV1-shaped body signed with `X-Neo-Signature`.
@@ -111,15 +111,17 @@ pub(super) async fn generic(
         now,
         state.config.signature_tolerance_secs,
     )?;
-    let fresh = match state.replays.lock() {
-        Ok(mut guard) => guard.check_and_remember(verified.t, &verified.signature),
-        Err(_) => false,
-    };
+    // A poisoned lock only means another request panicked mid-check; the guard's set is intact.
+    let fresh = state
+        .replays
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .check_and_remember(verified.t, &verified.signature);
     if !fresh {
         return Err(ApiError::Replayed);
     }
     let signal = intake::parse_generic_with_bucket(&body, now, state.bucket())?;
-    accept(&state, signal).await
+    accept(&state, signal, now).await
 }
 
 /// Commits the signal, its outbox envelope and its inbox key together; a key seen
@@ -127,8 +129,8 @@ pub(super) async fn generic(
 async fn accept(
     state: &AppState,
     signal: SignalEventV1,
+    received_at: neo_domain::Timestamp,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let received_at = (state.clock)();
     if signal.source_id.is_none()
         && let Some(previous) = intake::previous_bucket_signal_id(
             signal.source,
