@@ -3,6 +3,7 @@
 
 pub mod analyst;
 pub mod clock;
+pub mod desk;
 pub mod indicators;
 pub mod market;
 pub mod oms;

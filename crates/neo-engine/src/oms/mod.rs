@@ -120,6 +120,8 @@ pub struct PaperOms {
     active: BTreeMap<InstrumentId, Vec<MessageId>>,
     atr: BTreeMap<InstrumentId, f64>,
     last_price: BTreeMap<InstrumentId, Price>,
+    /// The standing quote per instrument (buy at, sell at), from the latest tick.
+    last_quote: BTreeMap<InstrumentId, (Price, Price)>,
     next_seq: u64,
 }
 
@@ -298,10 +300,12 @@ impl PaperOms {
     /// Matches working orders of the tick's instrument against it.
     pub fn on_tick(&mut self, tick: &TickV1) -> Result<Vec<OmsEvent>, OmsError> {
         self.last_price.insert(tick.instrument, tick.price);
-        let quote = Quote::Tick {
-            buy_at: tick.ask.unwrap_or(tick.price),
-            sell_at: tick.bid.unwrap_or(tick.price),
-        };
+        let (buy_at, sell_at) = (
+            tick.ask.unwrap_or(tick.price),
+            tick.bid.unwrap_or(tick.price),
+        );
+        self.last_quote.insert(tick.instrument, (buy_at, sell_at));
+        let quote = Quote::Tick { buy_at, sell_at };
         let volume = (!tick.size.is_zero()).then_some(tick.size);
         // Orders submitted at the tick's own instant have not seen it yet.
         self.on_market(
@@ -619,6 +623,10 @@ impl PaperOms {
         Ok(())
     }
 }
+
+mod standing;
+
+pub use standing::RestoredOrder;
 
 #[cfg(test)]
 mod props;

@@ -1,0 +1,91 @@
+//! The desk's configuration: the account and every decision-making section.
+
+use neo_domain::{Money, Price, Quantity};
+use serde::Deserialize;
+
+use crate::analyst::AnalystConfig;
+use crate::oms::OmsConfig;
+use crate::risk::{AtrBrackets, CalibrationConfig, KellyConfig, RiskLimits};
+
+/// The paper account and how it decides; config file sections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeskConfig {
+    /// Account currency (`USD`).
+    pub currency: String,
+    /// Cash the paper account starts with.
+    pub initial_cash: Money,
+    /// `[analyst]`: the rule-based analyst.
+    pub analyst: AnalystConfig,
+    /// `[risk]`: pre-trade limits and the drawdown halt.
+    pub risk: RiskLimits,
+    /// `[kelly]`: fractional Kelly sizing with a hard cap.
+    pub kelly: KellyConfig,
+    /// `[calibration]`: turning the analyst's confidence into a win probability.
+    pub calibration: CalibrationConfig,
+    /// `[brackets]`: stop-loss and take-profit distances in ATRs.
+    pub brackets: AtrBrackets,
+    /// `[oms]`: fees, slippage and participation of the paper venue.
+    pub oms: OmsConfig,
+}
+
+/// 100 000 USD with every section's defaults (the limits are sized for that account).
+impl Default for DeskConfig {
+    fn default() -> Self {
+        DeskConfig {
+            currency: "USD".to_owned(),
+            initial_cash: Money::from_int(100_000).unwrap_or_default(),
+            analyst: AnalystConfig::default(),
+            risk: RiskLimits::default(),
+            kelly: KellyConfig::default(),
+            calibration: CalibrationConfig::default(),
+            brackets: AtrBrackets::default(),
+            oms: OmsConfig::default(),
+        }
+    }
+}
+
+impl DeskConfig {
+    /// Every problem in every section, at once.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let currency_ok = (2..=12).contains(&self.currency.len())
+            && self
+                .currency
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !currency_ok {
+            problems.push(format!(
+                "currency {:?} must be 2 to 12 upper-case letters or digits",
+                self.currency
+            ));
+        }
+        if !self.initial_cash.value().is_positive() {
+            problems.push("initial_cash must be above zero".to_owned());
+        }
+        let sections = [
+            self.analyst.validate(),
+            self.risk.validate(),
+            self.kelly.validate(),
+            self.calibration.validate(),
+            self.brackets.validate(),
+        ];
+        problems.extend(
+            sections
+                .into_iter()
+                .filter_map(Result::err)
+                .map(|e| e.to_string()),
+        );
+        problems.extend(self.oms.validate().into_iter().map(|p| format!("oms: {p}")));
+        problems
+    }
+}
+
+/// An instrument's increments: orders and brackets are rounded to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstrumentSteps {
+    /// Tick size of prices.
+    pub price_step: Price,
+    /// Lot size of quantities.
+    pub lot_step: Quantity,
+}
