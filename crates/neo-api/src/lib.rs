@@ -3,5 +3,7 @@
 //! no I/O and no clock, so every rule is testable on its own; and the axum
 //! [`server`] around it, which answers 202 only once a signal is durable.
 
+pub mod guard;
 pub mod intake;
+pub mod metrics;
 pub mod server;

@@ -53,6 +53,12 @@ pub enum HandlerError {
 pub trait Handler: Send + 'static {
     /// Handles one message; called at most once per delivery, possibly again on redelivery.
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError>;
+
+    /// Work no message caused (market ticks, timers), polled before every pull; its
+    /// effects commit without an inbox key, in order with the message batches.
+    fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
+        Ok(None)
+    }
 }
 
 /// How a stage consumes.
@@ -116,6 +122,7 @@ pub async fn run_stage<B: Bus, H: Handler>(
     let mut stats = StageStats::default();
     let mut bus_errors = 0u32;
     while !*shutdown.borrow() {
+        poll_side_work(&writer, &mut handler, &consumer).await?;
         let batch = tokio::select! {
             batch = subscription.next_batch(config.batch, config.wait) => batch,
             _ = shutdown.changed() => break,
@@ -158,6 +165,27 @@ pub async fn run_stage<B: Bus, H: Handler>(
         }
     }
     Ok(stats)
+}
+
+/// Commits what the handler did outside messages; a handler error is logged, not fatal.
+async fn poll_side_work<H: Handler>(
+    writer: &Writer,
+    handler: &mut H,
+    consumer: &str,
+) -> Result<(), StageError> {
+    match handler.poll() {
+        Ok(Some(effects)) if !(effects.ops.is_empty() && effects.outbox.is_empty()) => {
+            let unit = Unit {
+                inbox: None,
+                ops: effects.ops,
+                outbox: effects.outbox,
+            };
+            writer.commit(vec![unit]).await?;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(stage = %consumer, error = %e, "side work failed"),
+    }
+    Ok(())
 }
 
 /// Acknowledges deliveries whose id is already in the inbox, so the handler never sees a

@@ -54,6 +54,17 @@ const FILLS_FOR_SIGNAL: Sql = body_sql!(
     "SELECT 0, body FROM fills WHERE signal_id = $1 ORDER BY ts_event, id",
     "SELECT 0::bigint, body::text FROM fills WHERE signal_id = $1 ORDER BY ts_event, id"
 );
+const OPEN_ORDERS: Sql = body_sql!(
+    "SELECT 0, body FROM orders WHERE status IN ('new', 'accepted', 'partially_filled') \
+     ORDER BY ts_created, id",
+    "SELECT 0::bigint, body::text FROM orders \
+     WHERE status IN ('new', 'accepted', 'partially_filled') ORDER BY ts_created, id"
+);
+const FILLS_AFTER: Sql = body_sql!(
+    "SELECT 0, body FROM fills WHERE (ts_event, id) > ($2, $3) ORDER BY ts_event, id LIMIT $1",
+    "SELECT 0::bigint, body::text FROM fills WHERE (ts_event, id) > ($2, $3) \
+     ORDER BY ts_event, id LIMIT $1"
+);
 const GET_POSITION: Sql = body_sql!(
     "SELECT 0, body FROM positions WHERE instrument = $1",
     "SELECT 0::bigint, body::text FROM positions WHERE instrument = $1"
@@ -209,6 +220,26 @@ impl Store {
     pub async fn fills_for_signal(&self, signal_id: MessageId) -> Result<Vec<FillV1>, StoreError> {
         self.bodies("fills", &FILLS_FOR_SIGNAL, &[id_val(signal_id)])
             .await
+    }
+
+    /// Orders still working (new, accepted, partially filled), oldest first.
+    pub async fn open_orders(&self) -> Result<Vec<OrderV1>, StoreError> {
+        self.bodies("orders", &OPEN_ORDERS, &[]).await
+    }
+
+    /// Fills oldest first (by `ts_event`, then id), `limit` of them after `after`
+    /// (from the beginning when `None`): replaying them rebuilds the account exactly.
+    pub async fn fills_after(
+        &self,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<FillV1>, StoreError> {
+        let (ts, id) = match after {
+            Some(c) => (c.ts.as_nanos(), *c.id.as_uuid()),
+            None => (i64::MIN, uuid::Uuid::nil()),
+        };
+        let vals = [Val::Int(i64::from(limit)), Val::Int(ts), Val::Id(id)];
+        self.bodies("fills", &FILLS_AFTER, &vals).await
     }
 
     /// The position in one instrument, when there is one.

@@ -32,6 +32,20 @@ pub enum ApiError {
     /// A signed request seen before.
     #[error("this signature was already used: sign every request anew")]
     Replayed,
+    /// A query parameter or path segment is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing has that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// A JSON body that does not describe what the endpoint takes.
+    #[error("{message}")]
+    Invalid {
+        /// One sentence.
+        message: String,
+        /// Where and what.
+        details: Vec<Issue>,
+    },
     /// The store cannot be reached: nothing was accepted, retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -62,6 +76,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Replayed => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,6 +92,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::UnreadableBody(_) => "unreadable_body",
             ApiError::Replayed => "replayed_signature",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Invalid { .. } => "invalid",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -83,6 +103,7 @@ impl ApiError {
     fn details(&self) -> Vec<Issue> {
         match self {
             ApiError::Intake(e) => e.details(),
+            ApiError::Invalid { details, .. } => details.clone(),
             _ => Vec::new(),
         }
     }

@@ -4,6 +4,8 @@
 //! readiness.
 
 mod error;
+mod openapi;
+mod rest;
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -16,10 +18,15 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use neo_domain::Timestamp;
 use neo_store::{Store, Writer};
+use tokio::sync::Notify;
+
+use crate::guard::{self, Guards};
+use crate::metrics::{Metrics, metrics_router, track_http};
 use serde::Deserialize;
 use serde_json::json;
 
 pub use error::ApiError;
+pub use rest::{Live, Ticker};
 
 use crate::intake::{PassphraseConfig, PriorityRules, ReplayGuard, Secret};
 
@@ -117,6 +124,10 @@ pub struct AppState {
     writer: Writer,
     clock: Clock,
     replays: Arc<Mutex<ReplayGuard>>,
+    live: Option<Arc<dyn Live>>,
+    wake: Option<Arc<Notify>>,
+    guards: Option<Guards>,
+    metrics: Option<Metrics>,
 }
 
 impl AppState {
@@ -130,6 +141,40 @@ impl AppState {
             writer,
             clock,
             replays: Arc::new(Mutex::new(replays)),
+            live: None,
+            wake: None,
+            guards: None,
+            metrics: None,
+        }
+    }
+
+    /// The running desk behind the live endpoints (tickers, portfolio, risk check).
+    pub fn with_live(mut self, live: Arc<dyn Live>) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// Rung after each accepted signal so the outbox relay publishes it at once.
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// IP allow-list and rate limits in front of the webhooks.
+    pub fn with_guards(mut self, guards: Guards) -> Self {
+        self.guards = Some(guards);
+        self
+    }
+
+    /// Serves `/metrics` from this recorder.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn wake_relay(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
         }
     }
 
@@ -142,13 +187,29 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     // Axum's own limit sits above ours, so that ours answers with the JSON error.
     let hard_limit = state.config.max_body_bytes.saturating_add(1);
-    Router::new()
+    let mut hooks = Router::new()
         .route("/v1/webhooks/tradingview", post(webhook::tradingview))
-        .route("/v1/webhooks/generic", post(webhook::generic))
+        .route("/v1/webhooks/generic", post(webhook::generic));
+    if let Some(guards) = state.guards.clone() {
+        hooks = hooks.layer(axum::middleware::from_fn_with_state(guards, guard::guard));
+    }
+    let mut app = hooks
+        .route("/v1/signals", get(rest::signals))
+        .route("/v1/signals/{id}", get(rest::story))
+        .route("/v1/orders", get(rest::orders))
+        .route("/v1/positions", get(rest::positions))
+        .route("/v1/portfolio", get(rest::portfolio))
+        .route("/v1/tickers", get(rest::tickers))
+        .route("/v1/risk/check", post(rest::risk_check))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(hard_limit))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(openapi::router());
+    if let Some(metrics) = state.metrics.clone() {
+        app = app.merge(metrics_router(metrics));
+    }
+    app.layer(axum::middleware::from_fn(track_http))
 }
 
 /// Liveness: the process answers.
@@ -160,9 +221,18 @@ async fn health() -> axum::Json<serde_json::Value> {
 async fn ready(
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, (StatusCode, axum::Json<serde_json::Value>)> {
-    match state.store.ping().await {
-        Ok(()) => Ok(axum::Json(json!({ "status": "ready", "store": "ok" }))),
-        Err(e) => Err((
+    let bus = state.live.as_ref().map_or(Ok(()), |l| l.bus_ready());
+    match (state.store.ping().await, bus) {
+        (Ok(()), Ok(())) => Ok(axum::Json(
+            json!({ "status": "ready", "store": "ok", "bus": "ok" }),
+        )),
+        (Ok(()), Err(e)) => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(
+                json!({ "error": "unavailable", "message": format!("bus: {e}"), "details": [] }),
+            ),
+        )),
+        (Err(e), _) => Err((
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(
                 json!({ "error": "unavailable", "message": format!("store: {e}"), "details": [] }),

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
 use crate::intake::{self, IntakeError, Secret};
+use crate::metrics::names;
 
 /// How the body is to be read, from its content type.
 enum Body {
@@ -52,9 +53,34 @@ fn read(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, 
     }
 }
 
+/// Counts a refused request by its error code.
+fn counted<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result {
+        metrics::counter!(names::SIGNALS_REJECTED, "reason" => e.code()).increment(1);
+    }
+    result
+}
+
 /// `POST /v1/webhooks/tradingview`: a TradingView alert, JSON or `key=value` text.
 pub(super) async fn tradingview(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    counted(tradingview_inner(state, headers, body).await)
+}
+
+/// `POST /v1/webhooks/generic`: a SignalEventV1-shaped body signed with `X-Neo-Signature`.
+pub(super) async fn generic(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    counted(generic_inner(state, headers, body).await)
+}
+
+async fn tradingview_inner(
+    state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -83,9 +109,8 @@ pub(super) async fn tradingview(
     accept(&state, signal, received_at).await
 }
 
-/// `POST /v1/webhooks/generic`: a SignalEventV1-shaped body signed with `X-Neo-Signature`.
-pub(super) async fn generic(
-    State(state): State<AppState>,
+async fn generic_inner(
+    state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -146,9 +171,11 @@ async fn accept(
             .contains(&previous)
     {
         // Resent across a bucket boundary: still the alert accepted a moment ago.
+        metrics::counter!(names::SIGNALS_DUPLICATE, "source" => signal.source.as_str())
+            .increment(1);
         return Ok(answer(previous, true));
     }
-    let id = signal.id;
+    let (id, source) = (signal.id, signal.source);
     let subject =
         subject::signal_normalized(signal.priority, signal.instrument, signal.signal_type);
     let envelope = Envelope::new(id, subject, signal.clone(), received_at, id, None)
@@ -161,6 +188,13 @@ async fn accept(
     };
     let outcome = state.writer.commit(vec![unit]).await?;
     let duplicate = matches!(outcome.first(), Some(UnitOutcome::AlreadyHandled));
+    let name = if duplicate {
+        names::SIGNALS_DUPLICATE
+    } else {
+        state.wake_relay();
+        names::SIGNALS_ACCEPTED
+    };
+    metrics::counter!(name, "source" => source.as_str()).increment(1);
     Ok(answer(id, duplicate))
 }
 

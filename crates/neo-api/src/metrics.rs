@@ -1,0 +1,336 @@
+//! Prometheus metrics for NEO: every metric name in one place ([`names`]), one
+//! process-wide recorder ([`Metrics::install`]), the `GET /metrics` scrape
+//! endpoint ([`metrics_router`]) and per-route HTTP counters ([`track_http`]).
+//!
+//! Record from anywhere with the `metrics` macros and a name from [`names`], e.g.
+//! `metrics::counter!(names::SIGNALS_ACCEPTED, "source" => "tradingview").increment(1)`.
+//! Label values must come from small fixed sets (routes, reasons, stages), never from
+//! user input, so the number of series stays bounded.
+
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use governor::clock::{Clock, QuantaClock, Reference};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Every metric name NEO records, so dashboards and alerts have one list to match.
+pub mod names {
+    /// Counter, labels `route` (matched template) and `status`: HTTP requests answered.
+    pub const HTTP_REQUESTS: &str = "neo_http_requests_total";
+    /// Histogram (seconds), label `route`: time to answer an HTTP request.
+    pub const HTTP_REQUEST_DURATION: &str = "neo_http_request_duration_seconds";
+    /// Counter, label `source`: signals accepted (durable) at the gateway.
+    pub const SIGNALS_ACCEPTED: &str = "neo_signals_accepted_total";
+    /// Counter, label `source`: resent signals recognised and not processed again.
+    pub const SIGNALS_DUPLICATE: &str = "neo_signals_duplicate_total";
+    /// Counter, label `reason`: requests or signals refused (bad input, forbidden_ip, rate_limited...).
+    pub const SIGNALS_REJECTED: &str = "neo_signals_rejected_total";
+    /// Histogram (seconds), label `stage`: time a pipeline stage spends on one message.
+    pub const STAGE_DURATION: &str = "neo_stage_duration_seconds";
+    /// Counter, labels `stage` and `outcome`: messages handled by each pipeline stage.
+    pub const STAGE_MESSAGES: &str = "neo_stage_messages_total";
+    /// Counter, label `status`: orders by their resulting status.
+    pub const ORDERS: &str = "neo_orders_total";
+    /// Counter, label `instrument`: fills received.
+    pub const FILLS: &str = "neo_fills_total";
+    /// Counter, labels `channel` and `outcome`: notifications sent or failed.
+    pub const NOTIFICATIONS: &str = "neo_notifications_total";
+    /// Counter, label `reason`: orders the risk checks refused.
+    pub const RISK_REFUSALS: &str = "neo_risk_refusals_total";
+    /// Counter, label `stage`: messages parked in the dead-letter queue.
+    pub const BUS_DEAD_LETTERS: &str = "neo_bus_dead_letters_total";
+    /// Histogram (seconds), label `channel`: from webhook receipt to notification sent.
+    pub const WEBHOOK_TO_NOTIFICATION: &str = "neo_webhook_to_notification_seconds";
+
+    /// All names above, for checks that every one is described and exported.
+    pub const ALL: [&str; 13] = [
+        HTTP_REQUESTS,
+        HTTP_REQUEST_DURATION,
+        SIGNALS_ACCEPTED,
+        SIGNALS_DUPLICATE,
+        SIGNALS_REJECTED,
+        STAGE_DURATION,
+        STAGE_MESSAGES,
+        ORDERS,
+        FILLS,
+        NOTIFICATIONS,
+        RISK_REFUSALS,
+        BUS_DEAD_LETTERS,
+        WEBHOOK_TO_NOTIFICATION,
+    ];
+}
+
+/// Histogram bucket upper bounds in seconds, 50µs to 10s: every NEO histogram is a latency,
+/// from an in-memory stage step to a slow notification channel.
+pub const LATENCY_BUCKETS: [f64; 17] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+/// The Prometheus text exposition content type that scrapers expect.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The route label for requests no route matched, so stray paths share one series.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Why the recorder could not be installed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    /// Building the recorder failed or another recorder already owns the process.
+    #[error("could not install the Prometheus recorder: {0}")]
+    Install(String),
+}
+
+/// The installed recorder's handle: clone it into whatever serves `/metrics`.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    handle: Arc<PrometheusHandle>,
+}
+
+static INSTALLED: OnceLock<Result<Metrics, MetricsError>> = OnceLock::new();
+
+impl Metrics {
+    /// Installs the process-wide recorder once, describing every metric; later calls
+    /// return the same handle. Call [`Metrics::spawn_upkeep`] from the runtime afterwards.
+    pub fn install() -> Result<Metrics, MetricsError> {
+        INSTALLED.get_or_init(install_once).clone()
+    }
+
+    /// The current values in the Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Drains histogram samples on a timer, which a recorder without its own HTTP
+    /// listener needs to keep memory bounded between scrapes. Abort the handle to stop it.
+    pub fn spawn_upkeep(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let handle = Arc::clone(&self.handle);
+        let period = interval.max(Duration::from_millis(1));
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                handle.run_upkeep();
+            }
+        })
+    }
+}
+
+fn install_once() -> Result<Metrics, MetricsError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .map_err(|e| MetricsError::Install(e.to_string()))?
+        .install_recorder()
+        .map_err(|e| MetricsError::Install(e.to_string()))?;
+    describe_all();
+    Ok(Metrics {
+        handle: Arc::new(handle),
+    })
+}
+
+fn describe_all() {
+    use ::metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        names::HTTP_REQUESTS,
+        Unit::Count,
+        "HTTP requests answered, by matched route and status."
+    );
+    describe_histogram!(
+        names::HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time to answer an HTTP request, by matched route."
+    );
+    describe_counter!(
+        names::SIGNALS_ACCEPTED,
+        Unit::Count,
+        "Signals accepted (durable) at the gateway, by source."
+    );
+    describe_counter!(
+        names::SIGNALS_DUPLICATE,
+        Unit::Count,
+        "Resent signals recognised and not processed again, by source."
+    );
+    describe_counter!(
+        names::SIGNALS_REJECTED,
+        Unit::Count,
+        "Requests or signals refused, by reason."
+    );
+    describe_histogram!(
+        names::STAGE_DURATION,
+        Unit::Seconds,
+        "Time a pipeline stage spends on one message, by stage."
+    );
+    describe_counter!(
+        names::STAGE_MESSAGES,
+        Unit::Count,
+        "Messages handled by each pipeline stage, by stage and outcome."
+    );
+    describe_counter!(names::ORDERS, Unit::Count, "Orders, by resulting status.");
+    describe_counter!(names::FILLS, Unit::Count, "Fills received, by instrument.");
+    describe_counter!(
+        names::NOTIFICATIONS,
+        Unit::Count,
+        "Notifications, by channel and outcome."
+    );
+    describe_counter!(
+        names::RISK_REFUSALS,
+        Unit::Count,
+        "Orders refused by risk checks, by reason."
+    );
+    describe_counter!(
+        names::BUS_DEAD_LETTERS,
+        Unit::Count,
+        "Messages parked in the dead-letter queue, by stage."
+    );
+    describe_histogram!(
+        names::WEBHOOK_TO_NOTIFICATION,
+        Unit::Seconds,
+        "Time from webhook receipt to notification sent, by channel."
+    );
+}
+
+/// `GET /metrics`: the scrape endpoint, in the text format Prometheus expects.
+pub async fn metrics_handler(State(m): State<Metrics>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], m.render())
+}
+
+/// A stateless router serving `GET /metrics`, to `merge` into the application's router.
+pub fn metrics_router(m: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(m)
+}
+
+/// A monotonic clock for latencies: quanta's (via governor), since the workspace bans reading
+/// `std::time::Instant` outside an injected clock and a latency decides nothing.
+static LATENCY_CLOCK: LazyLock<QuantaClock> = LazyLock::new(QuantaClock::default);
+
+/// HTTP middleware (`axum::middleware::from_fn(track_http)`, added with `Router::layer`):
+/// counts requests and times them by matched route template, never the raw path.
+pub async fn track_http(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+    let route = matched.map_or_else(|| UNMATCHED_ROUTE.to_owned(), |m| m.as_str().to_owned());
+    let start = LATENCY_CLOCK.now();
+    let response = next.run(req).await;
+    let elapsed: Duration = LATENCY_CLOCK.now().duration_since(start).into();
+    let status = response.status().as_u16().to_string();
+    ::metrics::counter!(names::HTTP_REQUESTS, "route" => route.clone(), "status" => status)
+        .increment(1);
+    ::metrics::histogram!(names::HTTP_REQUEST_DURATION, "route" => route)
+        .record(elapsed.as_secs_f64());
+    response
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use axum::middleware::from_fn;
+    use tower::ServiceExt;
+
+    #[test]
+    fn install_twice_returns_the_same_recorder() {
+        let a = Metrics::install().unwrap();
+        let b = Metrics::install().unwrap();
+        assert!(Arc::ptr_eq(&a.handle, &b.handle));
+    }
+
+    #[test]
+    fn render_shows_names_labels_and_histogram_types() {
+        let m = Metrics::install().unwrap();
+        ::metrics::counter!(names::ORDERS, "status" => "filled").increment(2);
+        ::metrics::counter!(names::NOTIFICATIONS, "channel" => "telegram", "outcome" => "sent")
+            .increment(1);
+        ::metrics::histogram!(names::STAGE_DURATION, "stage" => "risk").record(0.003);
+        ::metrics::histogram!(names::WEBHOOK_TO_NOTIFICATION, "channel" => "telegram").record(0.4);
+        let text = m.render();
+        assert!(
+            text.contains(r#"neo_orders_total{status="filled"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"neo_notifications_total{channel="telegram",outcome="sent"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE neo_stage_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"neo_stage_duration_seconds_bucket{stage="risk",le="0.005"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"neo_stage_duration_seconds_bucket{stage="risk",le="0.0025"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE neo_webhook_to_notification_seconds histogram"),
+            "{text}"
+        );
+        assert!(text.contains("# HELP neo_orders_total"), "{text}");
+    }
+
+    #[test]
+    fn names_are_unique_and_prefixed() {
+        let mut all = names::ALL.to_vec();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), names::ALL.len());
+        assert!(names::ALL.iter().all(|n| n.starts_with("neo_")));
+    }
+
+    #[tokio::test]
+    async fn router_answers_with_prometheus_content_type() {
+        let m = Metrics::install().unwrap();
+        ::metrics::counter!(names::FILLS, "instrument" => "BTCUSD").increment(1);
+        let response = metrics_router(m)
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[CONTENT_TYPE], CONTENT_TYPE_TEXT);
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains(r#"neo_fills_total{instrument="BTCUSD"}"#),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn track_http_labels_by_route_template_never_raw_path() {
+        let m = Metrics::install().unwrap();
+        let app = Router::new()
+            .route("/track-test/{id}", get(|| async { "ok" }))
+            .layer(from_fn(track_http));
+        for path in ["/track-test/1", "/track-test/2", "/track-test-missing"] {
+            app.clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+        }
+        let text = m.render();
+        assert!(
+            text.contains(r#"neo_http_requests_total{route="/track-test/{id}",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(!text.contains("/track-test/1"), "{text}");
+        assert!(
+            text.contains(r#"neo_http_request_duration_seconds_count{route="/track-test/{id}"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"neo_http_requests_total{route="unmatched",status="404"}"#),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! `GET /openapi.json` (OpenAPI 3.1) and `/docs` (Swagger UI, vendored: no CDN).
+//! The message schemas are the registry's own (generated from the Rust types),
+//! so the document cannot drift from the contracts; the paths are listed here.
+
+use axum::Router;
+use neo_domain::schema::registry;
+use serde_json::{Map, Value, json};
+use utoipa_swagger_ui::SwaggerUi;
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// Moves `$defs` into `components/schemas` and points every `#/$defs/` ref there.
+fn hoist(mut schema: Value, out: &mut Map<String, Value>) -> Value {
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("$schema");
+        if let Some(Value::Object(defs)) = obj.remove("$defs") {
+            for (name, def) in defs {
+                let def = hoist(def, out);
+                out.insert(name, def);
+            }
+        }
+    }
+    rewrite_refs(&mut schema);
+    schema
+}
+
+fn rewrite_refs(value: &mut Value) {
+    match value {
+        Value::Object(obj) => {
+            for (key, v) in obj.iter_mut() {
+                if key == "$ref"
+                    && let Some(r) = v.as_str()
+                    && let Some(name) = r.strip_prefix("#/$defs/")
+                {
+                    *v = Value::String(format!("#/components/schemas/{name}"));
+                } else {
+                    rewrite_refs(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema_ref("Error") } } })
+}
+
+fn page_of(name: &str) -> Value {
+    json!({ "type": "object", "required": ["items"], "properties": {
+        "items": { "type": "array", "items": schema_ref(name) },
+        "next": { "type": ["string", "null"], "description": "pass as `cursor` for the next page" }
+    }})
+}
+
+fn paging_params() -> Value {
+    json!([
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
+        { "name": "cursor", "in": "query", "schema": { "type": "string" } }
+    ])
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+/// The whole document.
+pub(super) fn document() -> Value {
+    let mut schemas = Map::new();
+    for entry in registry() {
+        let schema = hoist(entry.schema(), &mut schemas);
+        schemas.insert(entry.name.to_owned(), schema);
+    }
+    schemas.insert("Error".to_owned(), json!({
+        "type": "object", "required": ["error", "message", "details"],
+        "properties": {
+            "error": { "type": "string", "description": "stable machine-readable code" },
+            "message": { "type": "string" },
+            "details": { "type": "array", "items": { "type": "object",
+                "properties": { "path": { "type": "string" }, "problem": { "type": "string" } } } }
+        }
+    }));
+    schemas.insert("Accepted".to_owned(), json!({
+        "type": "object", "required": ["signal_id", "duplicate"],
+        "properties": { "signal_id": { "type": "string", "format": "uuid" }, "duplicate": { "type": "boolean" } }
+    }));
+    let webhook_errors = |op: Value| -> Value {
+        let mut op = op;
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            for (code, text) in [
+                ("400", "unparseable body"),
+                ("401", "bad passphrase or signature"),
+                ("403", "source address not in the allow list"),
+                ("413", "body over the limit"),
+                ("415", "unsupported content type"),
+                ("422", "invalid or unnormalizable content"),
+                ("429", "over the rate limit (see Retry-After)"),
+                ("503", "store unavailable: nothing was accepted"),
+            ] {
+                responses.insert(code.to_owned(), error_response(text));
+            }
+        }
+        op
+    };
+    let accepted = ok(
+        "committed (or the same alert again, with duplicate: true)",
+        schema_ref("Accepted"),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "NEO", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Trading signals in; analysed, risk-sized, bracketed paper orders out." },
+        "paths": {
+            "/v1/webhooks/tradingview": { "post": webhook_errors(json!({
+                "summary": "A TradingView alert (JSON or key=value text) with its passphrase",
+                "requestBody": { "required": true, "content": {
+                    "application/json": { "schema": { "type": "object" } },
+                    "text/plain": { "schema": { "type": "string" } } } },
+                "responses": { "202": accepted }
+            })) },
+            "/v1/webhooks/generic": { "post": webhook_errors(json!({
+                "summary": "A SignalEventV1-shaped body signed with X-Neo-Signature",
+                "parameters": [{ "name": "X-Neo-Signature", "in": "header", "required": true,
+                    "schema": { "type": "string", "example": "t=1767225600,v1=<hex hmac-sha256>" } }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+                "responses": { "202": accepted }
+            })) },
+            "/v1/signals": { "get": { "summary": "Signals, newest first", "parameters": paging_params(),
+                "responses": { "200": ok("a page", page_of("SignalEventV1")), "400": error_response("bad limit or cursor") } } },
+            "/v1/signals/{id}": { "get": { "summary": "The whole story of one alert",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }],
+                "responses": {
+                    "200": ok("signal, decisions, intents, refusals, orders, fills, notifications", json!({
+                        "type": "object", "required": ["signal", "decisions", "orders", "fills", "notifications"],
+                        "properties": {
+                            "signal": schema_ref("SignalEventV1"),
+                            "status": { "enum": ["accepted", "decided", "refused", "filled"] },
+                            "decisions": { "type": "array", "items": schema_ref("AgentOutputV1") },
+                            "intents": { "type": "array", "items": schema_ref("OrderIntentV1") },
+                            "refusals": { "type": "array", "items": { "type": "object" } },
+                            "orders": { "type": "array", "items": schema_ref("OrderV1") },
+                            "fills": { "type": "array", "items": schema_ref("FillV1") },
+                            "notifications": { "type": "array", "items": { "type": "object" } }
+                        }})),
+                    "400": error_response("not a signal id"),
+                    "404": error_response("no such signal") } } },
+            "/v1/orders": { "get": { "summary": "Orders, newest first", "parameters": paging_params(),
+                "responses": { "200": ok("a page", page_of("OrderV1")), "400": error_response("bad limit or cursor") } } },
+            "/v1/positions": { "get": { "summary": "Every instrument that traded",
+                "responses": { "200": ok("positions", json!({ "type": "object", "properties": {
+                    "items": { "type": "array", "items": schema_ref("PositionV1") } } })) } } },
+            "/v1/portfolio": { "get": { "summary": "Cash, equity, PnL, drawdown and trading state",
+                "responses": { "200": ok("the account", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
+            "/v1/tickers": { "get": { "summary": "Price, bid, ask and volume per instrument",
+                "responses": { "200": ok("tickers", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
+            "/v1/risk/check": { "post": { "summary": "Would risk approve this intent now? (nothing is placed)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": schema_ref("OrderIntentV1") } } },
+                "responses": {
+                    "200": ok("approved, or refused with every reason", json!({ "type": "object",
+                        "required": ["approved", "reasons"], "properties": {
+                            "approved": { "type": "boolean" },
+                            "reasons": { "type": "array", "items": { "type": "object" } } } })),
+                    "422": error_response("not an OrderIntentV1"),
+                    "503": error_response("no desk runs here") } } },
+            "/health": { "get": { "summary": "Liveness", "responses": { "200": ok("alive", json!({ "type": "object" })) } } },
+            "/ready": { "get": { "summary": "Store and bus reachable",
+                "responses": { "200": ok("ready", json!({ "type": "object" })), "503": error_response("a dependency is down") } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics",
+                "responses": { "200": { "description": "text exposition format", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }
+        },
+        "components": { "schemas": schemas }
+    })
+}
+
+/// `/openapi.json` and the Swagger UI at `/docs`.
+pub(super) fn router() -> Router {
+    Router::from(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", document()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(obj) => {
+                for (k, v) in obj {
+                    match (k.as_str(), v.as_str()) {
+                        ("$ref", Some(r)) => out.push(r.to_owned()),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_inside_the_document() {
+        let doc = document();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.len() > 20, "{}", all.len());
+        for r in all {
+            let pointer = r.strip_prefix('#').unwrap();
+            assert!(doc.pointer(pointer).is_some(), "dangling {r}");
+        }
+        assert!(doc.pointer("/components/schemas/SignalEventV1").is_some());
+    }
+}
