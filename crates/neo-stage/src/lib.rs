@@ -18,13 +18,14 @@
 mod relay;
 mod replay;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use neo_bus::{Bus, BusError, ConsumerSpec, Delivery, Received, Subscription};
 use neo_domain::Envelope;
 use neo_store::{InboxKey, Op, Store, StoreError, Unit, UnitOutcome, Writer};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 pub use relay::{RelayConfig, run_relay};
 pub use replay::replay_embedded;
@@ -70,6 +71,8 @@ pub struct StageConfig {
     pub batch: usize,
     /// How long to wait for a first delivery before looping.
     pub wait: Duration,
+    /// Rung after a commit that wrote outbox rows, so the relay publishes them at once.
+    pub wake: Option<Arc<Notify>>,
 }
 
 impl StageConfig {
@@ -79,6 +82,7 @@ impl StageConfig {
             consumer,
             batch: 256,
             wait: Duration::from_millis(50),
+            wake: None,
         }
     }
 }
@@ -122,7 +126,7 @@ pub async fn run_stage<B: Bus, H: Handler>(
     let mut stats = StageStats::default();
     let mut bus_errors = 0u32;
     while !*shutdown.borrow() {
-        poll_side_work(&writer, &mut handler, &consumer).await?;
+        poll_side_work(&writer, &mut handler, &consumer, config.wake.as_ref()).await?;
         let batch = tokio::select! {
             batch = subscription.next_batch(config.batch, config.wait) => batch,
             _ = shutdown.changed() => break,
@@ -160,6 +164,7 @@ pub async fn run_stage<B: Bus, H: Handler>(
                 &spec,
                 deliveries,
                 &mut stats,
+                config.wake.as_ref(),
             )
             .await?;
         }
@@ -172,6 +177,7 @@ async fn poll_side_work<H: Handler>(
     writer: &Writer,
     handler: &mut H,
     consumer: &str,
+    wake: Option<&Arc<Notify>>,
 ) -> Result<(), StageError> {
     match handler.poll() {
         Ok(Some(effects)) if !(effects.ops.is_empty() && effects.outbox.is_empty()) => {
@@ -180,7 +186,11 @@ async fn poll_side_work<H: Handler>(
                 ops: effects.ops,
                 outbox: effects.outbox,
             };
+            let wrote_outbox = !unit.outbox.is_empty();
             writer.commit(vec![unit]).await?;
+            if wrote_outbox {
+                ring(wake);
+            }
         }
         Ok(_) => {}
         Err(e) => tracing::error!(stage = %consumer, error = %e, "side work failed"),
@@ -225,6 +235,7 @@ async fn handle_batch<H: Handler>(
     spec: &ConsumerSpec,
     deliveries: Vec<Delivery>,
     stats: &mut StageStats,
+    spec_wake: Option<&Arc<Notify>>,
 ) -> Result<(), StageError> {
     let mut units = Vec::with_capacity(deliveries.len());
     let mut committing = Vec::with_capacity(deliveries.len());
@@ -266,6 +277,7 @@ async fn handle_batch<H: Handler>(
     if units.is_empty() {
         return Ok(());
     }
+    let wrote_outbox = units.iter().any(|u| !u.outbox.is_empty());
     let outcomes = match writer.commit(units).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -275,6 +287,9 @@ async fn handle_batch<H: Handler>(
             return Err(StageError::Store(e));
         }
     };
+    if wrote_outbox {
+        ring(spec_wake);
+    }
     for outcome in &outcomes {
         match outcome {
             UnitOutcome::Applied { .. } => stats.applied += 1,
@@ -286,6 +301,12 @@ async fn handle_batch<H: Handler>(
         settle(result, consumer);
     }
     Ok(())
+}
+
+fn ring(wake: Option<&Arc<Notify>>) {
+    if let Some(wake) = wake {
+        wake.notify_one();
+    }
 }
 
 /// A failed ack, nak or dead-letter is logged, not fatal: the message comes back and is deduped.

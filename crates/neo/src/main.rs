@@ -2,6 +2,7 @@
 
 mod data_cmd;
 mod ops_cmd;
+mod run_cmd;
 mod schema_cmd;
 
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run NEO: webhook intake, analyst, risk, paper OMS, notifications and the API, in one process.
+    Run(run_cmd::RunArgs),
+    /// Post a sample TradingView alert to a running NEO and show what became of it.
+    SendAlert(run_cmd::SendAlertArgs),
     /// Message contracts: list, show, validate, generate and compare JSON Schemas.
     Schema {
         #[command(subcommand)]
@@ -57,6 +62,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run_cmd::run(args),
+        Command::SendAlert(args) => run_cmd::send_alert(args),
         Command::Schema { command } => schema_cmd::run(command),
         Command::Data { command } => data_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),

@@ -1,0 +1,374 @@
+//! Starting every role in one process and stopping them in phases: HTTP stops
+//! accepting first, then the feed and the stages finish what they hold, then
+//! the relay drains the outbox, then the writer and the store close. A role
+//! that dies ends the whole pipeline with its error, so the supervisor (`neo
+//! run`) restarts everything from the store instead of limping on.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use neo_api::guard::Guards;
+use neo_api::metrics::Metrics;
+use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router};
+use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
+use neo_domain::Timestamp;
+use neo_domain::contracts::OrderIntentV1;
+use neo_domain::subject::patterns;
+use neo_engine::desk::{AccountSummary, Desk};
+use neo_engine::risk::Refusal;
+use neo_notify::Notifier;
+use neo_stage::{RelayConfig, StageConfig, replay_embedded, run_relay, run_stage};
+use neo_store::{Store, WriterConfig};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::{BusKind, Config};
+use crate::desk_stage::{DESK_CONSUMER, DeskStage, lock};
+use crate::market::{MarketShare, SimFeed, run_feed};
+use crate::notify_stage::{NOTIFY_CONSUMER, NotifyStage, run_notify_stage};
+use crate::restore::load;
+use crate::{Clock, passphrase};
+
+/// Why the pipeline could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Configuration or data directory trouble.
+    #[error("{0}")]
+    Setup(String),
+    /// The store could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(#[from] neo_store::StoreError),
+    /// The bus could not be reached.
+    #[error("bus: {0}")]
+    Bus(#[from] neo_bus::BusError),
+    /// A role stopped with an error.
+    #[error("{role} stopped: {reason}")]
+    Role {
+        /// Which role.
+        role: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A started pipeline.
+pub struct Running {
+    /// Where HTTP listens.
+    pub addr: SocketAddr,
+    /// Where the webhook passphrase came from, for the start-up banner.
+    pub passphrase_source: String,
+    /// The store's URL with any password removed.
+    pub store_display: String,
+    shutdown: watch::Sender<bool>,
+    http_stop: watch::Sender<bool>,
+    tasks: JoinSet<(&'static str, Result<(), String>)>,
+    store: Store,
+    grace: Duration,
+}
+
+struct LiveDesk {
+    desk: Arc<Mutex<Desk>>,
+    share: Arc<MarketShare>,
+}
+
+impl Live for LiveDesk {
+    fn tickers(&self) -> Vec<Ticker> {
+        self.share.tickers()
+    }
+    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, String> {
+        lock(&self.desk).summary(now).map_err(|e| e.to_string())
+    }
+    fn risk_check(&self, intent: OrderIntentV1, now: Timestamp) -> Result<(), Refusal> {
+        lock(&self.desk).check(intent, now)
+    }
+    fn bus_ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn role<E: std::fmt::Display>(
+    name: &'static str,
+    r: Result<(), E>,
+) -> (&'static str, Result<(), String>) {
+    (name, r.map_err(|e| e.to_string()))
+}
+
+/// Starts every role on `config`, storing data under `data_dir`.
+pub async fn start(
+    config: Config,
+    data_dir: &Path,
+    clock: Clock,
+) -> Result<Running, PipelineError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| PipelineError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
+    let mut gateway: GatewayConfig = config.gateway.clone();
+    let passphrase_source = passphrase::ensure(&mut gateway, data_dir)?;
+    let url = config.store_url(data_dir);
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+    match config.bus.kind {
+        BusKind::Embedded => {
+            let bus = MemoryBus::new();
+            launch(
+                config,
+                gateway,
+                store,
+                bus.clone(),
+                Some(bus),
+                clock,
+                passphrase_source,
+                &url,
+            )
+            .await
+        }
+        BusKind::Nats => {
+            let nats = NatsConfig {
+                url: config.bus.url.clone().unwrap_or_default(),
+                ..NatsConfig::default()
+            };
+            let bus = JetStreamBus::connect(nats).await?;
+            launch(
+                config,
+                gateway,
+                store,
+                bus,
+                None,
+                clock,
+                passphrase_source,
+                &url,
+            )
+            .await
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn launch<B: Bus>(
+    config: Config,
+    gateway: GatewayConfig,
+    store: Store,
+    bus: B,
+    embedded: Option<MemoryBus>,
+    clock: Clock,
+    passphrase_source: String,
+    url: &str,
+) -> Result<Running, PipelineError> {
+    let now = clock();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (http_stop, http_stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let (writer, writer_task) = store.writer(WriterConfig::default());
+    tasks.spawn(async move { role("writer", writer_task.await) });
+    let metrics = Metrics::install().map_err(|e| PipelineError::Setup(e.to_string()))?;
+
+    // The market first: its warm-up history makes the analyst's indicators ready.
+    let instruments = config.market.instrument_ids();
+    let warmup = i64::from(config.market.warmup_minutes) * 60_000_000_000;
+    let mut feed = SimFeed::new(&instruments, config.market.seed, now.add_nanos(-warmup))
+        .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let (history, last_ticks) = feed
+        .warm_up(now)
+        .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let mut desk = Desk::new(config.desk.clone(), feed.steps(), now)
+        .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    for candle in &history {
+        desk.on_candle(candle);
+    }
+    desk.restore(load(&store).await?)
+        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
+    let desk = Arc::new(Mutex::new(desk));
+    let share = Arc::new(MarketShare::default());
+    for tick in last_ticks {
+        share.push_tick(tick);
+    }
+
+    let (notifier, workers) =
+        Notifier::start(&config.notify).map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let channels = notifier.channels();
+    let wake = Arc::new(Notify::new());
+
+    // Subscribe the durables before anything is relayed or replayed into them.
+    let desk_spec = ConsumerSpec::new(DESK_CONSUMER, patterns::signals());
+    let notify_spec = ConsumerSpec::new(NOTIFY_CONSUMER, patterns::notifications());
+    drop(bus.subscribe(desk_spec.clone()).await?);
+    drop(bus.subscribe(notify_spec.clone()).await?);
+    if let Some(memory) = &embedded {
+        for (consumer, filter) in [
+            (DESK_CONSUMER, patterns::signals()),
+            (NOTIFY_CONSUMER, patterns::notifications()),
+        ] {
+            let n = replay_embedded(memory, &store, consumer, &filter)
+                .await
+                .map_err(|e| PipelineError::Setup(format!("replay: {e}")))?;
+            if n > 0 {
+                tracing::info!(
+                    consumer,
+                    replayed = n,
+                    "resuming unfinished work from the store"
+                );
+            }
+        }
+    }
+
+    let stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone());
+    let stage_config = StageConfig {
+        wait: Duration::from_millis(10),
+        wake: Some(wake.clone()),
+        ..StageConfig::new(desk_spec)
+    };
+    let (b, s, w, rx) = (
+        bus.clone(),
+        store.clone(),
+        writer.clone(),
+        shutdown_rx.clone(),
+    );
+    tasks.spawn(async move {
+        role(
+            "desk",
+            run_stage(b, s, w, stage, stage_config, rx)
+                .await
+                .map(|_| ()),
+        )
+    });
+
+    let notify = NotifyStage {
+        bus: bus.clone(),
+        store: store.clone(),
+        writer: writer.clone(),
+        notifier,
+        consumer: notify_spec,
+        max_in_flight: 1024,
+        clock: clock.clone(),
+    };
+    let rx = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let r = run_notify_stage(notify, rx).await;
+        workers.join().await;
+        role("notify", r)
+    });
+
+    let (b, s, wk, rx) = (
+        bus.clone(),
+        store.clone(),
+        wake.clone(),
+        shutdown_rx.clone(),
+    );
+    tasks.spawn(async move {
+        run_relay(b, s, RelayConfig::default(), wk, rx).await;
+        ("relay", Ok(()))
+    });
+
+    let tick = Duration::from_millis(config.market.tick_ms);
+    let (sh, c, rx) = (share.clone(), clock.clone(), shutdown_rx.clone());
+    tasks.spawn(async move { role("market", run_feed(feed, sh, c, tick, rx).await) });
+
+    let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
+    let upkeep = metrics.spawn_upkeep(Duration::from_secs(5));
+    let live: Arc<dyn Live> = Arc::new(LiveDesk { desk, share });
+    let state = AppState::new(gateway, store.clone(), writer, clock)
+        .with_live(live)
+        .with_wake(wake)
+        .with_guards(guards)
+        .with_metrics(metrics);
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let bind = format!("{}:{}", config.server.host, config.server.port);
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| PipelineError::Setup(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let mut stop = http_stop_rx;
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        housekeeping.abort();
+        upkeep.abort();
+        role("http", served)
+    });
+
+    Ok(Running {
+        addr,
+        passphrase_source,
+        store_display: redact(url),
+        shutdown,
+        http_stop,
+        tasks,
+        store,
+        grace: Duration::from_secs(config.server.shutdown_grace_secs),
+    })
+}
+
+impl Running {
+    /// Waits until `stop` resolves or a role dies, then shuts down in phases.
+    /// Returns the first role failure, if any.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), PipelineError> {
+        let failure = tokio::select! {
+            () = stop => None,
+            Some(joined) = self.tasks.join_next() => Some(describe(joined)),
+        };
+        let result = self.shutdown().await;
+        match failure {
+            Some((role, outcome)) => Err(PipelineError::Role {
+                role,
+                reason: outcome
+                    .err()
+                    .unwrap_or_else(|| "stopped unexpectedly".to_owned()),
+            }),
+            None => result,
+        }
+    }
+
+    /// Stops HTTP, then the roles, each phase within the grace period.
+    pub async fn shutdown(mut self) -> Result<(), PipelineError> {
+        let _ = self.http_stop.send(true);
+        let _ = self.shutdown.send(true);
+        let deadline = tokio::time::sleep(self.grace);
+        tokio::pin!(deadline);
+        let mut first_error = None;
+        loop {
+            tokio::select! {
+                joined = self.tasks.join_next() => match joined {
+                    None => break,
+                    Some(joined) => {
+                        if let (role, Err(reason)) = describe(joined) {
+                            first_error.get_or_insert(PipelineError::Role { role, reason });
+                        }
+                    }
+                },
+                () = &mut deadline => {
+                    tracing::warn!(left = self.tasks.len(), "shutdown deadline passed; stopping the rest");
+                    self.tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        self.store.close().await;
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn describe(
+    joined: Result<(&'static str, Result<(), String>), tokio::task::JoinError>,
+) -> (&'static str, Result<(), String>) {
+    match joined {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => ("task", Err(format!("panicked: {e}"))),
+        Err(e) => ("task", Err(e.to_string())),
+    }
+}

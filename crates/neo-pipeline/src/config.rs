@@ -1,0 +1,281 @@
+//! `neo.toml` plus `NEO_` environment overrides, as typed sections that refuse
+//! unknown keys and report every problem at once. An environment variable
+//! names a key by its path with `__` between levels:
+//! `NEO_SERVER__PORT=9000`, `NEO_GATEWAY__PASSPHRASE=...`,
+//! `NEO_NOTIFY__SLACK__WEBHOOK_URL=https://hooks.slack.com/...`.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::util::nest;
+use figment::value::Value;
+use neo_api::guard::GuardConfig;
+use neo_api::server::GatewayConfig;
+use neo_domain::InstrumentId;
+use neo_engine::desk::DeskConfig;
+use neo_notify::NotifyConfig;
+use serde::Deserialize;
+
+/// Everything `neo run` reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`: where HTTP listens and how long shutdown may take.
+    pub server: ServerConfig,
+    /// `[gateway]`: webhook authentication, limits, dedupe and priorities.
+    pub gateway: GatewayConfig,
+    /// `[guard]`: source-IP allow-list and rate limits in front of the webhooks.
+    pub guard: GuardConfig,
+    /// `[store]`: SQLite (default) or PostgreSQL.
+    pub store: StoreConfig,
+    /// `[bus]`: in-process (default) or NATS JetStream.
+    pub bus: BusConfig,
+    /// `[notify]`: console, Slack, Telegram and webhook channels.
+    pub notify: NotifyConfig,
+    /// `[market]`: the simulated feed.
+    pub market: MarketConfig,
+    /// `[desk]`: the paper account, analyst, sizing, risk and OMS.
+    pub desk: DeskConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind (default 127.0.0.1; use 0.0.0.0 to accept alerts from outside).
+    pub host: String,
+    /// Port (default 8001; 0 picks a free one).
+    pub port: u16,
+    /// Seconds a graceful shutdown may take before the process stops anyway (default 10).
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".to_owned(),
+            port: 8001,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://path?mode=rwc` or `postgres://...`; default a SQLite file in the data dir.
+    pub url: Option<String>,
+}
+
+/// Which bus carries messages between stages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusKind {
+    /// In-process; the store's outbox is the durable log.
+    #[default]
+    Embedded,
+    /// NATS JetStream at `bus.url`.
+    Nats,
+}
+
+/// `[bus]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// `embedded` or `nats`.
+    pub kind: BusKind,
+    /// The NATS URL (`nats://127.0.0.1:4222`) when `kind = "nats"`.
+    pub url: Option<String>,
+}
+
+/// `[market]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketConfig {
+    /// Simulated instruments (default BTC-USDT, ETH-USDT, EUR-USD, AAPL).
+    pub instruments: Vec<String>,
+    /// Seed of the simulation: the same seed and start give the same prices.
+    pub seed: u64,
+    /// Milliseconds between ticks (default 250).
+    pub tick_ms: u64,
+    /// Minutes of history simulated at start so indicators are warm (default 180).
+    pub warmup_minutes: u32,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        MarketConfig {
+            instruments: ["BTC-USDT", "ETH-USDT", "EUR-USD", "AAPL"]
+                .map(str::to_owned)
+                .to_vec(),
+            seed: 7,
+            tick_ms: 250,
+            warmup_minutes: 180,
+        }
+    }
+}
+
+impl MarketConfig {
+    /// The instruments, parsed (invalid ones are reported by `validate`).
+    pub fn instrument_ids(&self) -> Vec<InstrumentId> {
+        self.instruments
+            .iter()
+            .filter_map(|s| InstrumentId::new(s).ok())
+            .collect()
+    }
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is unreadable, not TOML, or a value has the wrong type or an unknown key.
+    #[error("{0}")]
+    Load(String),
+    /// Values that parse but make no sense, every one listed.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Reads `file` (when given), then `NEO_*` variables from `env`, then validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        for (key, value) in env {
+            let Some(path) = key.strip_prefix("NEO_").filter(|p| p.contains("__")) else {
+                continue;
+            };
+            let path = path.to_lowercase().replace("__", ".");
+            figment = figment.merge(Serialized::globals(nest(&path, env_value(&path, value))));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe(e)))?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Every problem in every section; a missing passphrase is not one (`neo run` makes one).
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .gateway
+            .validate()
+            .into_iter()
+            .filter(|p| !p.starts_with("gateway.passphrase is not set"))
+            .collect();
+        problems.extend(
+            self.guard
+                .validate()
+                .into_iter()
+                .map(|p| format!("guard: {p}")),
+        );
+        if let Err(e) = self.notify.validate() {
+            problems.extend(e.0.iter().map(ToString::to_string));
+        }
+        problems.extend(
+            self.desk
+                .validate()
+                .into_iter()
+                .map(|p| format!("desk: {p}")),
+        );
+        if self.market.instruments.is_empty() {
+            problems.push("market.instruments must name at least one instrument".to_owned());
+        }
+        for s in &self.market.instruments {
+            if let Err(e) = InstrumentId::new(s) {
+                problems.push(format!("market.instruments: {s:?}: {e}"));
+            }
+        }
+        if !(10..=60_000).contains(&self.market.tick_ms) {
+            problems.push(format!(
+                "market.tick_ms must be between 10 and 60000, got {}",
+                self.market.tick_ms
+            ));
+        }
+        if self.market.warmup_minutes > 7 * 24 * 60 {
+            problems.push("market.warmup_minutes must be at most a week (10080)".to_owned());
+        }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            problems.push(format!(
+                "store.url must start with sqlite: or postgres:// (got {})",
+                url.split('@').next_back().unwrap_or("")
+            ));
+        }
+        if self.bus.kind == BusKind::Nats && self.bus.url.is_none() {
+            problems.push("bus.url is required when bus.kind = \"nats\"".to_owned());
+        }
+        problems
+    }
+
+    /// The store URL: the configured one, or `neo.db` in the data directory.
+    pub fn store_url(&self, data_dir: &Path) -> String {
+        self.store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("neo.db").display()))
+    }
+}
+
+/// Keys whose values are always text, even when they look like numbers.
+const TEXT_KEYS: [&str; 7] = [
+    "passphrase",
+    "webhook_url",
+    "bot_token",
+    "chat_id",
+    "secret",
+    "url",
+    "api_base",
+];
+
+/// An environment value: numbers, booleans and `[a, b]` lists parsed, secrets kept as text.
+fn env_value(path: &str, text: String) -> Value {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    if TEXT_KEYS.contains(&last) {
+        return Value::from(text);
+    }
+    text.parse::<Value>().unwrap_or_else(|_| Value::from(text))
+}
+
+/// One line per figment error, naming the key path.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            if path.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{path}: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The default data directory: `./neo-data`.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("neo-data")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,329 @@
+//! The desk as a stage: signals from the bus and market data from the feed go
+//! into the one [`Desk`]; each step comes back as store operations and outbox
+//! messages committed in one transaction (with the signal's inbox key, when a
+//! signal caused it). The analyst, risk and OMS roles run fused here so one
+//! alert costs one commit, not three; their messages are still published on
+//! their subjects (`decisions.agent_output.rule.*`, `outputs.execution.paper`)
+//! and recorded in the audit trail that `GET /v1/signals/{id}` tells.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use neo_api::metrics::names;
+use neo_domain::contracts::{AuditEventV1, Channel, NotificationV1, OrderRole, SignalEventV1};
+use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
+use neo_engine::desk::{Desk, FillReport, Step};
+use neo_engine::risk::{StateCause, StateChange};
+use neo_notify::render::{
+    BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged,
+};
+use neo_stage::{Effects, Handler, HandlerError};
+use neo_store::Op;
+use serde_json::{Value, json};
+
+use crate::Clock;
+use crate::market::MarketShare;
+
+/// The inbox consumer (and durable name) of the desk stage.
+pub const DESK_CONSUMER: &str = "desk";
+
+/// Signals in, steps out.
+pub struct DeskStage {
+    desk: Arc<Mutex<Desk>>,
+    share: Arc<MarketShare>,
+    channels: Vec<Channel>,
+    clock: Clock,
+}
+
+/// Locks the desk; a panic mid-step is a bug that already stopped the stage.
+pub fn lock(desk: &Mutex<Desk>) -> MutexGuard<'_, Desk> {
+    desk.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl DeskStage {
+    /// A stage over a shared desk, notifying on `channels`.
+    pub fn new(
+        desk: Arc<Mutex<Desk>>,
+        share: Arc<MarketShare>,
+        channels: Vec<Channel>,
+        clock: Clock,
+    ) -> Self {
+        DeskStage {
+            desk,
+            share,
+            channels,
+            clock,
+        }
+    }
+}
+
+impl Handler for DeskStage {
+    fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        let signal = envelope
+            .clone()
+            .decode::<SignalEventV1>()
+            .map_err(|e| HandlerError::Permanent(format!("not a signal: {e}")))?
+            .payload;
+        if let Some(issue) = signal.check().into_iter().next() {
+            return Err(HandlerError::Permanent(format!("invalid signal: {issue}")));
+        }
+        let now = (self.clock)();
+        let step = lock(&self.desk)
+            .on_signal(&signal, now)
+            .map_err(|e| HandlerError::Permanent(format!("desk: {e}")))?;
+        // From acceptance to decision: the bus hop and the desk together.
+        #[allow(clippy::cast_precision_loss)]
+        let secs = now.nanos_since(envelope.ts_init).max(0) as f64 / 1e9;
+        metrics::histogram!(names::STAGE_DURATION, "stage" => "desk").record(secs);
+        Ok(effects(
+            &step,
+            Some(&signal),
+            envelope.id,
+            now,
+            &self.channels,
+        ))
+    }
+
+    fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
+        let batch = self.share.take();
+        if batch.candles.is_empty() && batch.ticks.is_empty() {
+            return Ok(None);
+        }
+        let mut desk = lock(&self.desk);
+        for candle in &batch.candles {
+            desk.on_candle(candle);
+        }
+        let mut all = Effects::default();
+        for tick in &batch.ticks {
+            let step = desk
+                .on_tick(tick)
+                .map_err(|e| HandlerError::Permanent(format!("desk on tick: {e}")))?;
+            if !step.is_empty() {
+                let id = MessageId::derived(
+                    IdKind::Other,
+                    &format!("tick:{}:{}", tick.instrument, tick.ts_event),
+                );
+                let more = effects(&step, None, id, tick.ts_event, &self.channels);
+                all.ops.extend(more.ops);
+                all.outbox.extend(more.outbox);
+            }
+        }
+        Ok(Some(all))
+    }
+}
+
+fn audit(
+    action: &str,
+    key: MessageId,
+    correlation: Option<MessageId>,
+    details: Value,
+    ts: Timestamp,
+) -> Op {
+    Op::InsertAudit(AuditEventV1 {
+        id: MessageId::derived(IdKind::Other, &format!("audit:{action}:{key}")),
+        actor: "desk".to_owned(),
+        action: action.to_owned(),
+        entity: Some(key.to_string()),
+        correlation_id: correlation,
+        details,
+        ts_event: ts,
+    })
+}
+
+/// Collects envelopes; one that cannot be encoded is a bug, logged and skipped.
+struct Outbox<'a> {
+    out: &'a mut Vec<Envelope<Value>>,
+    cause: MessageId,
+    now: Timestamp,
+}
+
+impl Outbox<'_> {
+    fn push<P: Contract + serde::Serialize>(
+        &mut self,
+        id: MessageId,
+        subject: neo_domain::Subject,
+        payload: P,
+        correlation: MessageId,
+    ) {
+        match Envelope::new(
+            id,
+            subject,
+            payload,
+            self.now,
+            correlation,
+            Some(self.cause),
+        )
+        .into_json()
+        {
+            Ok(e) => self.out.push(e),
+            Err(e) => tracing::error!(error = %e, "could not encode an outgoing message"),
+        }
+    }
+
+    fn notify(&mut self, event: &Event, channels: &[Channel], correlation: MessageId) {
+        for n in event.render_all(channels) {
+            let id = n.id;
+            self.push::<NotificationV1>(id, subject::notification(n.channel), n, correlation);
+        }
+    }
+}
+
+/// A step as store operations and outgoing messages.
+pub fn effects(
+    step: &Step,
+    signal: Option<&SignalEventV1>,
+    cause: MessageId,
+    now: Timestamp,
+    channels: &[Channel],
+) -> Effects {
+    let mut ops = Vec::new();
+    let mut outbox = Vec::new();
+    let mut out = Outbox {
+        out: &mut outbox,
+        cause,
+        now,
+    };
+    let signal_id = signal.map(|s| s.id);
+    if let Some(d) = &step.decision {
+        let details = serde_json::to_value(d).unwrap_or(Value::Null);
+        ops.push(audit("decision", d.id, Some(d.signal_id), details, now));
+        match subject::agent_output("rule", d.severity) {
+            Ok(s) => out.push(d.id, s, d.clone(), d.signal_id),
+            Err(e) => tracing::error!(error = %e, "no subject for a decision"),
+        }
+    }
+    for intent in &step.intents {
+        let details = serde_json::to_value(intent).unwrap_or(Value::Null);
+        ops.push(audit(
+            "intent",
+            intent.id,
+            Some(intent.signal_id),
+            details,
+            now,
+        ));
+        out.push(
+            intent.id,
+            subject::execution_paper(),
+            intent.clone(),
+            intent.signal_id,
+        );
+    }
+    if let (Some(r), Some(signal)) = (&step.refusal, signal) {
+        let reasons: Vec<Value> = match &r.risk {
+            Some(risk) => risk
+                .reasons
+                .iter()
+                .map(|x| json!({ "code": x.code(), "message": x.to_string() }))
+                .collect(),
+            None => vec![json!({ "code": r.codes.first(), "message": r.message })],
+        };
+        let details = json!({ "codes": r.codes, "message": r.message, "reasons": reasons, "intent": r.intent });
+        ops.push(audit("refusal", signal.id, Some(signal.id), details, now));
+        for code in &r.codes {
+            metrics::counter!(names::RISK_REFUSALS, "reason" => code.clone()).increment(1);
+        }
+        let event = Event::SignalRefused(SignalRefused {
+            signal_id: signal.id,
+            source_id: signal.source_id.clone(),
+            instrument: Some(signal.instrument),
+            side: signal.side,
+            reasons: r.codes.clone(),
+            message: r.message.clone(),
+            ts: now,
+        });
+        out.notify(&event, channels, signal.id);
+    }
+    let mut seen = Vec::new();
+    for order in step.orders.iter().rev() {
+        if !seen.contains(&order.id) {
+            seen.push(order.id);
+            metrics::counter!(names::ORDERS, "status" => order.status.as_str()).increment(1);
+        }
+    }
+    ops.extend(step.orders.iter().cloned().map(Op::UpsertOrder));
+    for report in &step.fills {
+        ops.push(Op::InsertFill(report.fill.clone()));
+        metrics::counter!(names::FILLS, "instrument" => report.fill.instrument.to_string())
+            .increment(1);
+        let alert_id = signal
+            .filter(|s| s.id == report.fill.signal_id)
+            .and_then(|s| s.source_id.clone());
+        let event = fill_event(report, alert_id);
+        out.notify(&event, channels, report.fill.signal_id);
+    }
+    ops.extend(step.positions.iter().cloned().map(Op::UpsertPosition));
+    for change in &step.state_changes {
+        let details = serde_json::to_value(change).unwrap_or(Value::Null);
+        let key = MessageId::derived(IdKind::Other, &format!("state:{}:{}", change.at, change.to));
+        ops.push(audit("trading_state", key, signal_id, details, now));
+        let event = Event::TradingStateChanged(TradingStateChanged {
+            from: change.from.to_string(),
+            to: change.to.to_string(),
+            cause: cause_text(change),
+            signal_id,
+            ts: change.at,
+        });
+        out.notify(&event, channels, signal_id.unwrap_or(key));
+    }
+    Effects { ops, outbox }
+}
+
+fn cause_text(change: &StateChange) -> String {
+    match &change.cause {
+        StateCause::Drawdown { drawdown, limit } => {
+            format!("drawdown {drawdown} reached the limit {limit}")
+        }
+        StateCause::Operator => "changed by an operator".to_owned(),
+        StateCause::NewDay => "a new trading day lifted the drawdown halt".to_owned(),
+    }
+}
+
+fn fill_event(report: &FillReport, alert_id: Option<String>) -> Event {
+    let f = &report.fill;
+    let source_id = report
+        .entry
+        .as_ref()
+        .and_then(|e| e.source_id.clone())
+        .or(alert_id);
+    let leg = match report.role {
+        OrderRole::StopLoss => Some(BracketLeg::StopLoss),
+        OrderRole::TakeProfit => Some(BracketLeg::TakeProfit),
+        OrderRole::Entry | OrderRole::Exit => None,
+    };
+    if let (Some(leg), Some(entry), Some(entry_price)) = (leg, &report.entry, report.entry_price)
+        && let Some(initial_stop) = entry.stop_loss
+    {
+        return Event::BracketHit(BracketHit {
+            signal_id: f.signal_id,
+            source_id,
+            fill_id: f.id,
+            instrument: f.instrument,
+            entry_side: entry.side,
+            leg,
+            quantity: f.quantity,
+            entry_price,
+            exit_price: f.price,
+            initial_stop,
+            ts: f.ts_event,
+        });
+    }
+    Event::OrderFilled(OrderFilled {
+        signal_id: f.signal_id,
+        source_id,
+        fill_id: f.id,
+        instrument: f.instrument,
+        side: f.side,
+        quantity: f.quantity,
+        price: f.price,
+        stop_loss: report
+            .entry
+            .as_ref()
+            .and_then(|e| e.stop_loss)
+            .filter(|_| report.role == OrderRole::Entry),
+        take_profit: report
+            .entry
+            .as_ref()
+            .and_then(|e| e.take_profit)
+            .filter(|_| report.role == OrderRole::Entry),
+        ts: f.ts_event,
+    })
+}

@@ -1,0 +1,190 @@
+//! The notification stage: NotificationV1 messages from the bus go to their
+//! channel's worker (which paces, retries and honours 429 waits); once the
+//! outcome is known it is recorded in the audit trail with the message's inbox
+//! key, and only then is the delivery acknowledged. A notification that could
+//! not be delivered after the last retry goes to the dead-letter queue with
+//! the reason. Deliveries wait concurrently, so a slow channel never holds up
+//! another; at most `max_in_flight` are open at once.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use neo_api::metrics::names;
+use neo_bus::{Bus, ConsumerSpec, Delivery, Received, Subscription};
+use neo_domain::contracts::{AuditEventV1, NotificationV1};
+use neo_domain::{IdKind, MessageId};
+use neo_notify::{Notifier, Outcome};
+use neo_stage::StageError;
+use neo_store::{InboxKey, Op, Store, Unit, Writer};
+use serde_json::json;
+use tokio::sync::{Semaphore, watch};
+
+use crate::Clock;
+
+/// The inbox consumer (and durable name) of the notification stage.
+pub const NOTIFY_CONSUMER: &str = "notify";
+
+/// Everything the stage needs.
+pub struct NotifyStage<B: Bus> {
+    /// Where notifications arrive.
+    pub bus: B,
+    /// For the inbox check.
+    pub store: Store,
+    /// For the outcome commits.
+    pub writer: Writer,
+    /// The channel workers.
+    pub notifier: Notifier,
+    /// The durable consumer.
+    pub consumer: ConsumerSpec,
+    /// Most notifications waiting for an outcome at once.
+    pub max_in_flight: usize,
+    /// Time source for the audit records.
+    pub clock: Clock,
+}
+
+/// Runs until shutdown; then waits for the notifications in flight.
+pub async fn run_notify_stage<B: Bus>(
+    stage: NotifyStage<B>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), StageError> {
+    let mut subscription = stage.bus.subscribe(stage.consumer.clone()).await?;
+    let permits = Arc::new(Semaphore::new(stage.max_in_flight.max(1)));
+    let in_flight: Arc<Mutex<BTreeSet<MessageId>>> = Arc::default();
+    let shared = Arc::new(stage);
+    while !*shutdown.borrow() {
+        let batch = tokio::select! {
+            batch = subscription.next_batch(256, Duration::from_millis(50)) => batch,
+            _ = shutdown.changed() => break,
+        };
+        let deliveries = match batch {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "notify stage: pull failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        if deliveries.is_empty() {
+            continue;
+        }
+        let ids: Vec<_> = deliveries
+            .iter()
+            .filter_map(|d| d.envelope().map(|e| e.id))
+            .collect();
+        let handled = shared.store.handled(NOTIFY_CONSUMER, &ids).await?;
+        for delivery in deliveries {
+            let id = delivery.envelope().map(|e| e.id);
+            let busy = id.is_some_and(|id| {
+                let set = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+                handled.contains(&id) || set.contains(&id)
+            });
+            if busy {
+                settle(delivery.ack().await);
+                continue;
+            }
+            let notification = match decode(&delivery) {
+                Ok(n) => n,
+                Err(reason) => {
+                    settle(delivery.dead_letter(&reason).await);
+                    continue;
+                }
+            };
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(notification.id);
+            let (shared, in_flight) = (shared.clone(), in_flight.clone());
+            tokio::spawn(async move {
+                let id = notification.id;
+                deliver(&shared, delivery, notification).await;
+                in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                drop(permit);
+            });
+        }
+    }
+    // Let what is in flight finish (each is bounded by the channel's retry budget).
+    let _ = permits
+        .acquire_many(u32::try_from(shared.max_in_flight.max(1)).unwrap_or(u32::MAX))
+        .await;
+    Ok(())
+}
+
+fn decode(delivery: &Delivery) -> Result<NotificationV1, String> {
+    match &delivery.received {
+        Received::Envelope(e) => e
+            .clone()
+            .decode::<NotificationV1>()
+            .map(|e| e.payload)
+            .map_err(|e| format!("not a notification: {e}")),
+        Received::Undecodable { reason } => Err(reason.clone()),
+    }
+}
+
+/// Sends one notification, records the outcome with the inbox key, then settles the delivery.
+async fn deliver<B: Bus>(stage: &NotifyStage<B>, delivery: Delivery, n: NotificationV1) {
+    let channel = n.channel;
+    let outcome = stage.notifier.enqueue(n.clone()).await.await;
+    let (label, attempts, reason) = match &outcome {
+        Outcome::Delivered { attempts } => ("delivered", *attempts, None),
+        Outcome::Dead { attempts, reason } => ("dead", *attempts, Some(reason.clone())),
+        Outcome::Disabled => ("disabled", 0, None),
+        Outcome::Stopped => {
+            settle(delivery.nak(Duration::from_secs(1)).await);
+            return;
+        }
+    };
+    metrics::counter!(names::NOTIFICATIONS, "channel" => channel.as_str(), "outcome" => label)
+        .increment(1);
+    let now = (stage.clock)();
+    if let Some(e) = delivery.envelope() {
+        #[allow(clippy::cast_precision_loss)]
+        let secs = now.nanos_since(e.ts_init).max(0) as f64 / 1e9;
+        metrics::histogram!(names::WEBHOOK_TO_NOTIFICATION, "channel" => channel.as_str())
+            .record(secs);
+    }
+    let record = AuditEventV1 {
+        id: MessageId::derived(IdKind::Other, &format!("audit:notification:{}", n.id)),
+        actor: "notify".to_owned(),
+        action: format!("notification.{label}"),
+        entity: Some(n.id.to_string()),
+        correlation_id: n.signal_id,
+        details: json!({
+            "notification": n,
+            "outcome": label,
+            "attempts": attempts,
+            "reason": reason,
+            "ts": now,
+        }),
+        ts_event: now,
+    };
+    let unit = Unit {
+        inbox: Some(InboxKey::new(NOTIFY_CONSUMER, n.id)),
+        ops: vec![Op::InsertAudit(record)],
+        outbox: Vec::new(),
+    };
+    if let Err(e) = stage.writer.commit(vec![unit]).await {
+        tracing::warn!(error = %e, "could not record a notification outcome; it will be retried");
+        settle(delivery.nak(Duration::from_secs(1)).await);
+        return;
+    }
+    match reason {
+        Some(reason) => {
+            metrics::counter!(names::BUS_DEAD_LETTERS, "stage" => NOTIFY_CONSUMER).increment(1);
+            settle(delivery.dead_letter(&reason).await);
+        }
+        None => settle(delivery.ack().await),
+    }
+}
+
+fn settle(result: Result<(), neo_bus::BusError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "notify stage: could not settle a delivery; it will come back");
+    }
+}

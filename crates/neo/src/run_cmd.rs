@@ -1,0 +1,296 @@
+//! `neo run` (every role in one process, supervised) and `neo send-alert`
+//! (post a sample TradingView alert to a running NEO and show what became of it).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use neo_pipeline::config::{BusKind, Config, default_data_dir};
+use neo_pipeline::{PipelineError, wall_clock};
+use serde_json::{Value, json};
+
+/// `neo run` options.
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// TOML config file (default: ./neo.toml when it exists; see neo.example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the SQLite database and the generated passphrase live.
+    #[arg(long, default_value_os_t = default_data_dir())]
+    data_dir: PathBuf,
+}
+
+/// `neo send-alert` options.
+#[derive(Args)]
+pub(crate) struct SendAlertArgs {
+    /// Base URL of the running NEO.
+    #[arg(long, default_value = "http://127.0.0.1:8001")]
+    url: String,
+    /// The webhook passphrase (default: read from <data-dir>/passphrase, or NEO_GATEWAY__PASSPHRASE).
+    #[arg(long, env = "NEO_GATEWAY__PASSPHRASE", hide_env_values = true)]
+    passphrase: Option<String>,
+    /// Where `neo run` saved its generated passphrase.
+    #[arg(long, default_value_os_t = default_data_dir())]
+    data_dir: PathBuf,
+    /// TradingView ticker.
+    #[arg(long, default_value = "BTCUSDT")]
+    ticker: String,
+    /// buy, sell, or an exit word (close, exit).
+    #[arg(long, default_value = "buy")]
+    action: String,
+    /// Quantity (omit to let risk size it).
+    #[arg(long)]
+    quantity: Option<String>,
+    /// The sender's alert id (resending the same id is recognised as a duplicate).
+    #[arg(long)]
+    id: Option<String>,
+    /// Seconds to wait for the outcome (order, refusal) before giving up; 0 = do not wait.
+    #[arg(long, default_value_t = 5)]
+    wait: u64,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// Resolves once SIGINT or SIGTERM arrives.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    logging();
+    let file = args.config.clone().or_else(|| {
+        let local = PathBuf::from("neo.toml");
+        local.is_file().then_some(local)
+    });
+    let config = Config::load(file.as_deref(), std::env::vars())?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    runtime()?.block_on(supervise(config, &args.data_dir, file.as_deref()))
+}
+
+/// Runs the pipeline; a role that dies restarts everything from the store, with backoff.
+async fn supervise(
+    config: Config,
+    data_dir: &Path,
+    file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut restarts = 0u32;
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let running = neo_pipeline::start(config.clone(), data_dir, wall_clock()).await?;
+        if restarts == 0 {
+            banner(&config, &running, file);
+        }
+        let stopped = std::cell::Cell::new(false);
+        let result = running
+            .run_until(async {
+                (&mut stop).await;
+                stopped.set(true);
+            })
+            .await;
+        match result {
+            Ok(()) if stopped.get() => {
+                tracing::info!("stopped cleanly");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(()) => {}
+            Err(e @ PipelineError::Role { .. }) if !stopped.get() => {
+                restarts += 1;
+                if restarts > 5 {
+                    bail!("{e}; giving up after 5 restarts");
+                }
+                let wait = Duration::from_secs(1 << restarts.min(5));
+                tracing::error!(error = %e, restart_in = ?wait, "a role stopped; restarting from the store");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if stopped.get() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>) {
+    let base = format!("http://{}", running.addr);
+    let mut channels = Vec::new();
+    let n = &config.notify;
+    for (on, name) in [
+        (n.console.enabled, "console"),
+        (n.slack.enabled, "slack"),
+        (n.telegram.enabled, "telegram"),
+        (n.webhook.enabled, "webhook"),
+    ] {
+        if on {
+            channels.push(name);
+        }
+    }
+    let bus = match config.bus.kind {
+        BusKind::Embedded => "embedded (in-process)",
+        BusKind::Nats => "nats",
+    };
+    println!("NEO is running at {base}");
+    println!(
+        "  config:        {}",
+        file.map_or("defaults (no neo.toml)".to_owned(), |f| f
+            .display()
+            .to_string())
+    );
+    println!("  webhook:       POST {base}/v1/webhooks/tradingview");
+    println!("  passphrase:    {}", running.passphrase_source);
+    println!("  store:         {}", running.store_display);
+    println!("  bus:           {bus}");
+    println!(
+        "  market:        simulated {}",
+        config.market.instruments.join(", ")
+    );
+    println!("  notifications: {}", channels.join(", "));
+    println!("  API docs:      {base}/docs   metrics: {base}/metrics");
+    println!("  try it:        neo send-alert   (in another terminal)");
+    println!("Press Ctrl-C to stop.");
+}
+
+pub(crate) fn send_alert(args: SendAlertArgs) -> anyhow::Result<ExitCode> {
+    let passphrase = match args.passphrase.clone() {
+        Some(p) => p,
+        None => {
+            let path = args.data_dir.join("passphrase");
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("no --passphrase and cannot read {} (start `neo run` first, or pass --passphrase)", path.display()))?
+                .trim()
+                .to_owned()
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    runtime()?.block_on(post_alert(args, passphrase))
+}
+
+async fn post_alert(args: SendAlertArgs, passphrase: String) -> anyhow::Result<ExitCode> {
+    let mut alert = json!({
+        "ticker": args.ticker,
+        "exchange": "BINANCE",
+        "action": args.action,
+        "strategy": "neo-send-alert",
+        "comment": "sample alert from neo send-alert",
+        "passphrase": passphrase,
+    });
+    if let Some(q) = &args.quantity {
+        alert["quantity"] = json!(q);
+    }
+    if let Some(id) = &args.id {
+        alert["id"] = json!(id);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let base = args.url.trim_end_matches('/');
+    let response = client
+        .post(format!("{base}/v1/webhooks/tradingview"))
+        .json(&alert)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach NEO at {base} (is `neo run` running?)"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    println!("{} {}", status.as_u16(), body);
+    if !status.is_success() {
+        return Ok(ExitCode::from(1));
+    }
+    let Some(id) = body["signal_id"].as_str() else {
+        bail!("the answer has no signal_id");
+    };
+    println!("story: {base}/v1/signals/{id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
+    while tokio::time::Instant::now() < deadline {
+        let story: Value = client
+            .get(format!("{base}/v1/signals/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if story["status"] != "accepted" && story["status"] != "decided"
+            || story["refusals"].as_array().is_some_and(|r| !r.is_empty())
+        {
+            print_story(&story);
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if args.wait > 0 {
+        let story: Value = client
+            .get(format!("{base}/v1/signals/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        print_story(&story);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_story(story: &Value) {
+    println!("status: {}", story["status"].as_str().unwrap_or("?"));
+    for d in story["decisions"].as_array().into_iter().flatten() {
+        println!(
+            "decision: {} (confidence {:.2}, {}): {}",
+            d["recommendation"].as_str().unwrap_or("?"),
+            d["confidence"].as_f64().unwrap_or(0.0),
+            d["severity"].as_str().unwrap_or("?"),
+            d["rationale"].as_str().unwrap_or("")
+        );
+    }
+    for r in story["refusals"].as_array().into_iter().flatten() {
+        println!("refused: {}", r["message"].as_str().unwrap_or("?"));
+    }
+    for o in story["orders"].as_array().into_iter().flatten() {
+        println!(
+            "order: {} {} {} {} {}",
+            o["role"].as_str().unwrap_or("?"),
+            o["side"].as_str().unwrap_or("?"),
+            o["quantity"].as_str().unwrap_or("?"),
+            o["order_type"].as_str().unwrap_or("?"),
+            o["status"].as_str().unwrap_or("?"),
+        );
+    }
+    for f in story["fills"].as_array().into_iter().flatten() {
+        println!(
+            "fill: {} {} @ {}",
+            f["side"].as_str().unwrap_or("?"),
+            f["quantity"].as_str().unwrap_or("?"),
+            f["price"].as_str().unwrap_or("?")
+        );
+    }
+}
