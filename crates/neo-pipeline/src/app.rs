@@ -111,7 +111,7 @@ pub async fn start(
     match config.bus.kind {
         BusKind::Embedded => {
             let bus = MemoryBus::new();
-            launch(
+            Box::pin(launch(
                 config,
                 gateway,
                 store,
@@ -120,7 +120,7 @@ pub async fn start(
                 clock,
                 passphrase_source,
                 &url,
-            )
+            ))
             .await
         }
         BusKind::Nats => {
@@ -129,7 +129,7 @@ pub async fn start(
                 ..NatsConfig::default()
             };
             let bus = JetStreamBus::connect(nats).await?;
-            launch(
+            Box::pin(launch(
                 config,
                 gateway,
                 store,
@@ -138,7 +138,7 @@ pub async fn start(
                 clock,
                 passphrase_source,
                 &url,
-            )
+            ))
             .await
         }
     }
@@ -315,6 +315,11 @@ async fn launch<B: Bus>(
 }
 
 impl Running {
+    /// The store the pipeline writes to (tests close it to see the 503 path).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Waits until `stop` resolves or a role dies, then shuts down in phases.
     /// Returns the first role failure, if any.
     pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), PipelineError> {

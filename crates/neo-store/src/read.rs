@@ -47,8 +47,10 @@ const LIST_ORDERS_BEFORE: Sql = body_sql!(
      ORDER BY ts_created DESC, id DESC LIMIT $1"
 );
 const ORDERS_FOR_SIGNAL: Sql = body_sql!(
-    "SELECT 0, body FROM orders WHERE signal_id = $1 ORDER BY ts_created, id",
-    "SELECT 0::bigint, body::text FROM orders WHERE signal_id = $1 ORDER BY ts_created, id"
+    "SELECT 0, body FROM orders WHERE signal_id = $1 \
+     ORDER BY ts_created, parent_id IS NOT NULL, role, id",
+    "SELECT 0::bigint, body::text FROM orders WHERE signal_id = $1 \
+     ORDER BY ts_created, parent_id IS NOT NULL, role, id"
 );
 const FILLS_FOR_SIGNAL: Sql = body_sql!(
     "SELECT 0, body FROM fills WHERE signal_id = $1 ORDER BY ts_event, id",

@@ -2,6 +2,7 @@
 //! contract fixtures under `fixtures/v1/<TypeName>/{valid,invalid}/`.
 
 pub mod db;
+pub mod mock;
 pub mod nats;
 
 use std::path::{Path, PathBuf};
