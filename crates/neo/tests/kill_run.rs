@@ -1,0 +1,285 @@
+//! A real `neo run` child process, SIGKILLed again and again while alerts
+//! stream in, then restarted: every alert that got a 202 is decided exactly
+//! once, no intent yields two orders, and the account's positions equal the
+//! sum of the stored fills (nothing lost, nothing booked twice).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use neo_testkit::mock::MockHttp;
+use serde_json::{Value, json};
+
+const PASS: &str = "kill-test-passphrase";
+const KILLS: usize = 6;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(config: &Path, data: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_neo"))
+        .args(["run", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .env("NEO_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("neo run did not become healthy");
+}
+
+/// Posts alerts until `stop`, returning the ids of those answered 202.
+async fn stream(
+    http: reqwest::Client,
+    base: String,
+    first: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<String> {
+    let mut accepted = Vec::new();
+    let mut n = first;
+    while !*stop.borrow() {
+        let (ticker, action) = match n % 4 {
+            0 => ("BTCUSDT", "buy"),
+            1 => ("ETHUSDT", "sell"),
+            2 => ("BTCUSDT", "sell"),
+            _ => ("ETHUSDT", "buy"),
+        };
+        let body = json!({ "ticker": ticker, "action": action, "passphrase": PASS, "id": format!("kill-{n}") });
+        n += 1;
+        let sent = http
+            .post(format!("{base}/v1/webhooks/tradingview"))
+            .json(&body)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().as_u16() == 202 => {
+                let answer: Value = r.json().await.unwrap_or(Value::Null);
+                if let Some(id) = answer["signal_id"].as_str() {
+                    accepted.push(id.to_owned());
+                }
+            }
+            Ok(r) => panic!("unexpected answer {}", r.status()),
+            // The child died mid-request: not accepted as far as the sender knows.
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    accepted
+}
+
+fn pseudo_random(i: usize) -> u64 {
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z ^ (z >> 31)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_no_alert_and_duplicates_no_order() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let slack = MockHttp::start().await.unwrap();
+    let dir: PathBuf = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-kill"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let config = dir.join("neo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\n[gateway]\npassphrase = \"{PASS}\"\n\
+             [market]\ntick_ms = 50\n[notify.console]\nenabled = false\n\
+             [notify.slack]\nenabled = true\nwebhook_url = \"{}\"\nrate_limit = 10000\n",
+            slack.url("/hook")
+        ),
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut accepted: Vec<String> = Vec::new();
+    for kill in 0..KILLS {
+        let mut child = spawn(&config, &data);
+        wait_healthy(&http, &base).await;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let sender = tokio::spawn(stream(http.clone(), base.clone(), kill * 100_000, stop_rx));
+        let life = 300 + pseudo_random(kill) % 900;
+        tokio::time::sleep(Duration::from_millis(life)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        stop.send(true).unwrap();
+        let got = sender.await.unwrap();
+        println!(
+            "run {kill}: killed after {life} ms, {} alerts accepted",
+            got.len()
+        );
+        accepted.extend(got);
+    }
+    assert!(
+        accepted.len() >= 20,
+        "too few alerts to mean anything: {}",
+        accepted.len()
+    );
+
+    // The last start finishes everything that was accepted.
+    let mut child = spawn(&config, &data);
+    wait_healthy(&http, &base).await;
+    let mut stories = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for id in &accepted {
+        loop {
+            let r = http
+                .get(format!("{base}/v1/signals/{id}"))
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(r.status().as_u16(), 404, "accepted signal {id} was lost");
+            let story: Value = r.json().await.unwrap();
+            if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
+                stories.insert(id.clone(), story);
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} was never decided: {story}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Signals committed whose 202 never reached the sender count too: page through them all.
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/signals?limit=500");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        for s in page["items"].as_array().unwrap() {
+            let id = s["id"].as_str().unwrap().to_owned();
+            if stories.contains_key(&id) {
+                continue;
+            }
+            loop {
+                let story: Value = http
+                    .get(format!("{base}/v1/signals/{id}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
+                    stories.insert(id.clone(), story);
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{id} was never decided"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut net: BTreeMap<String, f64> = BTreeMap::new();
+    let mut orders_total = 0;
+    for (id, story) in &stories {
+        assert_eq!(
+            story["decisions"].as_array().unwrap().len(),
+            1,
+            "{id} decided twice"
+        );
+        let intents = story["intents"].as_array().unwrap();
+        let orders = story["orders"].as_array().unwrap();
+        let parents: Vec<&Value> = orders.iter().filter(|o| o["parent_id"].is_null()).collect();
+        assert_eq!(
+            parents.len(),
+            intents.len(),
+            "{id}: one order per intent: {story}"
+        );
+        for intent in intents {
+            let n = parents
+                .iter()
+                .filter(|o| o["intent_id"] == intent["id"])
+                .count();
+            assert_eq!(n, 1, "{id}: intent {} has {n} orders", intent["id"]);
+        }
+        orders_total += orders.len();
+        for order in orders {
+            let filled: f64 = story["fills"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["order_id"] == order["id"])
+                .map(|f| f["quantity"].as_str().unwrap().parse::<f64>().unwrap())
+                .sum();
+            let stated: f64 = order["filled_quantity"].as_str().unwrap().parse().unwrap();
+            assert!(
+                (filled - stated).abs() < 1e-9,
+                "{id}: fills {filled} vs order {stated}"
+            );
+        }
+        for f in story["fills"].as_array().unwrap() {
+            let q: f64 = f["quantity"].as_str().unwrap().parse().unwrap();
+            let signed = if f["side"] == "buy" { q } else { -q };
+            *net.entry(f["instrument"].as_str().unwrap().to_owned())
+                .or_default() += signed;
+        }
+    }
+    let positions: Value = http
+        .get(format!("{base}/v1/positions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in positions["items"].as_array().unwrap() {
+        let q: f64 = p["quantity"].as_str().unwrap().parse().unwrap();
+        let signed = if p["side"] == "short" { -q } else { q };
+        let expected = net
+            .get(p["instrument"].as_str().unwrap())
+            .copied()
+            .unwrap_or(0.0);
+        assert!(
+            (signed - expected).abs() < 1e-6,
+            "{}: position {signed} but fills sum to {expected}",
+            p["instrument"]
+        );
+    }
+    println!(
+        "{} alerts accepted, {} signals stored, {orders_total} orders, positions match fills",
+        accepted.len(),
+        stories.len()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
