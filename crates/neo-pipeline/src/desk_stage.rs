@@ -232,14 +232,15 @@ pub fn effects(
         });
         out.notify(&event, channels, signal.id);
     }
-    let mut seen = Vec::new();
+    // Only each order's last state in this step is stored (earlier ones are superseded).
+    let mut latest: Vec<&neo_domain::contracts::OrderV1> = Vec::new();
     for order in step.orders.iter().rev() {
-        if !seen.contains(&order.id) {
-            seen.push(order.id);
+        if !latest.iter().any(|o| o.id == order.id) {
+            latest.push(order);
             metrics::counter!(names::ORDERS, "status" => order.status.as_str()).increment(1);
         }
     }
-    ops.extend(step.orders.iter().cloned().map(Op::UpsertOrder));
+    ops.extend(latest.into_iter().rev().cloned().map(Op::UpsertOrder));
     for report in &step.fills {
         ops.push(Op::InsertFill(report.fill.clone()));
         metrics::counter!(names::FILLS, "instrument" => report.fill.instrument.to_string())

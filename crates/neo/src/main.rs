@@ -1,5 +1,6 @@
 //! The `neo` command line.
 
+mod bench_pipeline;
 mod data_cmd;
 mod ops_cmd;
 mod run_cmd;
@@ -43,8 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: ops_cmd::BusCommand,
     },
-    /// Measure the hot paths (risk check, sizing, OMS intent to fill, indicators, validation).
+    /// Measure the hot paths (risk check, sizing, OMS intent to fill, indicators, validation);
+    /// `neo bench pipeline` load-tests the whole pipeline over HTTP.
     Bench {
+        #[command(subcommand)]
+        what: Option<BenchWhat>,
         /// Print one JSON object keyed by benchmark name.
         #[arg(long)]
         json: bool,
@@ -59,6 +63,13 @@ enum Command {
     Version,
 }
 
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Post alerts at fixed rates to an in-process `neo run` with a mock Slack; report
+    /// accept and webhook-to-Slack latency and loss.
+    Pipeline(bench_pipeline::PipelineArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -69,6 +80,11 @@ fn main() -> ExitCode {
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {
+            what: Some(BenchWhat::Pipeline(args)),
+            ..
+        } => bench_pipeline::run(args),
+        Command::Bench {
+            what: None,
             json,
             time_ms,
             filter,
