@@ -323,6 +323,13 @@ impl JetStreamBus {
 impl Bus for JetStreamBus {
     type Subscription = JetStreamSubscription;
 
+    fn health(&self) -> Result<(), String> {
+        match self.context.client().connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(format!("NATS connection is {state}")),
+        }
+    }
+
     async fn publish(&self, envelope: &Envelope<Value>) -> Result<(), BusError> {
         self.send(envelope).await?.await.map_err(unavailable)?;
         Ok(())

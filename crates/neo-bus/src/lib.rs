@@ -114,6 +114,11 @@ pub trait Bus: Clone + Send + Sync + 'static {
         &self,
         spec: ConsumerSpec,
     ) -> impl Future<Output = Result<Self::Subscription, BusError>> + Send;
+
+    /// Whether the bus can carry messages now (for readiness); the reason when not.
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A durable consumer's stream of deliveries.

@@ -68,9 +68,13 @@ pub struct Running {
     grace: Duration,
 }
 
+/// The bus's readiness check, without its type.
+type BusHealth = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 struct LiveDesk {
     desk: Arc<Mutex<Desk>>,
     share: Arc<MarketShare>,
+    bus: BusHealth,
 }
 
 impl Live for LiveDesk {
@@ -84,7 +88,7 @@ impl Live for LiveDesk {
         lock(&self.desk).check(intent, now)
     }
     fn bus_ready(&self) -> Result<(), String> {
-        Ok(())
+        (self.bus)()
     }
 }
 
@@ -276,7 +280,12 @@ async fn launch<B: Bus>(
     let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
     let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
     let upkeep = metrics.spawn_upkeep(Duration::from_secs(5));
-    let live: Arc<dyn Live> = Arc::new(LiveDesk { desk, share });
+    let health_bus = bus.clone();
+    let live: Arc<dyn Live> = Arc::new(LiveDesk {
+        desk,
+        share,
+        bus: Box::new(move || health_bus.health()),
+    });
     let state = AppState::new(gateway, store.clone(), writer, clock)
         .with_live(live)
         .with_wake(wake)

@@ -388,7 +388,7 @@ neo_testkit::on_both_stores!(
 /// The same story with NATS JetStream as the bus (a real `nats-server`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_nats_jetstream_one_alert_is_one_order_and_one_message() {
-    let Some(nats) = neo_testkit::nats::require_nats("over_nats_jetstream") else {
+    let Some(mut nats) = neo_testkit::nats::require_nats("over_nats_jetstream") else {
         return;
     };
     let db = neo_testkit::db::TestDb::sqlite();
@@ -399,15 +399,35 @@ async fn over_nats_jetstream_one_alert_is_one_order_and_one_message() {
     .await;
     let (id, alert_id) = entry_that_trades(&rig).await;
     let story = rig
-        .story_until(&id, |s| s["notifications"].as_array().is_some_and(|n| n.len() >= 2))
+        .story_until(&id, |s| {
+            s["notifications"].as_array().is_some_and(|n| n.len() >= 2)
+        })
         .await;
     assert_eq!(story["status"], "filled", "{story}");
     assert_eq!(story["orders"].as_array().unwrap().len(), 3);
     let slack = rig.slack.wait_for(1, Duration::from_secs(5)).await;
     assert!(slack[0].body.to_string().contains(&alert_id));
-    let (status, answer) = rig.post(&alert(&alert_id, if alert_id == "e2e-buy" { "buy" } else { "sell" })).await;
+    let (status, answer) = rig
+        .post(&alert(
+            &alert_id,
+            if alert_id == "e2e-buy" { "buy" } else { "sell" },
+        ))
+        .await;
     assert_eq!((status, answer["duplicate"].as_bool()), (202, Some(true)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rig.slack.requests().len(), 1);
-    rig.stop().await;
+    let (ready, _) = rig.get("/ready").await;
+    assert_eq!(ready, 200);
+    // The broker goes away: readiness says so.
+    nats.kill();
+    let mut status = 200;
+    for _ in 0..100 {
+        status = rig.get("/ready").await.0;
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 503);
+    let _ = rig.running.unwrap().shutdown().await;
 }
