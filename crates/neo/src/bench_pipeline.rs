@@ -41,6 +41,9 @@ pub(crate) struct PipelineArgs {
     /// Print one JSON object per rate.
     #[arg(long)]
     json: bool,
+    /// Also print the server's own latency histograms (accept, desk stage, to Slack) from /metrics.
+    #[arg(long)]
+    show_histograms: bool,
 }
 
 type Arrivals = Arc<Mutex<BTreeMap<MessageId, i64>>>;
@@ -181,6 +184,34 @@ async fn bench(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         }
         reports.push(report);
     }
+    if args.show_histograms {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        for line in text.lines().filter(|l| {
+            l.contains("_bucket")
+                && (l.contains("tradingview")
+                    || l.contains("stage=\"desk\"")
+                    || l.contains("slack"))
+        }) {
+            println!("{line}");
+        }
+    }
+    let risk = risk_check_latency(&client, &base).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&json!({ "risk_check_ms": risk }))?
+        );
+    } else {
+        println!(
+            "POST /v1/risk/check ms: p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}  (1000 sequential requests)",
+            risk.p50, risk.p95, risk.p99, risk.max
+        );
+    }
     running.shutdown().await?;
     let _ = std::fs::remove_dir_all(&dir);
     if !args.json {
@@ -297,6 +328,30 @@ async fn one_rate(
         webhook_to_slack_ms: percentiles(slack),
         sustained: lost == 0 && errors == 0 && achieved >= 0.95 * f64::from(rate) && drain_s < 5.0,
     })
+}
+
+/// Round-trip times of the dry-run risk check over HTTP, one request at a time.
+async fn risk_check_latency(client: &reqwest::Client, base: &str) -> anyhow::Result<Percentiles> {
+    let intent = json!({
+        "id": "0199a2b3-0000-7000-8000-00000000aaaa", "decision_id": "0199a2b3-0000-7000-8000-00000000aaab",
+        "signal_id": "0199a2b3-0000-7000-8000-00000000aaac", "instrument": "AAPL", "side": "buy",
+        "quantity": "1", "order_type": "market", "time_in_force": "gtc",
+        "ts_event": "2026-01-01T00:00:00Z"
+    });
+    let url = format!("{base}/v1/risk/check");
+    let mut times = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let t = instant();
+        let r = client.post(&url).json(&intent).send().await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "risk check answered {}",
+            r.status()
+        );
+        let _ = r.bytes().await?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(percentiles(times))
 }
 
 fn print_report(r: &RateReport) {

@@ -94,6 +94,32 @@ async fn stream(
     accepted
 }
 
+/// The story of a signal once it has a decision; a 404 means an accepted alert was lost.
+async fn decided(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    deadline: tokio::time::Instant,
+) -> Value {
+    loop {
+        let r = http
+            .get(format!("{base}/v1/signals/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status().as_u16(), 404, "accepted signal {id} was lost");
+        let story: Value = r.json().await.unwrap();
+        if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
+            return story;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} was never decided: {story}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn pseudo_random(i: usize) -> u64 {
     let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -151,24 +177,8 @@ async fn sigkill_mid_stream_loses_no_alert_and_duplicates_no_order() {
     let mut stories = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for id in &accepted {
-        loop {
-            let r = http
-                .get(format!("{base}/v1/signals/{id}"))
-                .send()
-                .await
-                .unwrap();
-            assert_ne!(r.status().as_u16(), 404, "accepted signal {id} was lost");
-            let story: Value = r.json().await.unwrap();
-            if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
-                stories.insert(id.clone(), story);
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{id} was never decided: {story}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let story = decided(&http, &base, id, deadline).await;
+        stories.insert(id.clone(), story);
     }
     // Signals committed whose 202 never reached the sender count too: page through them all.
     let mut cursor: Option<String> = None;
@@ -183,25 +193,8 @@ async fn sigkill_mid_stream_loses_no_alert_and_duplicates_no_order() {
             if stories.contains_key(&id) {
                 continue;
             }
-            loop {
-                let story: Value = http
-                    .get(format!("{base}/v1/signals/{id}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
-                    stories.insert(id.clone(), story);
-                    break;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{id} was never decided"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            let story = decided(&http, &base, &id, deadline).await;
+            stories.insert(id, story);
         }
         match page["next"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
