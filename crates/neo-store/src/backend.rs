@@ -2,10 +2,10 @@
 //! each value is bound, and the few fetch shapes the store needs. Everything
 //! above it (what to write, what to read) is written once.
 
-use sqlx::postgres::PgArguments;
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{FromRow, PgPool, Postgres, Row, Sqlite, SqlitePool};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Row, SqlSafeStr, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use crate::{StoreError, StoreKind};
@@ -39,11 +39,28 @@ pub(crate) enum Val {
     Ints(Vec<i64>),
 }
 
+impl Val {
+    /// About how many bytes the value takes on the wire (with its length prefix).
+    pub(crate) fn wire_len(&self) -> usize {
+        4 + match self {
+            Val::Id(_) | Val::OptId(Some(_)) => 16,
+            Val::Text(t) | Val::OptText(Some(t)) => t.len(),
+            Val::OptId(None) | Val::OptText(None) => 0,
+            Val::Int(_) => 8,
+            Val::Ids(ids) => 20 + 20 * ids.len(),
+            Val::Ints(ints) => 20 + 12 * ints.len(),
+        }
+    }
+}
+
 type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
-fn sqlite_query<'q>(sql: &Sql, vals: &[Val]) -> SqliteQuery<'q> {
-    let mut q = sqlx::query::<Sqlite>(sql.sqlite);
+fn sqlite_query<'q, 'v>(
+    sql: impl SqlSafeStr,
+    vals: impl IntoIterator<Item = &'v Val>,
+) -> SqliteQuery<'q> {
+    let mut q = sqlx::query::<Sqlite>(sql);
     for v in vals {
         q = match v {
             Val::Id(id) => q.bind(id.hyphenated().to_string()),
@@ -58,8 +75,8 @@ fn sqlite_query<'q>(sql: &Sql, vals: &[Val]) -> SqliteQuery<'q> {
     q
 }
 
-fn pg_query<'q>(sql: &Sql, vals: &[Val]) -> PgQuery<'q> {
-    let mut q = sqlx::query::<Postgres>(sql.pg);
+fn pg_query<'q, 'v>(sql: impl SqlSafeStr, vals: impl IntoIterator<Item = &'v Val>) -> PgQuery<'q> {
+    let mut q = sqlx::query::<Postgres>(sql);
     for v in vals {
         q = match v {
             Val::Id(id) => q.bind(*id),
@@ -108,12 +125,12 @@ impl Tx {
     /// Runs a statement; returns the rows it changed.
     pub(crate) async fn exec(&mut self, sql: &Sql, vals: &[Val]) -> Result<u64, StoreError> {
         match self {
-            Tx::Sqlite(tx) => sqlite_query(sql, vals)
+            Tx::Sqlite(tx) => sqlite_query(sql.sqlite, vals)
                 .execute(&mut **tx)
                 .await
                 .map(|r| r.rows_affected())
                 .map_err(sqlite_err),
-            Tx::Pg(tx) => pg_query(sql, vals)
+            Tx::Pg(tx) => pg_query(sql.pg, vals)
                 .execute(&mut **tx)
                 .await
                 .map(|r| r.rows_affected())
@@ -121,31 +138,54 @@ impl Tx {
         }
     }
 
-    /// Runs a statement returning at most one integer (`RETURNING seq`).
-    pub(crate) async fn fetch_opt_i64(
-        &mut self,
-        sql: &Sql,
-        vals: &[Val],
-    ) -> Result<Option<i64>, StoreError> {
+    /// Which database this transaction is on (generated SQL is per dialect).
+    pub(crate) fn kind(&self) -> StoreKind {
         match self {
-            Tx::Sqlite(tx) => {
-                let row = sqlite_query(sql, vals)
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(sqlite_err)?;
-                row.map(|r| r.try_get::<i64, _>(0))
-                    .transpose()
-                    .map_err(sqlite_err)
-            }
-            Tx::Pg(tx) => {
-                let row = pg_query(sql, vals)
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(pg_err)?;
-                row.map(|r| r.try_get::<i64, _>(0))
-                    .transpose()
-                    .map_err(pg_err)
-            }
+            Tx::Sqlite(_) => StoreKind::Sqlite,
+            Tx::Pg(_) => StoreKind::Postgres,
+        }
+    }
+
+    /// Runs generated SQL (built by [`crate::plan::Shape`] for this dialect, never from input).
+    pub(crate) async fn exec_generated<'v>(
+        &mut self,
+        sql: String,
+        vals: impl IntoIterator<Item = &'v Val>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => sqlite_query(AssertSqlSafe(sql), vals)
+                .execute(&mut **tx)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(sqlite_err),
+            Tx::Pg(tx) => pg_query(AssertSqlSafe(sql), vals)
+                .execute(&mut **tx)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(pg_err),
+        }
+    }
+
+    /// Runs generated SQL with a `RETURNING` clause and decodes every row it returns.
+    pub(crate) async fn fetch_generated<'v, T>(
+        &mut self,
+        sql: String,
+        vals: impl IntoIterator<Item = &'v Val>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        match self {
+            Tx::Sqlite(tx) => sqlite_query(AssertSqlSafe(sql), vals)
+                .try_map(|row| T::from_row(&row))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(sqlite_err),
+            Tx::Pg(tx) => pg_query(AssertSqlSafe(sql), vals)
+                .try_map(|row| T::from_row(&row))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(pg_err),
         }
     }
 
@@ -198,12 +238,32 @@ impl Pools {
     /// Runs one write statement in its own transaction; returns the rows it changed.
     pub(crate) async fn exec(&self, sql: &Sql, vals: &[Val]) -> Result<u64, StoreError> {
         match self {
-            Pools::Sqlite { write, .. } => sqlite_query(sql, vals)
+            Pools::Sqlite { write, .. } => sqlite_query(sql.sqlite, vals)
                 .execute(write)
                 .await
                 .map(|r| r.rows_affected())
                 .map_err(sqlite_err),
-            Pools::Pg(pool) => pg_query(sql, vals)
+            Pools::Pg(pool) => pg_query(sql.pg, vals)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(pg_err),
+        }
+    }
+
+    /// Runs one generated write statement in its own transaction; returns the rows it changed.
+    pub(crate) async fn exec_generated(
+        &self,
+        sql: String,
+        vals: &[Val],
+    ) -> Result<u64, StoreError> {
+        match self {
+            Pools::Sqlite { write, .. } => sqlite_query(AssertSqlSafe(sql), vals)
+                .execute(write)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(sqlite_err),
+            Pools::Pg(pool) => pg_query(AssertSqlSafe(sql), vals)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
@@ -218,12 +278,12 @@ impl Pools {
         vals: &[Val],
     ) -> Result<Vec<(i64, String)>, StoreError> {
         match self {
-            Pools::Sqlite { read, .. } => sqlite_query(sql, vals)
+            Pools::Sqlite { read, .. } => sqlite_query(sql.sqlite, vals)
                 .try_map(|row| <(i64, String) as FromRow<'_, _>>::from_row(&row))
                 .fetch_all(read)
                 .await
                 .map_err(sqlite_err),
-            Pools::Pg(pool) => pg_query(sql, vals)
+            Pools::Pg(pool) => pg_query(sql.pg, vals)
                 .try_map(|row| <(i64, String) as FromRow<'_, _>>::from_row(&row))
                 .fetch_all(pool)
                 .await
@@ -238,12 +298,12 @@ impl Pools {
         vals: &[Val],
     ) -> Result<Option<i64>, StoreError> {
         match self {
-            Pools::Sqlite { read, .. } => sqlite_query(sql, vals)
+            Pools::Sqlite { read, .. } => sqlite_query(sql.sqlite, vals)
                 .try_map(|row| row.try_get::<i64, _>(0))
                 .fetch_optional(read)
                 .await
                 .map_err(sqlite_err),
-            Pools::Pg(pool) => pg_query(sql, vals)
+            Pools::Pg(pool) => pg_query(sql.pg, vals)
                 .try_map(|row| row.try_get::<i64, _>(0))
                 .fetch_optional(pool)
                 .await

@@ -7,8 +7,9 @@ use std::time::Duration;
 use neo_domain::{Envelope, MessageId};
 use serde_json::Value;
 
-use crate::backend::{Sql, Tx, Val};
-use crate::plan::{self, OUTBOX_LOCK, UnitPlan};
+use crate::backend::{Sql, Val};
+use crate::batch;
+use crate::plan::{self, UnitPlan};
 use crate::{OutboxRow, Store, StoreError, Unit, UnitOutcome};
 
 /// How often a commit that lost a race (deadlock, busy database) is tried in all.
@@ -46,11 +47,13 @@ impl Store {
     /// Commits all units in ONE transaction and says, per unit, whether it was applied.
     ///
     /// A unit with an inbox key first inserts `(consumer, message_id)` into `inbox`
-    /// with `ON CONFLICT DO NOTHING`; when that changes no row the message was
-    /// handled before (or by a racing transaction that committed first) and the
-    /// unit's ops and outbox rows are skipped. Either every unit's outcome is
-    /// durable or (on error) nothing is. A transaction that loses a race
-    /// (`Conflict`) is retried a few times before the error is returned.
+    /// with `ON CONFLICT DO NOTHING`; when that inserts no row the message was
+    /// handled before (or by a racing transaction that committed first, or by an
+    /// earlier unit of this call) and the unit's ops and outbox rows are skipped.
+    /// Either every unit's outcome is durable or (on error) nothing is. A
+    /// transaction that loses a race (`Conflict`) is retried a few times before the
+    /// error is returned. The writes go out as a few multi-row statements, not one
+    /// statement per write, with the same result as applying the units in order.
     pub async fn commit(&self, units: &[Unit]) -> Result<Vec<UnitOutcome>, StoreError> {
         if units.is_empty() {
             return Ok(Vec::new());
@@ -72,41 +75,31 @@ impl Store {
         }
     }
 
-    /// One attempt at committing encoded units.
+    /// One attempt at committing encoded units: a few multi-row statements per
+    /// transaction (inbox keys, then each kind of op, then the outbox), see [`batch`].
     async fn commit_plans(&self, plans: &[UnitPlan]) -> Result<Vec<UnitOutcome>, StoreError> {
         let mut tx = self.pools.begin().await?;
-        let mut outcomes = Vec::with_capacity(plans.len());
-        // Outbox rows are inserted last, after the lock that orders seqs by commit.
-        let mut outbox = Vec::new();
-        for (i, unit) in plans.iter().enumerate() {
-            if let Some(inbox) = &unit.inbox
-                && tx.exec(inbox.sql, &inbox.vals).await? == 0
-            {
-                outcomes.push(UnitOutcome::AlreadyHandled);
-                continue;
-            }
-            for op in &unit.ops {
-                tx.exec(op.sql, &op.vals).await?;
-            }
-            outbox.extend(unit.outbox.iter().map(|stmt| (i, stmt)));
-            outcomes.push(UnitOutcome::Applied {
-                outbox_seqs: Vec::new(),
-            });
-        }
-        if !outbox.is_empty() {
-            if matches!(tx, Tx::Pg(_)) {
-                tx.exec(&OUTBOX_LOCK, &[]).await?;
-            }
-            for (i, stmt) in outbox {
-                if let Some(seq) = tx.fetch_opt_i64(stmt.sql, &stmt.vals).await?
-                    && let Some(UnitOutcome::Applied { outbox_seqs }) = outcomes.get_mut(i)
-                {
-                    outbox_seqs.push(seq);
-                }
-            }
-        }
+        let applied = batch::claim_inbox(&mut tx, plans).await?;
+        let ops = plans
+            .iter()
+            .zip(&applied)
+            .filter(|(_, applied)| **applied)
+            .flat_map(|(plan, _)| &plan.ops);
+        batch::write_ops(&mut tx, ops).await?;
+        // Outbox rows go last, after the lock that orders seqs by commit.
+        let seqs = batch::write_outbox(&mut tx, plans, &applied).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(applied
+            .into_iter()
+            .zip(seqs)
+            .map(|(applied, outbox_seqs)| {
+                if applied {
+                    UnitOutcome::Applied { outbox_seqs }
+                } else {
+                    UnitOutcome::AlreadyHandled
+                }
+            })
+            .collect())
     }
 
     /// Which of `ids` this consumer has handled (their inbox rows exist).
@@ -180,8 +173,8 @@ impl Store {
     /// is ignored, so late or reordered writes never undo progress). To move it together
     /// with effects, use [`crate::Op::SetCheckpoint`] inside a unit instead.
     pub async fn set_checkpoint(&self, consumer: &str, seq: i64) -> Result<(), StoreError> {
-        let stmt = plan::checkpoint(consumer, seq);
-        self.pools.exec(stmt.sql, &stmt.vals).await.map(|_| ())
+        let (sql, vals) = plan::checkpoint_statement(self.kind(), consumer, seq);
+        self.pools.exec_generated(sql, &vals).await.map(|_| ())
     }
 }
 

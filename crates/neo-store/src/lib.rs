@@ -20,10 +20,13 @@
 //! in PostgreSQL), which is what reads decode, so values round-trip unchanged.
 
 mod backend;
+mod batch;
+mod checkpoint;
 mod commit;
 mod error;
 mod plan;
 mod read;
+mod shape;
 mod store;
 mod writer;
 

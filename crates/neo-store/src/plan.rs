@@ -1,6 +1,7 @@
-//! What each write is, in SQL and bound values, independent of the backend that
-//! runs it. Encoding (JSON bodies, decimal text) happens here, before any
-//! transaction starts, so a value that cannot be encoded never holds the write lock.
+//! What each write is, as bound values for a row of its [`Shape`](crate::shape::Shape),
+//! independent of the backend that runs it. Encoding (JSON bodies, decimal text)
+//! happens here, before any transaction starts, so a value that cannot be encoded
+//! never holds the write lock.
 
 use neo_domain::contracts::{
     AuditEventV1, FillV1, OrderStatus, OrderV1, PositionV1, SignalEventV1,
@@ -8,128 +9,52 @@ use neo_domain::contracts::{
 use neo_domain::{Envelope, MessageId};
 use serde::Serialize;
 use serde_json::Value;
+use uuid::Uuid;
 
-use crate::backend::{Sql, Val};
-use crate::{InboxKey, Op, StoreError};
+use crate::backend::Val;
+use crate::shape::{CHECKPOINTS, Kind};
+use crate::{InboxKey, Op, StoreError, StoreKind, Unit};
 
-/// A statement ready to run.
+/// Which stored row an upsert targets and whether it wins over another write of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Upsert {
+    /// The conflict key (order id, instrument, consumer).
+    pub(crate) key: String,
+    /// A write applies over the current row when its precedence is `>=` the row's,
+    /// exactly as the shape's `WHERE` compares them.
+    pub(crate) precedence: (i64, i64),
+}
+
+/// One op, encoded.
 #[derive(Debug, Clone)]
-pub(crate) struct Stmt {
-    /// The SQL in both dialects.
-    pub(crate) sql: &'static Sql,
-    /// The values for `$1..$n`.
+pub(crate) struct OpRow {
+    /// Its table.
+    pub(crate) kind: Kind,
+    /// For upserts, key and precedence (used to merge writes of one key in a batch).
+    pub(crate) upsert: Option<Upsert>,
+    /// The values, in the shape's column order.
+    pub(crate) vals: Vec<Val>,
+}
+
+/// One outgoing envelope, encoded.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    /// Its id (the outbox's unique key, returned with the new seq).
+    pub(crate) envelope_id: Uuid,
+    /// The values, in [`crate::shape::OUTBOX`]'s column order.
     pub(crate) vals: Vec<Val>,
 }
 
 /// One unit, encoded.
 #[derive(Debug, Clone)]
 pub(crate) struct UnitPlan {
-    /// The inbox insert, when the unit has a key.
-    pub(crate) inbox: Option<Stmt>,
+    /// The message handled, when the unit has one.
+    pub(crate) inbox: Option<InboxKey>,
     /// The state changes.
-    pub(crate) ops: Vec<Stmt>,
-    /// The outbox inserts (each returns the new seq, or no row for a duplicate id).
-    pub(crate) outbox: Vec<Stmt>,
+    pub(crate) ops: Vec<OpRow>,
+    /// The outbox rows.
+    pub(crate) outbox: Vec<Outgoing>,
 }
-
-/// Inserts the inbox row; zero rows changed means the message was handled before.
-pub(crate) const INBOX_INSERT: Sql = Sql {
-    sqlite: "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) \
-             ON CONFLICT (consumer, message_id) DO NOTHING",
-    pg: "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) \
-         ON CONFLICT (consumer, message_id) DO NOTHING",
-};
-
-const OUTBOX_INSERT: Sql = Sql {
-    sqlite: "INSERT INTO outbox (envelope_id, subject, message_type, correlation_id, ts_event, body) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (envelope_id) DO NOTHING RETURNING seq",
-    pg: "INSERT INTO outbox (envelope_id, subject, message_type, correlation_id, ts_event, body) \
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (envelope_id) DO NOTHING RETURNING seq",
-};
-
-/// Serializes the PostgreSQL outbox writers (held until commit): seqs are drawn after
-/// it is taken, so seq order is commit order. The key is "neo_outb" in ASCII.
-pub(crate) const OUTBOX_LOCK: Sql = Sql {
-    sqlite: "SELECT 1",
-    pg: "SELECT pg_advisory_xact_lock(7953757764478858594)",
-};
-
-const SIGNAL_INSERT: Sql = Sql {
-    sqlite: "INSERT INTO signals (id, instrument, source, signal_type, side, priority, price, \
-             quantity, strategy, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (id) DO NOTHING",
-    pg: "INSERT INTO signals (id, instrument, source, signal_type, side, priority, price, \
-         quantity, strategy, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, \
-         $8::numeric, $9, $10, $11::jsonb) ON CONFLICT (id) DO NOTHING",
-};
-
-const ORDER_UPSERT: Sql = Sql {
-    sqlite: "INSERT INTO orders (id, intent_id, signal_id, parent_id, instrument, side, order_type, \
-             role, status, lifecycle_rank, quantity, filled_quantity, avg_fill_price, limit_price, \
-             stop_price, ts_created, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
-             lifecycle_rank = excluded.lifecycle_rank, quantity = excluded.quantity, \
-             filled_quantity = excluded.filled_quantity, avg_fill_price = excluded.avg_fill_price, \
-             limit_price = excluded.limit_price, stop_price = excluded.stop_price, \
-             ts_event = excluded.ts_event, body = excluded.body \
-             WHERE excluded.ts_event > orders.ts_event OR (excluded.ts_event = orders.ts_event \
-             AND excluded.lifecycle_rank >= orders.lifecycle_rank)",
-    pg: "INSERT INTO orders (id, intent_id, signal_id, parent_id, instrument, side, order_type, \
-         role, status, lifecycle_rank, quantity, filled_quantity, avg_fill_price, limit_price, \
-         stop_price, ts_created, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11::numeric, $12::numeric, $13::numeric, $14::numeric, $15::numeric, $16, $17, \
-         $18::jsonb) \
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
-         lifecycle_rank = excluded.lifecycle_rank, quantity = excluded.quantity, \
-         filled_quantity = excluded.filled_quantity, avg_fill_price = excluded.avg_fill_price, \
-         limit_price = excluded.limit_price, stop_price = excluded.stop_price, \
-         ts_event = excluded.ts_event, body = excluded.body \
-         WHERE excluded.ts_event > orders.ts_event OR (excluded.ts_event = orders.ts_event \
-         AND excluded.lifecycle_rank >= orders.lifecycle_rank)",
-};
-
-const FILL_INSERT: Sql = Sql {
-    sqlite: "INSERT INTO fills (id, order_id, signal_id, instrument, side, price, quantity, fee, \
-             liquidity, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (id) DO NOTHING",
-    pg: "INSERT INTO fills (id, order_id, signal_id, instrument, side, price, quantity, fee, \
-         liquidity, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, \
-         $8::numeric, $9, $10, $11::jsonb) ON CONFLICT (id) DO NOTHING",
-};
-
-const POSITION_UPSERT: Sql = Sql {
-    sqlite: "INSERT INTO positions (instrument, side, quantity, avg_price, realized_pnl, \
-             unrealized_pnl, currency, ts_event, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (instrument) DO UPDATE SET side = excluded.side, \
-             quantity = excluded.quantity, avg_price = excluded.avg_price, \
-             realized_pnl = excluded.realized_pnl, unrealized_pnl = excluded.unrealized_pnl, \
-             currency = excluded.currency, ts_event = excluded.ts_event, body = excluded.body \
-             WHERE excluded.ts_event >= positions.ts_event",
-    pg: "INSERT INTO positions (instrument, side, quantity, avg_price, realized_pnl, \
-         unrealized_pnl, currency, ts_event, body) VALUES ($1, $2, $3::numeric, $4::numeric, \
-         $5::numeric, $6::numeric, $7, $8, $9::jsonb) \
-         ON CONFLICT (instrument) DO UPDATE SET side = excluded.side, \
-         quantity = excluded.quantity, avg_price = excluded.avg_price, \
-         realized_pnl = excluded.realized_pnl, unrealized_pnl = excluded.unrealized_pnl, \
-         currency = excluded.currency, ts_event = excluded.ts_event, body = excluded.body \
-         WHERE excluded.ts_event >= positions.ts_event",
-};
-
-const AUDIT_INSERT: Sql = Sql {
-    sqlite: "INSERT INTO audit_events (id, actor, action, entity, correlation_id, ts_event, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-    pg: "INSERT INTO audit_events (id, actor, action, entity, correlation_id, ts_event, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO NOTHING",
-};
-
-/// Moves a checkpoint forward only: a late, lower value never undoes progress.
-pub(crate) const CHECKPOINT_UPSERT: Sql = Sql {
-    sqlite: "INSERT INTO checkpoints (consumer, seq) VALUES ($1, $2) ON CONFLICT (consumer) \
-             DO UPDATE SET seq = excluded.seq WHERE excluded.seq > checkpoints.seq",
-    pg: "INSERT INTO checkpoints (consumer, seq) VALUES ($1, $2) ON CONFLICT (consumer) \
-         DO UPDATE SET seq = excluded.seq WHERE excluded.seq > checkpoints.seq",
-};
 
 fn id(id: MessageId) -> Val {
     Val::Id(*id.as_uuid())
@@ -166,18 +91,10 @@ fn lifecycle_rank(status: OrderStatus) -> i64 {
     }
 }
 
-/// The inbox insert for a key.
-pub(crate) fn inbox(key: &InboxKey) -> Stmt {
-    Stmt {
-        sql: &INBOX_INSERT,
-        vals: vec![text(&key.consumer), id(key.message_id)],
-    }
-}
-
-/// The outbox insert for an envelope.
-pub(crate) fn outbox(env: &Envelope<Value>) -> Result<Stmt, StoreError> {
-    Ok(Stmt {
-        sql: &OUTBOX_INSERT,
+/// The outbox row for an envelope.
+pub(crate) fn outbox(env: &Envelope<Value>) -> Result<Outgoing, StoreError> {
+    Ok(Outgoing {
+        envelope_id: *env.id.as_uuid(),
         vals: vec![
             id(env.id),
             text(env.subject.as_str()),
@@ -189,10 +106,26 @@ pub(crate) fn outbox(env: &Envelope<Value>) -> Result<Stmt, StoreError> {
     })
 }
 
-fn signal(s: &SignalEventV1) -> Result<Stmt, StoreError> {
-    Ok(Stmt {
-        sql: &SIGNAL_INSERT,
-        vals: vec![
+fn insert(kind: Kind, vals: Vec<Val>) -> OpRow {
+    OpRow {
+        kind,
+        upsert: None,
+        vals,
+    }
+}
+
+fn upsert(kind: Kind, key: String, precedence: (i64, i64), vals: Vec<Val>) -> OpRow {
+    OpRow {
+        kind,
+        upsert: Some(Upsert { key, precedence }),
+        vals,
+    }
+}
+
+fn signal(s: &SignalEventV1) -> Result<OpRow, StoreError> {
+    Ok(insert(
+        Kind::Signal,
+        vec![
             id(s.id),
             text(s.instrument.as_str()),
             text(s.source),
@@ -205,13 +138,17 @@ fn signal(s: &SignalEventV1) -> Result<Stmt, StoreError> {
             Val::Int(s.ts_event.as_nanos()),
             json("signal", s)?,
         ],
-    })
+    ))
 }
 
-fn order(o: &OrderV1) -> Result<Stmt, StoreError> {
-    Ok(Stmt {
-        sql: &ORDER_UPSERT,
-        vals: vec![
+fn order(o: &OrderV1) -> Result<OpRow, StoreError> {
+    let rank = lifecycle_rank(o.status);
+    let ts = o.ts_event.as_nanos();
+    Ok(upsert(
+        Kind::Order,
+        o.id.as_uuid().to_string(),
+        (ts, rank),
+        vec![
             id(o.id),
             id(o.intent_id),
             id(o.signal_id),
@@ -221,23 +158,23 @@ fn order(o: &OrderV1) -> Result<Stmt, StoreError> {
             text(o.order_type),
             text(o.role),
             text(o.status),
-            Val::Int(lifecycle_rank(o.status)),
+            Val::Int(rank),
             text(o.quantity),
             text(o.filled_quantity),
             opt_text(o.avg_fill_price),
             opt_text(o.limit_price),
             opt_text(o.stop_price),
             Val::Int(o.ts_created.as_nanos()),
-            Val::Int(o.ts_event.as_nanos()),
+            Val::Int(ts),
             json("order", o)?,
         ],
-    })
+    ))
 }
 
-fn fill(f: &FillV1) -> Result<Stmt, StoreError> {
-    Ok(Stmt {
-        sql: &FILL_INSERT,
-        vals: vec![
+fn fill(f: &FillV1) -> Result<OpRow, StoreError> {
+    Ok(insert(
+        Kind::Fill,
+        vec![
             id(f.id),
             id(f.order_id),
             id(f.signal_id),
@@ -250,13 +187,16 @@ fn fill(f: &FillV1) -> Result<Stmt, StoreError> {
             Val::Int(f.ts_event.as_nanos()),
             json("fill", f)?,
         ],
-    })
+    ))
 }
 
-fn position(p: &PositionV1) -> Result<Stmt, StoreError> {
-    Ok(Stmt {
-        sql: &POSITION_UPSERT,
-        vals: vec![
+fn position(p: &PositionV1) -> Result<OpRow, StoreError> {
+    let ts = p.ts_event.as_nanos();
+    Ok(upsert(
+        Kind::Position,
+        p.instrument.as_str().to_owned(),
+        (ts, 0),
+        vec![
             text(p.instrument.as_str()),
             text(p.side),
             text(p.quantity),
@@ -264,16 +204,16 @@ fn position(p: &PositionV1) -> Result<Stmt, StoreError> {
             text(p.realized_pnl),
             text(p.unrealized_pnl),
             text(&p.currency),
-            Val::Int(p.ts_event.as_nanos()),
+            Val::Int(ts),
             json("position", p)?,
         ],
-    })
+    ))
 }
 
-fn audit(a: &AuditEventV1) -> Result<Stmt, StoreError> {
-    Ok(Stmt {
-        sql: &AUDIT_INSERT,
-        vals: vec![
+fn audit(a: &AuditEventV1) -> Result<OpRow, StoreError> {
+    Ok(insert(
+        Kind::Audit,
+        vec![
             id(a.id),
             text(&a.actor),
             text(&a.action),
@@ -282,19 +222,33 @@ fn audit(a: &AuditEventV1) -> Result<Stmt, StoreError> {
             Val::Int(a.ts_event.as_nanos()),
             json("audit event", a)?,
         ],
-    })
+    ))
 }
 
-/// The checkpoint upsert.
-pub(crate) fn checkpoint(consumer: &str, seq: i64) -> Stmt {
-    Stmt {
-        sql: &CHECKPOINT_UPSERT,
-        vals: vec![text(consumer), Val::Int(seq)],
-    }
+/// The checkpoint upsert. A negative seq takes precedence over every other write of the
+/// consumer, so a batch still sends it and the database's CHECK refuses the commit, as
+/// it would refuse that write on its own.
+pub(crate) fn checkpoint(consumer: &str, seq: i64) -> OpRow {
+    let precedence = if seq < 0 { (i64::MAX, 0) } else { (seq, 0) };
+    upsert(
+        Kind::Checkpoint,
+        consumer.to_owned(),
+        precedence,
+        vec![text(consumer), Val::Int(seq)],
+    )
 }
 
-/// The statement for one op.
-pub(crate) fn op(op: &Op) -> Result<Stmt, StoreError> {
+/// The statement that moves one checkpoint on its own, outside a unit.
+pub(crate) fn checkpoint_statement(
+    kind: StoreKind,
+    consumer: &str,
+    seq: i64,
+) -> (String, Vec<Val>) {
+    (CHECKPOINTS.sql(kind, 1), checkpoint(consumer, seq).vals)
+}
+
+/// The row for one op.
+pub(crate) fn op(op: &Op) -> Result<OpRow, StoreError> {
     match op {
         Op::InsertSignal(s) => signal(s),
         Op::UpsertOrder(o) => order(o),
@@ -306,9 +260,9 @@ pub(crate) fn op(op: &Op) -> Result<Stmt, StoreError> {
 }
 
 /// Encodes one unit.
-pub(crate) fn unit(unit: &crate::Unit) -> Result<UnitPlan, StoreError> {
+pub(crate) fn unit(unit: &Unit) -> Result<UnitPlan, StoreError> {
     Ok(UnitPlan {
-        inbox: unit.inbox.as_ref().map(inbox),
+        inbox: unit.inbox.clone(),
         ops: unit.ops.iter().map(op).collect::<Result<_, _>>()?,
         outbox: unit.outbox.iter().map(outbox).collect::<Result<_, _>>()?,
     })

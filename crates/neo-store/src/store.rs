@@ -186,7 +186,9 @@ fn sqlite_pools(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> 
     let connect = connect
         .journal_mode(SqliteJournalMode::Wal)
         // FULL: an acknowledged commit survives power loss (ARCHITECTURE.md, Delivery).
-        .synchronous(SqliteSynchronous::Full);
+        .synchronous(SqliteSynchronous::Full)
+        // Checkpoints run beside the writer (crate::checkpoint), never inside a commit.
+        .pragma("wal_autocheckpoint", "0");
     let read = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.acquire_timeout)

@@ -111,6 +111,7 @@ impl Store {
             config.max_units.max(1),
             Arc::clone(&counters),
         ));
+        crate::checkpoint::spawn(self, queue.downgrade());
         (Writer { queue, counters }, task)
     }
 }
