@@ -9,6 +9,7 @@ mod costs;
 mod lifecycle;
 mod matching;
 mod quality;
+mod standing;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,7 @@ use serde::Deserialize;
 pub use costs::{FeeModel, SlippageModel};
 pub use lifecycle::{InvalidTransition, OrderEvent, transition};
 pub use quality::{ExecutionQuality, slippage_bps};
+pub use standing::RestoredOrder;
 
 use crate::risk::RiskApproved;
 use matching::{Execution, Match, Quote, Terms, decide};
@@ -623,10 +625,6 @@ impl PaperOms {
         Ok(())
     }
 }
-
-mod standing;
-
-pub use standing::RestoredOrder;
 
 #[cfg(test)]
 mod props;
