@@ -1,6 +1,6 @@
 //! The desk's configuration: the account and every decision-making section.
 
-use neo_domain::{Money, Price, Quantity};
+use neo_domain::{Fixed, Money, Price, Quantity};
 use serde::Deserialize;
 
 use crate::analyst::AnalystConfig;
@@ -15,6 +15,9 @@ pub struct DeskConfig {
     pub currency: String,
     /// Cash the paper account starts with.
     pub initial_cash: Money,
+    /// Largest notional of one entry as a share of equity (0.25: a quarter of the
+    /// account), so a tight stop never turns the Kelly budget into an all-in position.
+    pub max_entry_fraction: Fixed,
     /// `[analyst]`: the rule-based analyst.
     pub analyst: AnalystConfig,
     /// `[risk]`: pre-trade limits and the drawdown halt.
@@ -35,6 +38,7 @@ impl Default for DeskConfig {
         DeskConfig {
             currency: "USD".to_owned(),
             initial_cash: Money::from_int(100_000).unwrap_or_default(),
+            max_entry_fraction: Fixed::from_raw(250_000_000),
             analyst: AnalystConfig::default(),
             risk: RiskLimits::default(),
             kelly: KellyConfig::default(),
@@ -58,6 +62,12 @@ impl DeskConfig {
             problems.push(format!(
                 "currency {:?} must be 2 to 12 upper-case letters or digits",
                 self.currency
+            ));
+        }
+        if !self.max_entry_fraction.is_positive() || self.max_entry_fraction > Fixed::from_int(10) {
+            problems.push(format!(
+                "max_entry_fraction must be above 0 and at most 10, got {}",
+                self.max_entry_fraction
             ));
         }
         if !self.initial_cash.value().is_positive() {

@@ -362,7 +362,7 @@ impl Desk {
         if quantity.is_zero() {
             let message = if fraction > 0.0 {
                 format!(
-                    "the risk budget ({:.2}% of equity) buys less than one lot of {instrument}",
+                    "the risk budget ({:.2}% of equity) or the entry cap buys less than one lot of {instrument}",
                     fraction * 100.0
                 )
             } else {
@@ -399,9 +399,10 @@ impl Desk {
         self.place(intent, Some(info), now, step)
     }
 
-    /// Trims a size to the position and gross-notional headroom the limits leave, so a
-    /// large Kelly size becomes a smaller order rather than a refusal. With no headroom
-    /// the size is kept, and risk refuses it with the reason.
+    /// Trims a size to the per-entry notional cap, then to the position and
+    /// gross-notional headroom the limits leave, so a large Kelly size becomes a
+    /// smaller order rather than a refusal. With no headroom the size is kept, and
+    /// risk refuses it with the reason.
     fn within_limits(
         &self,
         instrument: InstrumentId,
@@ -410,6 +411,23 @@ impl Desk {
         steps: InstrumentSteps,
         quantity: Quantity,
     ) -> Result<Quantity, DeskError> {
+        // No entry's notional above `max_entry_fraction` of equity, whatever Kelly says.
+        let cap = self
+            .portfolio
+            .equity()?
+            .value()
+            .mul_round(self.config.max_entry_fraction, Rounding::TowardZero)?
+            .div_round(entry.value(), Rounding::TowardZero)?
+            .round_to_step(steps.lot_step.value(), Rounding::TowardZero)?
+            .max(Fixed::ZERO);
+        let quantity = if cap < quantity.value() {
+            Quantity::new(cap).map_err(|_| neo_domain::ArithmeticError::Overflow)?
+        } else {
+            quantity
+        };
+        if quantity.is_zero() {
+            return Ok(quantity);
+        }
         let limits = &self.config.risk;
         let net = self.net(instrument);
         let same_side = match side {

@@ -144,6 +144,17 @@ fn a_buy_in_an_uptrend_becomes_one_bracketed_filled_entry() {
         )
         .unwrap();
     assert!(risk <= Fixed::from_int(2_000), "{risk}");
+    // And the entry's notional stays within a quarter of the account.
+    let notional = intent
+        .quantity
+        .value()
+        .mul_round(px(mid + 0.01).value(), Rounding::Ceiling)
+        .unwrap();
+    assert!(notional <= Fixed::from_int(25_000), "{notional}");
+    assert!(
+        notional >= Fixed::from_int(24_000),
+        "the cap, not a lot short of it: {notional}"
+    );
 
     // The take-profit trades: the position closes, the stop is cancelled, the leg is reported.
     let later = now.add_nanos(MINUTE);
