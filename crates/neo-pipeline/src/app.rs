@@ -172,7 +172,12 @@ async fn launch<B: Bus>(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (http_stop, http_stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let (writer, writer_task) = store.writer(WriterConfig::default());
+    // Transactions of at most 64 units: an accept never waits behind a huge desk batch
+    // (measured: accept p99 at 1,000 alerts/s 20 ms with 512, 13 ms with 64).
+    let (writer, writer_task) = store.writer(WriterConfig {
+        max_units: 64,
+        ..WriterConfig::default()
+    });
     tasks.spawn(async move { role("writer", writer_task.await) });
     let metrics = Metrics::install().map_err(|e| PipelineError::Setup(e.to_string()))?;
 
