@@ -96,6 +96,9 @@ pub enum StageError {
     /// A commit failed: the stage must restart from durable state.
     #[error("commit failed, restart from the store: {0}")]
     Store(#[from] StoreError),
+    /// Side work failed half-way: the handler's state may be ahead of the store.
+    #[error("side work failed, restart from the store: {0}")]
+    SideWork(HandlerError),
 }
 
 /// What a stage did, for logs, metrics and tests.
@@ -172,7 +175,7 @@ pub async fn run_stage<B: Bus, H: Handler>(
     Ok(stats)
 }
 
-/// Commits what the handler did outside messages; a handler error is logged, not fatal.
+/// Commits what the handler did outside messages; a handler error stops the stage.
 async fn poll_side_work<H: Handler>(
     writer: &Writer,
     handler: &mut H,
@@ -193,7 +196,10 @@ async fn poll_side_work<H: Handler>(
             }
         }
         Ok(_) => {}
-        Err(e) => tracing::error!(stage = %consumer, error = %e, "side work failed"),
+        Err(e) => {
+            tracing::error!(stage = %consumer, error = %e, "side work failed");
+            return Err(StageError::SideWork(e));
+        }
     }
     Ok(())
 }

@@ -289,7 +289,71 @@ async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint(url
     );
 }
 
+/// Side work: three polls each commit one audit row (and ring the relay), the fourth
+/// fails and stops the stage with `SideWork` so it restarts from the store.
+struct Ticking {
+    inner: support::Counting,
+    polls: u64,
+}
+
+impl Handler for Ticking {
+    fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        self.inner.handle(envelope)
+    }
+
+    fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
+        self.polls += 1;
+        match self.polls {
+            1..=3 => self
+                .inner
+                .handle(&support::envelope(1_000 + self.polls))
+                .map(Some),
+            4 => Err(HandlerError::Permanent(
+                "overflow in the market step".into(),
+            )),
+            _ => Ok(None),
+        }
+    }
+}
+
+async fn side_work_commits_in_order_and_a_failure_stops_the_stage(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let (writer, _task) = store.writer(WriterConfig::default());
+    let bus = MemoryBus::new();
+    let handler = Ticking {
+        inner: support::Counting {
+            run: "side".into(),
+            handled: 0,
+        },
+        polls: 0,
+    };
+    let wake = Arc::new(Notify::new());
+    let config = StageConfig {
+        wait: Duration::from_millis(5),
+        wake: Some(wake.clone()),
+        ..StageConfig::new(spec("ticking"))
+    };
+    let (_stop, stop_rx) = watch::channel(false);
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        run_stage(bus, store.clone(), writer, handler, config, stop_rx),
+    )
+    .await
+    .expect("the stage stops by itself");
+    assert!(
+        matches!(outcome, Err(neo_stage::StageError::SideWork(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(store.count(Table::AuditEvents).await.unwrap(), 3);
+    assert_eq!(
+        store.count(Table::Inbox).await.unwrap(),
+        0,
+        "side work has no inbox key"
+    );
+}
+
 neo_testkit::on_both_stores!(
+    side_work_commits_in_order_and_a_failure_stops_the_stage,
     transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once,
     exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on,
     replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint,
