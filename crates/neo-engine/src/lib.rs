@@ -4,6 +4,7 @@
 pub mod analyst;
 pub mod clock;
 pub mod desk;
+pub mod history;
 pub mod indicators;
 pub mod market;
 pub mod oms;

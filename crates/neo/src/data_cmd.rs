@@ -37,10 +37,46 @@ pub(crate) enum DataCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Check an OHLCV CSV file against the data gates and list every finding.
+    ///
+    /// Fails (exit 1) on unreadable rows, NaN or infinite values, prices at or below
+    /// zero, OHLC order (low <= open, close <= high), negative volume, duplicate
+    /// timestamps and time going backwards. Flags without failing: close-to-close
+    /// jumps over --max-jump and missing bars (weekends do not count for daily bars).
+    Validate {
+        /// The OHLCV CSV file (header optional; see `neo data stats --help`).
+        file: PathBuf,
+        /// Print one JSON object instead of the text report.
+        #[arg(long)]
+        json: bool,
+        /// Close-to-close move (fraction) flagged as a jump.
+        #[arg(long, default_value_t = 0.10)]
+        max_jump: f64,
+    },
+    /// Summarise an OHLCV CSV file: bars, time span, interval, prices, volume,
+    /// buy-and-hold return, volatility and maximum drawdown.
+    ///
+    /// The header (any letter case) names date/datetime/time/timestamp, open, high,
+    /// low, close and optionally volume; without a header the columns are
+    /// date,open,high,low,close[,volume]. Times may be dates, dates with times (UTC
+    /// unless a zone is given) or Unix seconds, milliseconds or nanoseconds.
+    Stats {
+        /// The OHLCV CSV file.
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
     match command {
+        DataCommand::Validate {
+            file,
+            json,
+            max_jump,
+        } => crate::data_check::validate(&file, json, max_jump),
+        DataCommand::Stats { file, json } => crate::data_check::stats(&file, json),
         DataCommand::Indicators {
             input,
             indicators,

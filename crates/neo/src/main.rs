@@ -1,7 +1,9 @@
 //! The `neo` command line.
 
 mod bench_pipeline;
+mod data_check;
 mod data_cmd;
+mod ohlcv;
 mod ops_cmd;
 mod run_cmd;
 mod schema_cmd;
@@ -29,7 +31,7 @@ enum Command {
         #[command(subcommand)]
         command: schema_cmd::SchemaCommand,
     },
-    /// Market data: compute technical indicators over an OHLCV CSV file.
+    /// Market data: validate and summarise OHLCV CSV files, compute technical indicators.
     Data {
         #[command(subcommand)]
         command: data_cmd::DataCommand,

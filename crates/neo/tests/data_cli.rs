@@ -214,3 +214,58 @@ fn malformed_input_names_the_line() {
     fails_with(&empty, &["sma:2"], "the file is empty");
     fails_with(&temp_path("missing.csv"), &["sma:2"], "cannot read");
 }
+
+#[test]
+fn validate_passes_a_clean_file_and_lists_every_problem_of_a_bad_one() {
+    let clean = temp_csv(
+        "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,120\n2024-01-04,11,11.5,10.8,11.2,90\n",
+    );
+    let out = neo(&["data", "validate", clean.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("PASSED"));
+
+    let bad = temp_csv(
+        "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,13,11,120\n\
+         2024-01-03,11,12,10,11,-1\nnot-a-date,1,2,0.5,1,1\n2024-01-01,11,12,10,11,5\n2024-01-04,NaN,12,10,11,5\n",
+    );
+    let out = neo(&["data", "validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    for needle in [
+        "line      3  ohlc_order",
+        "line      4  negative_volume",
+        "line      4  duplicate_timestamp",
+        "line 5: cannot read the time",
+        "line      6  time_backwards",
+        "line      7  not_finite",
+        "FAILED",
+    ] {
+        assert!(
+            report.contains(needle),
+            "{needle:?} missing from:\n{report}"
+        );
+    }
+    let out = neo(&["data", "validate", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["unreadable"].as_array().unwrap().len(), 1);
+    assert_eq!(v["report"]["counts"]["ohlc_order"], 1);
+}
+
+#[test]
+fn stats_summarise_a_file() {
+    let file = temp_csv(
+        "1704153600,100,101,99,100,10\n1704153660,100,121,100,120,10\n1704153720,120,120,89,90,10\n",
+    );
+    let out = neo(&["data", "stats", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stats"]["bars"], 3);
+    assert_eq!(v["stats"]["interval_secs"], 60.0);
+    assert_eq!(v["stats"]["max_drawdown_pct"], 25.0);
+    assert_eq!(v["stats"]["first"], "2024-01-02T00:00:00Z");
+    let out = neo(&["data", "stats", "/nonexistent.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read"));
+}
