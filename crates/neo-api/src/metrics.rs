@@ -48,8 +48,12 @@ pub mod names {
     /// Histogram (seconds), label `channel`: from webhook receipt to notification sent.
     pub const WEBHOOK_TO_NOTIFICATION: &str = "neo_webhook_to_notification_seconds";
 
+    /// Counter, label `kind` (`tick`, `candle`): market data the desk never saw
+    /// (a tick superseded by a newer one, a candle past the queue bound).
+    pub const MARKET_DROPPED: &str = "neo_market_dropped_total";
+
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 14] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -63,6 +67,7 @@ pub mod names {
         RISK_REFUSALS,
         BUS_DEAD_LETTERS,
         WEBHOOK_TO_NOTIFICATION,
+        MARKET_DROPPED,
     ];
 }
 
@@ -188,6 +193,11 @@ fn describe_all() {
         names::BUS_DEAD_LETTERS,
         Unit::Count,
         "Messages parked in the dead-letter queue, by stage."
+    );
+    describe_counter!(
+        names::MARKET_DROPPED,
+        Unit::Count,
+        "Market data the desk never saw (superseded ticks, candles past the queue bound), by kind."
     );
     describe_histogram!(
         names::WEBHOOK_TO_NOTIFICATION,

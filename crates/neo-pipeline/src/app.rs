@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use neo_api::guard::Guards;
-use neo_api::metrics::Metrics;
+use neo_api::metrics::{Metrics, names};
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router};
 use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
 use neo_domain::Timestamp;
@@ -19,12 +19,14 @@ use neo_domain::subject::patterns;
 use neo_engine::desk::{AccountSummary, Desk};
 use neo_engine::risk::Refusal;
 use neo_notify::Notifier;
-use neo_stage::{RelayConfig, StageConfig, replay_embedded, run_relay, run_stage};
+use neo_stage::{
+    RelayConfig, StageConfig, StageObserver, StageStats, replay_embedded, run_relay, run_stage,
+};
 use neo_store::{Store, WriterConfig};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::config::{BusKind, Config};
+use crate::config::{BusKind, Config, redacted_url};
 use crate::desk_stage::{DESK_CONSUMER, DeskStage, lock};
 use crate::market::{MarketShare, SimFeed, run_feed};
 use crate::notify_stage::{NOTIFY_CONSUMER, NotifyStage, run_notify_stage};
@@ -148,13 +150,25 @@ pub async fn start(
     }
 }
 
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+/// Counts a stage's outcomes in `neo_stage_messages_total` and its dead letters.
+fn stage_metrics(stage: &'static str) -> StageObserver {
+    StageObserver(Arc::new(move |delta: &StageStats| {
+        for (outcome, n) in [
+            ("applied", delta.applied),
+            ("duplicate", delta.duplicates),
+            ("retried", delta.retried),
+            ("dead_lettered", delta.dead_lettered),
+        ] {
+            if n > 0 {
+                metrics::counter!(names::STAGE_MESSAGES, "stage" => stage, "outcome" => outcome)
+                    .increment(n);
+            }
         }
-        _ => url.to_owned(),
-    }
+        if delta.dead_lettered > 0 {
+            metrics::counter!(names::BUS_DEAD_LETTERS, "stage" => stage)
+                .increment(delta.dead_lettered);
+        }
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -234,6 +248,7 @@ async fn launch<B: Bus>(
     let stage_config = StageConfig {
         wait: Duration::from_millis(10),
         wake: Some(wake.clone()),
+        observer: Some(stage_metrics(DESK_CONSUMER)),
         ..StageConfig::new(desk_spec)
     };
     let (b, s, w, rx) = (
@@ -319,7 +334,7 @@ async fn launch<B: Bus>(
     Ok(Running {
         addr,
         passphrase_source,
-        store_display: redact(url),
+        store_display: redacted_url(url),
         shutdown,
         http_stop,
         tasks,

@@ -272,6 +272,16 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
+/// A URL with its credentials replaced by `***`, for messages and banners.
+pub fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The default data directory: `./neo-data`.
 pub fn default_data_dir() -> PathBuf {
     PathBuf::from("neo-data")

@@ -2,12 +2,14 @@
 //! ticks into one-minute candles, and hands both to the desk stage and to
 //! `GET /v1/tickers`. Market data may be dropped when the desk lags, but only
 //! ever an older tick of the same instrument (the newest one is what matters);
-//! candles queue, and the oldest is dropped past a bound, counted.
+//! candles queue, and the oldest is dropped past a bound; both are counted in
+//! `neo_market_dropped_total`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use neo_api::metrics::names;
 use neo_api::server::Ticker;
 use neo_domain::contracts::{CandleV1, TickV1};
 use neo_domain::{InstrumentId, Quantity, Timestamp};
@@ -35,8 +37,6 @@ struct Shared {
     latest: BTreeMap<InstrumentId, (TickV1, Quantity)>,
     pending_ticks: BTreeMap<InstrumentId, TickV1>,
     pending_candles: VecDeque<CandleV1>,
-    dropped_ticks: u64,
-    dropped_candles: u64,
 }
 
 /// What the desk takes from the share in one go.
@@ -64,7 +64,7 @@ impl MarketShare {
             .unwrap_or(tick.size);
         s.latest.insert(tick.instrument, (tick.clone(), volume));
         if s.pending_ticks.insert(tick.instrument, tick).is_some() {
-            s.dropped_ticks += 1;
+            metrics::counter!(names::MARKET_DROPPED, "kind" => "tick").increment(1);
         }
     }
 
@@ -73,7 +73,7 @@ impl MarketShare {
         let mut s = self.lock();
         if s.pending_candles.len() >= CANDLE_QUEUE {
             s.pending_candles.pop_front();
-            s.dropped_candles += 1;
+            metrics::counter!(names::MARKET_DROPPED, "kind" => "candle").increment(1);
         }
         s.pending_candles.push_back(candle);
     }
@@ -101,12 +101,6 @@ impl MarketShare {
                 ts: t.ts_event,
             })
             .collect()
-    }
-
-    /// Ticks superseded before the desk saw them, and candles dropped, since start.
-    pub fn dropped(&self) -> (u64, u64) {
-        let s = self.lock();
-        (s.dropped_ticks, s.dropped_candles)
     }
 }
 

@@ -24,6 +24,11 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
         });
         fills.extend(page);
     }
+    // Fills per order, counted once (fill ids continue from these counts).
+    let mut fill_counts: BTreeMap<MessageId, u32> = BTreeMap::new();
+    for f in &fills {
+        *fill_counts.entry(f.order_id).or_default() += 1;
+    }
     let mut signals: Vec<MessageId> = store
         .open_orders()
         .await?
@@ -46,7 +51,6 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
             .collect();
         let source_id = store.get_signal(signal_id).await?.and_then(|s| s.source_id);
         for order in group {
-            let n = fills.iter().filter(|f| f.order_id == order.id).count();
             let intent = intents.get(&order.intent_id);
             let bracket = match (order.role, intent) {
                 (OrderRole::Entry, Some(i)) => (i.stop_loss, i.take_profit),
@@ -65,9 +69,10 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
                     },
                 ));
             }
+            let fills = fill_counts.get(&order.id).copied().unwrap_or(0);
             orders.push(RestoredOrder {
                 order,
-                fills: u32::try_from(n).unwrap_or(u32::MAX),
+                fills,
                 bracket,
             });
         }

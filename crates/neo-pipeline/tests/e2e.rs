@@ -241,6 +241,10 @@ async fn one_alert_one_bracketed_order_one_message_per_channel(url: &str) {
     assert!(metrics.contains("neo_signals_accepted_total"), "{metrics}");
     assert!(metrics.contains("neo_signals_duplicate_total"));
     assert!(metrics.contains("neo_notifications_total"));
+    assert!(
+        metrics.contains("neo_stage_messages_total{stage=\"desk\",outcome=\"applied\"}"),
+        "{metrics}"
+    );
     let (ready, _) = rig.get("/ready").await;
     assert_eq!(ready, 200);
     rig.stop().await;

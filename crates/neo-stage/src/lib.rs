@@ -73,6 +73,18 @@ pub struct StageConfig {
     pub wait: Duration,
     /// Rung after a commit that wrote outbox rows, so the relay publishes them at once.
     pub wake: Option<Arc<Notify>>,
+    /// Told what each batch did (for metrics); the runner itself records nothing.
+    pub observer: Option<StageObserver>,
+}
+
+/// Receives the counts each batch added (applied, duplicates, retried, dead-lettered).
+#[derive(Clone)]
+pub struct StageObserver(pub Arc<dyn Fn(&StageStats) + Send + Sync>);
+
+impl std::fmt::Debug for StageObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StageObserver")
+    }
 }
 
 impl StageConfig {
@@ -83,6 +95,7 @@ impl StageConfig {
             batch: 256,
             wait: Duration::from_millis(50),
             wake: None,
+            observer: None,
         }
     }
 }
@@ -99,6 +112,18 @@ pub enum StageError {
     /// Side work failed half-way: the handler's state may be ahead of the store.
     #[error("side work failed, restart from the store: {0}")]
     SideWork(HandlerError),
+}
+
+impl StageStats {
+    /// What was added since `earlier`.
+    pub fn since(&self, earlier: StageStats) -> StageStats {
+        StageStats {
+            applied: self.applied - earlier.applied,
+            duplicates: self.duplicates - earlier.duplicates,
+            retried: self.retried - earlier.retried,
+            dead_lettered: self.dead_lettered - earlier.dead_lettered,
+        }
+    }
 }
 
 /// What a stage did, for logs, metrics and tests.
@@ -150,6 +175,7 @@ pub async fn run_stage<B: Bus, H: Handler>(
         if deliveries.is_empty() {
             continue;
         }
+        let before = stats;
         let deliveries = match skip_handled(&store, &consumer, deliveries, &mut stats).await {
             Ok(fresh) => fresh,
             Err((e, deliveries)) => {
@@ -170,6 +196,9 @@ pub async fn run_stage<B: Bus, H: Handler>(
                 config.wake.as_ref(),
             )
             .await?;
+        }
+        if let Some(observer) = &config.observer {
+            (observer.0)(&stats.since(before));
         }
     }
     Ok(stats)
@@ -241,7 +270,7 @@ async fn handle_batch<H: Handler>(
     spec: &ConsumerSpec,
     deliveries: Vec<Delivery>,
     stats: &mut StageStats,
-    spec_wake: Option<&Arc<Notify>>,
+    wake: Option<&Arc<Notify>>,
 ) -> Result<(), StageError> {
     let mut units = Vec::with_capacity(deliveries.len());
     let mut committing = Vec::with_capacity(deliveries.len());
@@ -294,7 +323,7 @@ async fn handle_batch<H: Handler>(
         }
     };
     if wrote_outbox {
-        ring(spec_wake);
+        ring(wake);
     }
     for outcome in &outcomes {
         match outcome {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use neo_bus::{JetStreamBus, NatsConfig};
+use neo_pipeline::config::redacted_url as redacted;
 use neo_store::{Store, Table};
 
 #[derive(Subcommand)]
@@ -45,16 +46,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-/// The URL without credentials, for messages.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 pub(crate) fn store(command: StoreCommand) -> Result<ExitCode> {

@@ -96,14 +96,7 @@ impl Desk {
     ) -> AccountView<'a> {
         let p = &self.portfolio;
         let equity = p.equity().unwrap_or_default();
-        let gross = instruments
-            .values()
-            .filter_map(|v| {
-                let mark = v.mark?.price.value();
-                v.net_quantity.abs().mul_round(mark, Rounding::Ceiling).ok()
-            })
-            .try_fold(Fixed::ZERO, |sum, x| sum.checked_add(x))
-            .unwrap_or(Fixed::MAX);
+        let gross = gross_notional(instruments);
         AccountView {
             now,
             equity,
@@ -114,4 +107,16 @@ impl Desk {
             instruments,
         }
     }
+}
+
+/// Sum of |position| x mark, rounded up (unmarked positions count nothing yet).
+pub(super) fn gross_notional(instruments: &BTreeMap<InstrumentId, InstrumentView>) -> Fixed {
+    instruments
+        .values()
+        .filter_map(|v| {
+            let mark = v.mark?.price.value();
+            v.net_quantity.abs().mul_round(mark, Rounding::Ceiling).ok()
+        })
+        .try_fold(Fixed::ZERO, |sum, x| sum.checked_add(x))
+        .unwrap_or(Fixed::MAX)
 }

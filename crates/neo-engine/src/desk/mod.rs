@@ -438,11 +438,7 @@ impl Desk {
             .max_position_for(&instrument)
             .value()
             .checked_sub(same_side)?;
-        let instruments = self.instrument_views();
-        let gross = self
-            .view(Timestamp::from_nanos(0), &instruments)
-            .gross_notional
-            .value();
+        let gross = account::gross_notional(&self.instrument_views());
         let notional_room = limits
             .max_gross_notional
             .value()
