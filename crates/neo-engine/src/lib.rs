@@ -2,6 +2,7 @@
 //! from an injected [`Clock`], so a backtest and a live run make the same decisions.
 
 pub mod analyst;
+pub mod backtest;
 pub mod clock;
 pub mod desk;
 pub mod history;

@@ -3,6 +3,7 @@
 //! trading decision (SPEC 6). All synchronous and deterministic; time is always
 //! the caller's.
 
+mod bars;
 mod candles;
 mod config;
 mod gates;
@@ -13,6 +14,7 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
+pub use bars::{Ohlcv, SimBar, SimBars, SimBarsConfig};
 pub use candles::{CandleAggregator, CandleError, CandleStats, interval_nanos};
 pub use config::{InstrumentSpec, RegimeParams, RegimeSet, SimConfig};
 pub use gates::{Finding, FindingKind, GateConfig, QualityGate};

@@ -39,6 +39,9 @@ pub struct OmsConfig {
     pub fees: FeeModel,
     /// Slippage on liquidity-taking fills.
     pub slippage: SlippageModel,
+    /// Slip entries only: the opening fill pays the whole round-trip spread and exits
+    /// fill at the quote (how backtesting.py charges `spread`).
+    pub entry_only_slippage: bool,
     /// Largest share of one event's traded volume an order may take (0 < x <= 1);
     /// unset means fills are never limited by volume.
     pub max_participation: Option<Fixed>,
@@ -473,13 +476,14 @@ impl PaperOms {
             return Ok(());
         }
         let side = w.order.side;
+        let slips = !config.entry_only_slippage || w.order.role == OrderRole::Entry;
         let price = match exec.liquidity {
-            Liquidity::Taker => config.slippage.apply(
+            Liquidity::Taker if slips => config.slippage.apply(
                 exec.price,
                 side,
                 self.atr.get(&w.order.instrument).copied(),
             )?,
-            Liquidity::Maker => exec.price,
+            Liquidity::Taker | Liquidity::Maker => exec.price,
         };
         let qty = Quantity::new(available).map_err(|_| ArithmeticError::Overflow)?;
         let notional = Money::notional(price, qty)?;

@@ -36,6 +36,29 @@ impl PaperOms {
         self.on_market(instrument, quote, None, now, now, |created| created <= now)
     }
 
+    /// Drops settled orders (terminal, and not the entry of a working bracket) and
+    /// their intents, so a backtest of millions of orders keeps bounded memory.
+    /// A settled intent submitted again after this is taken as new, so the live
+    /// desk, which relies on that duplicate check, never calls it.
+    pub fn forget_settled(&mut self) {
+        let keep: std::collections::BTreeSet<MessageId> = self
+            .active
+            .values()
+            .flatten()
+            .flat_map(|id| {
+                let parent = self.orders.get(id).and_then(|w| w.order.parent_id);
+                std::iter::once(*id).chain(parent)
+            })
+            .collect();
+        self.orders.retain(|id, _| keep.contains(id));
+        self.by_intent.retain(|_, order| keep.contains(order));
+    }
+
+    /// Orders the venue remembers, settled or not (what [`PaperOms::forget_settled`] trims).
+    pub fn known_orders(&self) -> usize {
+        self.orders.len()
+    }
+
     /// Ids of the instrument's working orders, oldest first.
     pub fn active_orders(&self, instrument: InstrumentId) -> Vec<MessageId> {
         self.active.get(&instrument).cloned().unwrap_or_default()

@@ -103,6 +103,7 @@ fn bracketed_market_buy_fills_at_the_next_open_then_exits_at_take_profit() {
             bps: Fixed::from_int(10),
         },
         max_participation: None,
+        entry_only_slippage: false,
     });
     let sub = oms
         .submit(

@@ -33,6 +33,9 @@ pub struct RiskLimits {
     pub max_data_age_secs: u64,
     /// Drawdown from the high-water mark (a fraction, 0.05 = 5%) that halts trading.
     pub max_drawdown: Fixed,
+    /// Refuse entries without both a stop-loss and a take-profit (off only for
+    /// backtests of strategies that are always in the market).
+    pub require_brackets: bool,
 }
 
 /// Sized for the default paper account of 100 000: 2% daily loss, 5% drawdown.
@@ -48,6 +51,7 @@ impl Default for RiskLimits {
             max_data_age_secs: 300,
             // 5%: the SPEC's drawdown ceiling.
             max_drawdown: Fixed::from_raw(50_000_000),
+            require_brackets: true,
         }
     }
 }
@@ -153,6 +157,7 @@ mod tests {
             allow_list: Some(BTreeSet::new()),
             max_data_age_secs: 0,
             max_drawdown: Fixed::ONE,
+            require_brackets: true,
         };
         let err = bad.validate().unwrap_err();
         assert_eq!(err.problems.len(), 8, "{err}");

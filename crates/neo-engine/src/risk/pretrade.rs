@@ -280,7 +280,9 @@ impl RiskEngine {
             });
         }
         if !reduces {
-            if intent.stop_loss.is_none() || intent.take_profit.is_none() {
+            if self.limits.require_brackets
+                && (intent.stop_loss.is_none() || intent.take_profit.is_none())
+            {
                 out.push(RefusalReason::MissingBrackets {
                     stop_loss: intent.stop_loss.is_none(),
                     take_profit: intent.take_profit.is_none(),
