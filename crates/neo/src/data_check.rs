@@ -1,26 +1,116 @@
-//! `neo data validate` and `neo data stats`: an OHLCV file through the core's
-//! history gates and summary, printed for a person or as JSON.
+//! `neo data validate` and `neo data stats`: an OHLCV file (CSV or Parquet)
+//! through the core's history gates and summary, printed for a person or as JSON.
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use neo_engine::history::{self, Gates};
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use neo_engine::history::{self, FindingKind, Gates, Report};
 use serde_json::json;
 
-use crate::ohlcv::{Loaded, load};
+use crate::ohlcv::{Loaded, load_path_with};
 
-fn read(file: &Path) -> Result<Loaded> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    load(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+/// A progress bar on standard error for large files, drawn only for a person:
+/// hidden when standard error is not a terminal or the output is JSON.
+pub(crate) struct Progress(ProgressBar);
+
+impl Progress {
+    pub(crate) fn new(shown: bool) -> Self {
+        let bar = if shown && std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg:>10} [{bar:30}] {human_pos}/{human_len} rows ({eta} left)",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Progress(bar)
+    }
+
+    /// Starts a stage (`reading`, `writing`) from zero.
+    pub(crate) fn stage(&self, name: &'static str) {
+        self.0.set_message(name);
+        self.0.set_position(0);
+    }
+
+    /// Moves the bar; the shape the loaders' and the store's callbacks take.
+    pub(crate) fn update(&self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    /// Removes the bar before the report is printed.
+    pub(crate) fn clear(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Reads `file` (CSV or Parquet) with a progress bar unless `quiet`.
+pub(crate) fn read(file: &Path, quiet: bool) -> Result<Loaded> {
+    let progress = Progress::new(!quiet);
+    progress.stage("reading");
+    let loaded = load_path_with(file, &mut |done, total| progress.update(done, total));
+    progress.clear();
+    loaded
+}
+
+/// A finding kind as it is spelled in JSON (`price_jump`).
+pub(crate) fn kind_name(kind: FindingKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// `kind n, kind n` over the counts, optionally only failing or only flagged kinds.
+pub(crate) fn counts(report: &Report, keep: impl Fn(FindingKind) -> bool) -> String {
+    report
+        .counts
+        .iter()
+        .filter(|(k, _)| keep(**k))
+        .map(|(k, n)| format!("{} {n}", kind_name(*k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The header line, unreadable rows and findings (all, or only the failing ones).
+pub(crate) fn print_findings(file: &Path, loaded: &Loaded, report: &Report, only_failing: bool) {
+    println!(
+        "{}: {} bars read, {} unreadable, interval {}",
+        file.display(),
+        report.bars,
+        loaded.unreadable.len(),
+        report
+            .interval_secs
+            .map_or("unknown".to_owned(), |s| format!("{s} s"))
+    );
+    for line in &loaded.unreadable {
+        println!("  unreadable  {line}");
+    }
+    for f in &report.findings {
+        if only_failing && !f.kind.fails() {
+            continue;
+        }
+        let level = if f.kind.fails() { "error" } else { "flag " };
+        println!(
+            "  {level}  line {:>6}  {:<20} {}  {}",
+            f.line,
+            kind_name(f.kind),
+            f.ts,
+            f.detail
+        );
+    }
 }
 
 pub(crate) fn validate(file: &Path, as_json: bool, max_jump: f64) -> Result<ExitCode> {
     if !(max_jump.is_finite() && max_jump > 0.0) {
         bail!("--max-jump must be a positive fraction (0.10 is 10%), got {max_jump}");
     }
-    let loaded = read(file)?;
+    let loaded = read(file, as_json)?;
     let gates = Gates {
         max_jump,
         ..Gates::default()
@@ -36,49 +126,15 @@ pub(crate) fn validate(file: &Path, as_json: bool, max_jump: f64) -> Result<Exit
         });
         println!("{out}");
     } else {
-        println!(
-            "{}: {} bars read, {} unreadable, interval {}",
-            file.display(),
-            report.bars,
-            loaded.unreadable.len(),
-            report
-                .interval_secs
-                .map_or("unknown".to_owned(), |s| format!("{s} s"))
-        );
-        for line in &loaded.unreadable {
-            println!("  unreadable  {line}");
-        }
-        for f in &report.findings {
-            let level = if f.kind.fails() { "error" } else { "flag " };
-            let kind = serde_json::to_value(f.kind).unwrap_or_default();
-            println!(
-                "  {level}  line {:>6}  {:<20} {}  {}",
-                f.line,
-                kind.as_str().unwrap_or("?"),
-                f.ts,
-                f.detail
-            );
-        }
-        let summary: Vec<String> = report
-            .counts
-            .iter()
-            .map(|(k, n)| {
-                format!(
-                    "{} {n}",
-                    serde_json::to_value(k)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("?")
-                )
-            })
-            .collect();
+        print_findings(file, &loaded, &report, false);
+        let summary = counts(&report, |_| true);
         println!(
             "{}{}",
             if passed { "PASSED" } else { "FAILED" },
             if summary.is_empty() {
                 String::new()
             } else {
-                format!(": {}", summary.join(", "))
+                format!(": {summary}")
             }
         );
     }
@@ -90,7 +146,7 @@ pub(crate) fn validate(file: &Path, as_json: bool, max_jump: f64) -> Result<Exit
 }
 
 pub(crate) fn stats(file: &Path, as_json: bool) -> Result<ExitCode> {
-    let loaded = read(file)?;
+    let loaded = read(file, as_json)?;
     let s = history::stats(&loaded.bars);
     if as_json {
         println!(

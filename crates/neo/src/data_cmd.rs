@@ -1,5 +1,8 @@
 //! `neo data ...`: market-data utilities. `indicators` runs the engine's streaming
-//! indicators over an OHLCV CSV file and appends one column per indicator output.
+//! indicators over an OHLCV CSV file and appends one column per indicator output;
+//! `validate` and `stats` read CSV or Parquet; `ingest` fills the Parquet store.
+
+mod ingest;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,14 +40,16 @@ pub(crate) enum DataCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Check an OHLCV CSV file against the data gates and list every finding.
+    /// Check an OHLCV file (CSV, or Parquet when named .parquet/.pq) against the data
+    /// gates and list every finding.
     ///
     /// Fails (exit 1) on unreadable rows, NaN or infinite values, prices at or below
     /// zero, OHLC order (low <= open, close <= high), negative volume, duplicate
     /// timestamps and time going backwards. Flags without failing: close-to-close
     /// jumps over --max-jump and missing bars (weekends do not count for daily bars).
     Validate {
-        /// The OHLCV CSV file (header optional; see `neo data stats --help`).
+        /// The OHLCV file: Parquet when named .parquet or .pq, else CSV (header
+        /// optional; see `neo data stats --help`).
         file: PathBuf,
         /// Print one JSON object instead of the text report.
         #[arg(long)]
@@ -53,20 +58,30 @@ pub(crate) enum DataCommand {
         #[arg(long, default_value_t = 0.10)]
         max_jump: f64,
     },
-    /// Summarise an OHLCV CSV file: bars, time span, interval, prices, volume,
-    /// buy-and-hold return, volatility and maximum drawdown.
+    /// Summarise an OHLCV file (CSV or Parquet): bars, time span, interval, prices,
+    /// volume, buy-and-hold return, volatility and maximum drawdown.
     ///
     /// The header (any letter case) names date/datetime/time/timestamp, open, high,
     /// low, close and optionally volume; without a header the columns are
     /// date,open,high,low,close[,volume]. Times may be dates, dates with times (UTC
-    /// unless a zone is given) or Unix seconds, milliseconds or nanoseconds.
+    /// unless a zone is given) or Unix seconds, milliseconds or nanoseconds. Parquet
+    /// files (pandas `to_parquet()` included) are read by the same column names, with
+    /// timestamp, date, integer or text times and float, integer or decimal prices.
     Stats {
-        /// The OHLCV CSV file.
+        /// The OHLCV file: Parquet when named .parquet or .pq, else CSV.
         file: PathBuf,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
+    /// Check an OHLCV file (CSV or Parquet) against the data gates and merge it into
+    /// the historical store, `<store>/instrument=<ID>/timeframe=<TF>/data.parquet`.
+    ///
+    /// Refused (exit 1, nothing written) when `neo data validate` would fail, when
+    /// no bars were read, or when the bars' most common spacing is not --timeframe.
+    /// Otherwise the bars are merged with what is stored (a bar
+    /// at an already stored time replaces it) and the file is replaced atomically.
+    Ingest(ingest::IngestArgs),
 }
 
 pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
@@ -77,6 +92,7 @@ pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
             max_jump,
         } => crate::data_check::validate(&file, json, max_jump),
         DataCommand::Stats { file, json } => crate::data_check::stats(&file, json),
+        DataCommand::Ingest(args) => ingest::run(args),
         DataCommand::Indicators {
             input,
             indicators,

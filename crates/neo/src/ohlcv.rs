@@ -4,8 +4,11 @@
 //! the index may be a date, a date and time (with or without a zone), or Unix
 //! seconds, milliseconds or nanoseconds. Rows that cannot be read are reported
 //! by line, with the rest still read, so one report lists every problem.
+//! [`load_path`] reads a CSV or a Parquet file (through `neo-parquet`) alike.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use std::path::Path;
+
+use anyhow::{Context as _, anyhow, bail};
 use neo_domain::Timestamp;
 use neo_engine::history::Bar;
 
@@ -18,7 +21,7 @@ pub(crate) struct Loaded {
     pub(crate) unreadable: Vec<String>,
 }
 
-const TIME_NAMES: [&str; 7] = [
+const TIME_NAMES: [&str; 8] = [
     "date",
     "datetime",
     "time",
@@ -26,6 +29,7 @@ const TIME_NAMES: [&str; 7] = [
     "open_time",
     "open time",
     "index",
+    "ts",
 ];
 
 struct Layout {
@@ -54,49 +58,48 @@ fn layout_from_header(names: &[String]) -> Result<Layout, String> {
     })
 }
 
-/// Parses the index cell into UTC nanoseconds.
+/// Parses the index cell into UTC nanoseconds (the same rules as a Parquet
+/// file's text or integer time column).
 pub(crate) fn parse_time(text: &str) -> Option<Timestamp> {
-    let t = text.trim();
-    if let Ok(ts) = t.parse::<Timestamp>() {
-        return Some(ts);
+    neo_parquet::parse_time_text(text)
+}
+
+/// Whether `path` is read as Parquet: by its extension, `.parquet` or `.pq` in any
+/// letter case; anything else is read as CSV.
+pub(crate) fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+}
+
+/// Reads an OHLCV file, CSV or Parquet by its extension (see [`is_parquet`]).
+pub(crate) fn load_path(path: &Path) -> anyhow::Result<Loaded> {
+    load_path_with(path, &mut |_, _| {})
+}
+
+/// [`load_path`], calling `progress(rows_done, rows_total)` while a Parquet file is
+/// decoded (a CSV file is read in one go).
+pub(crate) fn load_path_with(
+    path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<Loaded> {
+    if is_parquet(path) {
+        let read = neo_parquet::read_ohlcv_with(path, progress)?;
+        return Ok(Loaded {
+            bars: read.bars,
+            unreadable: read.unreadable,
+        });
     }
-    // Eight digits read as a date (20240102) before they could read as epoch seconds.
-    if t.len() == 8
-        && let Ok(d) = NaiveDate::parse_from_str(t, "%Y%m%d")
-    {
-        return d
-            .and_hms_opt(0, 0, 0)?
-            .and_utc()
-            .timestamp_nanos_opt()
-            .map(Timestamp::from_nanos);
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.starts_with(b"PAR1") {
+        bail!(
+            "{}: this is a Parquet file; name it .parquet (or .pq) to read it as one",
+            path.display()
+        );
     }
-    if let Ok(n) = t.parse::<i64>() {
-        // Seconds, milliseconds or nanoseconds since the epoch, by magnitude.
-        let nanos = match n.unsigned_abs() {
-            0..100_000_000_000 => n.checked_mul(1_000_000_000)?,
-            100_000_000_000..100_000_000_000_000 => n.checked_mul(1_000_000)?,
-            _ => n,
-        };
-        return Some(Timestamp::from_nanos(nanos));
-    }
-    let naive = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y/%m/%d %H:%M:%S",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-    .or_else(|| {
-        ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]
-            .iter()
-            .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-    })?;
-    naive
-        .and_utc()
-        .timestamp_nanos_opt()
-        .map(Timestamp::from_nanos)
+    let text =
+        String::from_utf8(bytes).map_err(|e| anyhow!("{}: not UTF-8 text: {e}", path.display()))?;
+    load(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
 fn is_number(s: &str) -> bool {
@@ -231,6 +234,21 @@ mod tests {
                 .unwrap_err()
                 .contains("no \"open\" column")
         );
+    }
+
+    #[test]
+    fn parquet_is_chosen_by_extension() {
+        for (name, parquet) in [
+            ("a.parquet", true),
+            ("dir.csv/a.PQ", true),
+            ("a.Parquet", true),
+            ("a.csv", false),
+            ("a.parquet.csv", false),
+            ("parquet", false),
+            ("a.txt", false),
+        ] {
+            assert_eq!(is_parquet(Path::new(name)), parquet, "{name}");
+        }
     }
 
     proptest! {
