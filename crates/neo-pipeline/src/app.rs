@@ -16,6 +16,7 @@ use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
 use neo_domain::Timestamp;
 use neo_domain::contracts::OrderIntentV1;
 use neo_domain::subject::patterns;
+use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{AccountSummary, Desk};
 use neo_engine::risk::Refusal;
 use neo_notify::Notifier;
@@ -205,8 +206,22 @@ async fn launch<B: Bus>(
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
     let mut desk = Desk::new(config.desk.clone(), feed.steps(), now)
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let mut autonomy = if config.strategy.enabled {
+        Some(
+            Autonomy::new(config.strategy.clone())
+                .map_err(|e| PipelineError::Setup(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     for candle in &history {
         desk.on_candle(candle);
+        if let Some(autonomy) = &mut autonomy {
+            // Warm-up only: history is not traded.
+            let _ = autonomy
+                .on_candle(candle, neo_domain::Fixed::ZERO)
+                .map_err(|e| PipelineError::Setup(e.to_string()))?;
+        }
     }
     desk.restore(load(&store).await?)
         .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
@@ -244,7 +259,10 @@ async fn launch<B: Bus>(
         }
     }
 
-    let stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone());
+    let mut stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone());
+    if let Some(autonomy) = autonomy {
+        stage = stage.with_autonomy(autonomy);
+    }
     let stage_config = StageConfig {
         wait: Duration::from_millis(10),
         wake: Some(wake.clone()),

@@ -13,6 +13,7 @@ use figment::value::Value;
 use neo_api::guard::GuardConfig;
 use neo_api::server::GatewayConfig;
 use neo_domain::InstrumentId;
+use neo_engine::autonomy::AutonomyConfig;
 use neo_engine::desk::DeskConfig;
 use neo_notify::NotifyConfig;
 use serde::Deserialize;
@@ -37,6 +38,8 @@ pub struct Config {
     pub market: MarketConfig,
     /// `[desk]`: the paper account, analyst, sizing, risk and OMS.
     pub desk: DeskConfig,
+    /// `[strategy]`: NEO's own ensemble trading on every closed candle (off by default).
+    pub strategy: AutonomyConfig,
 }
 
 /// `[server]`.
@@ -195,6 +198,7 @@ impl Config {
                 .into_iter()
                 .map(|p| format!("desk: {p}")),
         );
+        problems.extend(self.strategy.validate());
         if self.market.instruments.is_empty() {
             problems.push("market.instruments must name at least one instrument".to_owned());
         }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use neo_api::metrics::names;
 use neo_domain::contracts::{AuditEventV1, Channel, NotificationV1, OrderRole, SignalEventV1};
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
+use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{Desk, FillReport, Step};
 use neo_engine::risk::{StateCause, StateChange};
 use neo_notify::render::{
@@ -32,6 +33,7 @@ pub struct DeskStage {
     share: Arc<MarketShare>,
     channels: Vec<Channel>,
     clock: Clock,
+    autonomy: Option<Autonomy>,
 }
 
 /// Locks the desk; a panic mid-step is a bug that already stopped the stage.
@@ -52,7 +54,31 @@ impl DeskStage {
             share,
             channels,
             clock,
+            autonomy: None,
         }
+    }
+
+    /// Runs NEO's own strategy loop on every closed candle (`[strategy] enabled`).
+    #[must_use]
+    pub fn with_autonomy(mut self, autonomy: Autonomy) -> Self {
+        self.autonomy = Some(autonomy);
+        self
+    }
+}
+
+/// A strategy signal as the gateway commits an accepted alert: stored, and
+/// published on its normalized subject for the desk to take like any other.
+fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects) {
+    let subject =
+        subject::signal_normalized(signal.priority, signal.instrument, signal.signal_type);
+    match Envelope::new(signal.id, subject, signal.clone(), now, signal.id, None).into_json() {
+        Ok(envelope) => {
+            metrics::counter!(names::SIGNALS_ACCEPTED, "source" => signal.source.as_str())
+                .increment(1);
+            effects.ops.push(Op::InsertSignal(signal));
+            effects.outbox.push(envelope);
+        }
+        Err(e) => tracing::error!(error = %e, "strategy signal could not be encoded"),
     }
 }
 
@@ -89,10 +115,18 @@ impl Handler for DeskStage {
             return Ok(None);
         }
         let mut desk = lock(&self.desk);
+        let mut all = Effects::default();
         for candle in &batch.candles {
             desk.on_candle(candle);
+            if let Some(autonomy) = &mut self.autonomy {
+                let signal = autonomy
+                    .on_candle(candle, desk.net(candle.instrument))
+                    .map_err(|e| HandlerError::Permanent(format!("strategy loop: {e}")))?;
+                if let Some(signal) = signal {
+                    strategy_effects(signal, candle.ts_event, &mut all);
+                }
+            }
         }
-        let mut all = Effects::default();
         for tick in &batch.ticks {
             let step = desk
                 .on_tick(tick)

@@ -1,5 +1,7 @@
 //! The `neo` command line.
 
+mod backtest_cmd;
+mod backtest_report;
 mod bench_pipeline;
 mod data_check;
 mod data_cmd;
@@ -31,11 +33,14 @@ enum Command {
         #[command(subcommand)]
         command: schema_cmd::SchemaCommand,
     },
-    /// Market data: validate and summarise OHLCV CSV files, compute technical indicators.
+    /// Market data: validate, summarise and ingest OHLCV CSV or Parquet files, compute technical indicators.
     Data {
         #[command(subcommand)]
         command: data_cmd::DataCommand,
     },
+    /// Backtest a strategy on an OHLCV file or the simulated market, through the same
+    /// risk engine, paper OMS and portfolio as live trading.
+    Backtest(backtest_cmd::BacktestArgs),
     /// The database: apply migrations and show what it holds (SQLite or PostgreSQL).
     Store {
         #[command(subcommand)]
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::SendAlert(args) => run_cmd::send_alert(args),
         Command::Schema { command } => schema_cmd::run(command),
+        Command::Backtest(args) => backtest_cmd::run(&args),
         Command::Data { command } => data_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),

@@ -24,8 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use neo_domain::contracts::SignalEventV1;
 use neo_domain::contracts::{AgentOutputV1, Recommendation, Severity, SignalType};
+use neo_domain::contracts::{SignalEventV1, SignalSource};
 use neo_domain::{Fixed, IdKind, MessageId, Side, Timestamp};
 
 use super::{AGENT_NAME, AnalystConfig, MarketSnapshot};
@@ -129,9 +129,8 @@ pub(crate) fn decide(
             v
         }
         None => match signal.signal_type {
-            SignalType::Entry | SignalType::Reverse => {
-                entry(config, signal, position, market.snapshot)
-            }
+            SignalType::Entry | SignalType::Reverse => strategy_entry(signal)
+                .unwrap_or_else(|| entry(config, signal, position, market.snapshot)),
             SignalType::Exit => exit(signal, position),
             SignalType::Alert => alert(market.snapshot),
         },
@@ -211,6 +210,33 @@ fn data_problem(market: &Market<'_>, now: Timestamp) -> Option<String> {
             }
         }
     })
+}
+
+/// Metadata key under which NEO's own strategy loop sends its ensemble's P(up).
+pub const PROBABILITY_UP: &str = "probability_up";
+
+/// A signal from NEO's own ensemble already is an analysis: it is followed with
+/// the ensemble's probability for its side as the confidence (calibration and
+/// Kelly then size it). `None` for any other signal, or one without a usable probability.
+fn strategy_entry(signal: &SignalEventV1) -> Option<Verdict> {
+    if signal.source != SignalSource::Strategy {
+        return None;
+    }
+    let side = signal.side?;
+    let p_up = signal
+        .metadata
+        .get(PROBABILITY_UP)?
+        .as_f64()
+        .filter(|p| p.is_finite() && (0.0..=1.0).contains(p))?;
+    let (follow, confidence) = match side {
+        Side::Buy => (Recommendation::Buy, p_up),
+        Side::Sell => (Recommendation::Sell, 1.0 - p_up),
+    };
+    let mut v = Verdict::new(follow, confidence);
+    v.note(format!(
+        "the strategy ensemble gives an up-move probability of {p_up:.3}"
+    ));
+    Some(v)
 }
 
 fn entry(

@@ -21,6 +21,7 @@ use neo_domain::{Fixed, InstrumentId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use context::MarketSnapshot;
+pub use decide::PROBABILITY_UP;
 
 use crate::indicators::MAX_PERIOD;
 use crate::market::{Finding, GateConfig, QualityGate, Regime};

@@ -13,6 +13,8 @@
 //!
 //! The run is a pure function of its inputs: two runs give identical output.
 
+mod books;
+mod ensemble;
 mod stats;
 mod strategy;
 mod trades;
@@ -24,8 +26,8 @@ use std::collections::BTreeMap;
 
 use neo_domain::contracts::{OrderIntentV1, OrderType, TimeInForce};
 use neo_domain::{
-    ArithmeticError, Fixed, IdKind, InstrumentId, MessageId, Money, Price, Quantity, Rounding,
-    Side, Timestamp,
+    ArithmeticError, Fixed, InstrumentId, MessageId, Money, Price, Quantity, Rounding, Side,
+    Timestamp,
 };
 
 use crate::market::{Ohlcv, interval_nanos};
@@ -33,12 +35,12 @@ use crate::oms::{FeeModel, OmsConfig, OmsError, OmsEvent, PaperOms, SlippageMode
 use crate::portfolio::{Portfolio, PortfolioError};
 use crate::risk::{AccountView, InstrumentView, Mark, RiskEngine, RiskLimits};
 
+pub use self::ensemble::{DEFAULT_MIN_EDGE, EnsembleBacktest, EnsembleReport, strategy_signal};
 pub use stats::{CurvePoint, Summary};
 pub use strategy::{AverageKind, Cross, Strategy, StrategyError, Target};
 pub use trades::Trade;
 
-use stats::{EquityStats, Inputs, summarize};
-use trades::Ledger;
+use books::Books;
 
 /// Orders the OMS may remember before settled ones are dropped (bounded memory).
 const FORGET_EVERY: usize = 4_096;
@@ -58,6 +60,44 @@ pub struct BacktestConfig {
     pub commission: Fixed,
     /// Round-trip spread as a fraction of the price, paid on entry.
     pub spread: Fixed,
+    /// How big an entry is (backtesting.py's `size`).
+    pub size: Sizing,
+}
+
+/// An entry's size, as backtesting.py reads its `size` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sizing {
+    /// Whole units from all the cash (the default).
+    #[default]
+    AllCash,
+    /// Whole units from this fraction (0 < f < 1) of the cash.
+    Fraction(Fixed),
+    /// This many units, when the cash covers them (else the entry is skipped).
+    Units(Quantity),
+}
+
+impl Sizing {
+    /// backtesting.py's rule: below 1 a fraction of the cash, from 1 up whole units.
+    pub fn parse(text: &str) -> Result<Sizing, String> {
+        let value: Fixed = text
+            .trim()
+            .parse()
+            .map_err(|e| format!("size {text:?}: {e}"))?;
+        if !value.is_positive() {
+            return Err(format!("size {text:?}: must be above zero"));
+        }
+        if value < Fixed::ONE {
+            return Ok(Sizing::Fraction(value));
+        }
+        if value.round_to_step(Fixed::ONE, Rounding::Floor) != Ok(value) {
+            return Err(format!(
+                "size {text:?}: a fraction below 1 or a whole number of units"
+            ));
+        }
+        Quantity::new(value)
+            .map(Sizing::Units)
+            .map_err(|e| format!("size {text:?}: {e}"))
+    }
 }
 
 impl BacktestConfig {
@@ -108,7 +148,8 @@ impl BacktestConfig {
 /// Risk limits for research: the engine still judges every order, but nothing
 /// short of an emptied account stops a strategy that is always in the market.
 fn research_limits() -> RiskLimits {
-    let huge = Fixed::from_int(i64::MAX / 1_000_000_000);
+    // 10^24: far beyond any account, far below where exact arithmetic overflows.
+    let huge = Fixed::from_raw(10i128.pow(33));
     RiskLimits {
         max_position: Quantity::new(huge).unwrap_or_default(),
         max_gross_notional: Money::new(huge).unwrap_or_default(),
@@ -145,6 +186,9 @@ pub enum BacktestError {
         /// Why.
         reasons: String,
     },
+    /// The desk failed.
+    #[error("desk: {0}")]
+    Desk(String),
     /// The OMS failed.
     #[error(transparent)]
     Oms(#[from] OmsError),
@@ -184,19 +228,12 @@ pub struct Backtest<S> {
     oms: PaperOms,
     risk: RiskEngine,
     portfolio: Portfolio,
-    ledger: Ledger,
-    stats: EquityStats,
-    /// Bars seen.
-    index: u64,
-    last_ts: Option<Timestamp>,
+    books: Books,
     pending: Option<Target>,
     /// Signed units held, and the same as `f64` with cash as `f64` (for the curve).
     position: Fixed,
     position_f: f64,
     cash_f: f64,
-    buy_hold_from: Option<f64>,
-    last_close: f64,
-    last_close_exact: Option<Price>,
 }
 
 impl<S: Strategy> Backtest<S> {
@@ -212,49 +249,27 @@ impl<S: Strategy> Backtest<S> {
         let portfolio = Portfolio::new(&config.currency, config.cash, Timestamp::from_nanos(0))?;
         Ok(Backtest {
             cash_f: approx(config.cash.value()),
+            books: Books::new(strategy.warmup_bars() as u64),
             config,
             strategy,
             oms,
             risk,
             portfolio,
-            ledger: Ledger::default(),
-            stats: EquityStats::new(),
-            index: 0,
-            last_ts: None,
             pending: None,
             position: Fixed::ZERO,
             position_f: 0.0,
-            buy_hold_from: None,
-            last_close: f64::NAN,
-            last_close_exact: None,
         })
     }
 
     /// Processes one bar: last bar's wish executes at this open, then the
     /// strategy sees this close.
     pub fn step(&mut self, bar: &Ohlcv) -> Result<(), BacktestError> {
-        let index = self.index;
-        if let Some(previous) = self.last_ts
-            && bar.ts_open <= previous
-        {
-            return Err(BacktestError::TimeWentBackwards {
-                index,
-                ts: bar.ts_open,
-                previous,
-            });
-        }
-        self.last_ts = Some(bar.ts_open);
+        self.books.open(bar)?;
         if let Some(target) = self.pending.take() {
             self.execute(target, bar)?;
         }
-        let close = approx(bar.close.value());
-        self.last_close = close;
-        self.last_close_exact = Some(bar.close);
-        self.stats
-            .record(bar.ts_open, self.cash_f + self.position_f * close);
-        if index == self.strategy.warmup_bars() as u64 {
-            self.buy_hold_from = Some(close);
-        }
+        let (cash, position) = (self.cash_f, self.position_f);
+        let close = self.books.close(bar, |close| cash + position * close);
         if let Some(target) = self.strategy.on_bar(bar, close) {
             let holding = match self.position.raw().signum() {
                 1 => Some(Target::Long),
@@ -265,37 +280,18 @@ impl<S: Strategy> Backtest<S> {
                 self.pending = Some(target);
             }
         }
-        self.index += 1;
+        self.books.index += 1;
         Ok(())
     }
 
     /// Ends the run: the summary, the trades and the curve.
     pub fn finish(self) -> Result<Outcome, BacktestError> {
-        let last = self.last_ts.unwrap_or(Timestamp::from_nanos(0));
         let mut portfolio = self.portfolio;
-        if let Some(close) = self.last_close_exact {
-            portfolio.mark(self.config.instrument, close, last)?;
+        if let Some((close, at)) = self.books.last_close() {
+            portfolio.mark(self.config.instrument, close, at)?;
         }
         let final_equity = portfolio.equity()?;
-        let commissions = self
-            .ledger
-            .trades()
-            .iter()
-            .try_fold(Fixed::ZERO, |sum, t| sum.checked_add(t.commission.value()))?;
-        let summary = summarize(&Inputs {
-            stats: &self.stats,
-            trades: self.ledger.trades(),
-            initial: approx(self.config.cash.value()),
-            final_equity: final_equity.to_string(),
-            final_f64: approx(final_equity.value()),
-            buy_hold: self.buy_hold_from.map(|from| (from, self.last_close)),
-            commissions: commissions.to_string(),
-        });
-        Ok(Outcome {
-            summary,
-            curve: self.stats.curve(),
-            trades: self.ledger.into_trades(),
-        })
+        self.books.conclude(self.config.cash, final_equity)
     }
 
     /// At `bar`'s open: leave the position that is no longer wanted, then enter `target`.
@@ -335,7 +331,10 @@ impl<S: Strategy> Backtest<S> {
     /// for a sell) plus the commission on the open (backtesting.py's
     /// `margin_available // (adjusted_price + commission per unit)` on a flat account).
     fn affordable(&self, open: Price, side: Side) -> Result<Quantity, ArithmeticError> {
-        let cash = self.portfolio.cash().value();
+        let mut cash = self.portfolio.cash().value();
+        if let Sizing::Fraction(f) = self.config.size {
+            cash = cash.mul_round(f, Rounding::Floor)?;
+        }
         if !cash.is_positive() {
             return Ok(Quantity::ZERO);
         }
@@ -350,6 +349,11 @@ impl<S: Strategy> Backtest<S> {
         let units = cash
             .div_round(unit, Rounding::Floor)?
             .round_to_step(Fixed::ONE, Rounding::Floor)?;
+        let units = match self.config.size {
+            Sizing::Units(wanted) if wanted.value() <= units => wanted.value(),
+            Sizing::Units(_) => Fixed::ZERO,
+            Sizing::AllCash | Sizing::Fraction(_) => units,
+        };
         Quantity::new(units).map_err(|_| ArithmeticError::Overflow)
     }
 
@@ -363,11 +367,18 @@ impl<S: Strategy> Backtest<S> {
     ) -> Result<(), BacktestError> {
         let instrument = self.config.instrument;
         let now = bar.ts_open;
-        let key = format!("backtest:{}:{}", self.index, u8::from(reduce_only));
-        let signal_id = MessageId::derived(IdKind::Signal, &key);
+        // Ids from the bar's time and index: unique, deterministic and cheap (no hashing).
+        let id = |kind: u8| {
+            let mut tail = [0u8; 10];
+            tail[0] = kind;
+            tail[1] = u8::from(reduce_only);
+            tail[2..].copy_from_slice(&self.books.index.to_be_bytes());
+            MessageId::v7(now, tail)
+        };
+        let signal_id = id(0);
         let intent = OrderIntentV1 {
-            id: MessageId::derived(IdKind::Intent, &key),
-            decision_id: MessageId::derived(IdKind::Decision, &key),
+            id: id(2),
+            decision_id: id(1),
             signal_id,
             instrument,
             side,
@@ -412,7 +423,7 @@ impl<S: Strategy> Backtest<S> {
             self.risk
                 .check(intent, &view)
                 .map_err(|refusal| BacktestError::Refused {
-                    index: self.index,
+                    index: self.books.index,
                     reasons: refusal.to_string(),
                 })?;
         let submitted = self.oms.submit(approved, now)?;
@@ -424,7 +435,7 @@ impl<S: Strategy> Backtest<S> {
         for event in events {
             if let OmsEvent::Fill(fill) = event {
                 self.portfolio.apply_fill(&fill)?;
-                self.ledger.on_fill(&fill, self.index)?;
+                self.books.ledger.on_fill(&fill, self.books.index)?;
             }
         }
         self.position = self

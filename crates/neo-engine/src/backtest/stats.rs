@@ -34,14 +34,22 @@ pub(crate) struct EquityStats {
     max_drawdown: f64,
     /// Last equity of each calendar day (UTC), in order.
     daily: Vec<f64>,
-    current_day: Option<i64>,
+    /// The current day's start and end (nanoseconds), so most bars skip the division.
+    day_span: (i64, i64),
+    weekend_day: bool,
     weekend_bars: u64,
     bars: u64,
-    /// The last 100 bar gaps' source: the previous bar time and the gaps themselves.
-    gaps: Vec<i64>,
+    /// The last 100 gaps between bar times, as a ring.
+    gaps: [i64; GAPS],
+    gap_count: usize,
     curve: Vec<CurvePoint>,
     stride: u64,
+    /// Bars until the next curve point.
+    countdown: u64,
 }
+
+/// Bar gaps the period estimate looks at (backtesting.py's `index[-100:]`).
+const GAPS: usize = 100;
 
 impl EquityStats {
     pub(crate) fn new() -> Self {
@@ -51,22 +59,23 @@ impl EquityStats {
             peak: f64::MIN,
             max_drawdown: 0.0,
             daily: Vec::new(),
-            current_day: None,
+            day_span: (i64::MAX, i64::MIN),
+            weekend_day: false,
             weekend_bars: 0,
             bars: 0,
-            gaps: Vec::new(),
+            gaps: [0; GAPS],
+            gap_count: 0,
             curve: Vec::new(),
             stride: 1,
+            countdown: 0,
         }
     }
 
     /// Records the equity at a bar's close (`ts` is the bar's time, its index).
     pub(crate) fn record(&mut self, ts: Timestamp, equity: f64) {
         if let Some((previous, _)) = self.last {
-            if self.gaps.len() == 100 {
-                self.gaps.remove(0);
-            }
-            self.gaps.push(ts.nanos_since(previous));
+            self.gaps[self.gap_count % GAPS] = ts.nanos_since(previous);
+            self.gap_count += 1;
         }
         self.first.get_or_insert((ts, equity));
         self.last = Some((ts, equity));
@@ -81,20 +90,21 @@ impl EquityStats {
         if drawdown > self.max_drawdown {
             self.max_drawdown = drawdown;
         }
-        let day = ts.as_nanos().div_euclid(NANOS_PER_DAY);
-        if self.current_day == Some(day) {
+        let nanos = ts.as_nanos();
+        if (self.day_span.0..self.day_span.1).contains(&nanos) {
             if let Some(last) = self.daily.last_mut() {
                 *last = equity;
             }
         } else {
-            self.current_day = Some(day);
+            let day = nanos.div_euclid(NANOS_PER_DAY);
+            self.day_span = (day * NANOS_PER_DAY, (day + 1) * NANOS_PER_DAY);
+            // 1970-01-01 was a Thursday: Monday is 0, Saturday 5, Sunday 6.
+            self.weekend_day = (day + 3).rem_euclid(7) >= 5;
             self.daily.push(equity);
         }
-        // 1970-01-01 was a Thursday: Monday is 0, Saturday 5, Sunday 6.
-        if (day + 3).rem_euclid(7) >= 5 {
-            self.weekend_bars += 1;
-        }
-        if self.bars.is_multiple_of(self.stride) {
+        self.weekend_bars += u64::from(self.weekend_day);
+        if self.countdown == 0 {
+            self.countdown = self.stride;
             self.curve.push(CurvePoint {
                 ts,
                 equity,
@@ -107,8 +117,10 @@ impl EquityStats {
                     i % 2 == 1
                 });
                 self.stride *= 2;
+                self.countdown = self.stride;
             }
         }
+        self.countdown -= 1;
         self.bars += 1;
     }
 
@@ -134,7 +146,7 @@ impl EquityStats {
 
     /// The median bar gap in whole days (backtesting.py's `_data_period(...).days`).
     fn period_days(&self) -> i64 {
-        let mut gaps = self.gaps.clone();
+        let mut gaps: Vec<i64> = self.gaps[..self.gap_count.min(GAPS)].to_vec();
         if gaps.is_empty() {
             return 0;
         }

@@ -9,6 +9,7 @@ fn config() -> BacktestConfig {
         cash: Money::from_int(10_000).unwrap(),
         commission: Fixed::ZERO,
         spread: Fixed::ZERO,
+        size: Sizing::AllCash,
     }
 }
 

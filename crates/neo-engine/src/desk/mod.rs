@@ -21,7 +21,7 @@ use neo_domain::contracts::{
     Recommendation, SignalEventV1, TickV1, TimeInForce,
 };
 use neo_domain::{
-    Fixed, IdKind, InstrumentId, MessageId, Price, Quantity, Rounding, Side, Timestamp,
+    Fixed, IdKind, InstrumentId, MessageId, Money, Price, Quantity, Rounding, Side, Timestamp,
 };
 
 use crate::analyst::RuleAnalyst;
@@ -175,6 +175,28 @@ impl Desk {
         {
             self.oms.set_atr(candle.instrument, atr);
         }
+    }
+
+    /// Works the instrument's orders against a whole bar (a backtest's stops and
+    /// targets touched inside it) and marks the account at its close.
+    pub fn on_bar(&mut self, candle: &CandleV1) -> Result<Step, DeskError> {
+        let mut step = Step::default();
+        let events = self.oms.on_candle(candle)?;
+        self.apply(events, candle.ts_event, &mut step)?;
+        self.portfolio
+            .mark(candle.instrument, candle.close, candle.ts_event)?;
+        self.watch_equity(candle.ts_event, &mut step)?;
+        Ok(step)
+    }
+
+    /// Cash plus positions at their latest marks.
+    pub fn equity(&self) -> Result<Money, DeskError> {
+        Ok(self.portfolio.equity()?)
+    }
+
+    /// Cash alone.
+    pub fn cash(&self) -> Money {
+        self.portfolio.cash()
     }
 
     /// Marks the account and works the instrument's orders against a tick.

@@ -46,6 +46,20 @@ impl Ohlcv {
     }
 }
 
+impl From<&CandleV1> for Ohlcv {
+    fn from(candle: &CandleV1) -> Self {
+        Ohlcv {
+            ts_open: candle.ts_open,
+            ts_close: candle.ts_event,
+            open: candle.open,
+            high: candle.high,
+            low: candle.low,
+            close: candle.close,
+            volume: candle.volume,
+        }
+    }
+}
+
 /// What to simulate: `sim:seed=N,bars=M[,interval=1m][,instrument=X]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimBarsConfig {

@@ -48,9 +48,10 @@ impl GateConfig {
                 self.max_jump_fraction
             ));
         }
-        if !(1..=86_400).contains(&self.max_age_secs) {
+        let ceiling = crate::risk::MAX_DATA_AGE_CEILING_SECS;
+        if !(1..=ceiling).contains(&self.max_age_secs) {
             problems.push(format!(
-                "max_age_secs must be 1 to 86400, got {}",
+                "max_age_secs must be 1 to {ceiling}, got {}",
                 self.max_age_secs
             ));
         }

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
-/// Longest accepted market-data age: a day (beyond that "stale" means nothing).
-const MAX_DATA_AGE_CEILING_SECS: u64 = 86_400;
+/// Longest accepted market-data age: 31 days, enough for daily and weekly bars
+/// across weekends and holidays (beyond that "stale" means nothing).
+pub const MAX_DATA_AGE_CEILING_SECS: u64 = 31 * 86_400;
 
 /// The limits every order is checked against; a config file section.
 ///

@@ -41,7 +41,7 @@ pub(crate) use approved::approve_for_test;
 pub use brackets::{AtrBrackets, BracketError, BracketedEntry, EntryOrder, EntryType, RStats};
 pub use calibration::{CalibrationConfig, Calibrator, InvalidProbability, ReliabilityBins};
 pub use kelly::KellyConfig;
-pub use limits::RiskLimits;
+pub use limits::{MAX_DATA_AGE_CEILING_SECS, RiskLimits};
 pub use pretrade::{AccountView, InstrumentView, Mark, RiskEngine, drawdown};
 pub use refusal::{Refusal, RefusalReason};
 pub use sizing::{SizingError, SizingInput, size_quantity};
@@ -58,7 +58,10 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn from_problems(section: &'static str, problems: Vec<String>) -> Result<(), ConfigError> {
+    pub(crate) fn from_problems(
+        section: &'static str,
+        problems: Vec<String>,
+    ) -> Result<(), ConfigError> {
         if problems.is_empty() {
             Ok(())
         } else {

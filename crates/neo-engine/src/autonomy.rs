@@ -1,0 +1,134 @@
+//! The autonomous loop: NEO's own ensemble on every closed candle, turning a
+//! confident forecast into a [`SignalEventV1`] with `source = strategy` that the
+//! shells send through the same pipeline as a webhook alert (analyst, risk, OMS,
+//! notifications). The backtest's ensemble driver makes the same decisions.
+
+use std::collections::BTreeMap;
+
+use neo_domain::contracts::{CandleV1, SignalEventV1};
+use neo_domain::{Fixed, InstrumentId, Side};
+use serde::Deserialize;
+
+use crate::backtest::strategy_signal;
+use crate::intel::{Ensemble, EnsembleConfig, EnsembleMetrics};
+use crate::market::Ohlcv;
+use crate::risk::ConfigError;
+
+/// `[strategy]`: whether the loop runs and how confident it must be.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutonomyConfig {
+    /// Off by default: NEO trades only on alerts unless this is switched on.
+    pub enabled: bool,
+    /// Distance from 0.5 the up-move probability needs before it becomes a signal.
+    pub min_edge: f64,
+    /// The models, their weights and the regime detector.
+    pub ensemble: EnsembleConfig,
+}
+
+impl Default for AutonomyConfig {
+    fn default() -> Self {
+        AutonomyConfig {
+            enabled: false,
+            min_edge: crate::backtest::DEFAULT_MIN_EDGE,
+            ensemble: EnsembleConfig::default(),
+        }
+    }
+}
+
+impl AutonomyConfig {
+    /// Every problem at once.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !(0.0..0.5).contains(&self.min_edge) {
+            problems.push(format!(
+                "strategy.min_edge = {}: must be from 0 up to (not including) 0.5",
+                self.min_edge
+            ));
+        }
+        if let Err(e) = self.ensemble.validate() {
+            problems.extend(
+                e.problems
+                    .into_iter()
+                    .map(|p| format!("strategy.ensemble: {p}")),
+            );
+        }
+        problems
+    }
+}
+
+/// The side a forecast asks for, if it is confident and not already held.
+pub fn wanted_side(probability_up: f64, min_edge: f64, net: Fixed) -> Option<Side> {
+    let side = if probability_up >= 0.5 + min_edge {
+        Side::Buy
+    } else if probability_up <= 0.5 - min_edge {
+        Side::Sell
+    } else {
+        return None;
+    };
+    let holding = match net.raw().signum() {
+        1 => Some(Side::Buy),
+        -1 => Some(Side::Sell),
+        _ => None,
+    };
+    (holding != Some(side)).then_some(side)
+}
+
+/// One ensemble per instrument, fed closed candles.
+#[derive(Debug)]
+pub struct Autonomy {
+    config: AutonomyConfig,
+    ensembles: BTreeMap<InstrumentId, Ensemble>,
+    sequence: u64,
+}
+
+impl Autonomy {
+    /// A cold loop; refused when the config has problems.
+    pub fn new(config: AutonomyConfig) -> Result<Self, ConfigError> {
+        ConfigError::from_problems("strategy", config.validate())?;
+        Ok(Autonomy {
+            config,
+            ensembles: BTreeMap::new(),
+            sequence: 0,
+        })
+    }
+
+    /// Feeds a closed candle; returns a signal when the forecast is confident and
+    /// points away from `net`, the instrument's current signed position.
+    pub fn on_candle(
+        &mut self,
+        candle: &CandleV1,
+        net: Fixed,
+    ) -> Result<Option<SignalEventV1>, ConfigError> {
+        let bar = Ohlcv::from(candle);
+        let ensemble = match self.ensembles.entry(candle.instrument) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Ensemble::new(self.config.ensemble.clone())?)
+            }
+        };
+        let Some(forecast) = ensemble.on_bar(&bar) else {
+            return Ok(None);
+        };
+        let Some(side) = wanted_side(forecast.probability_up, self.config.min_edge, net) else {
+            return Ok(None);
+        };
+        self.sequence += 1;
+        Ok(Some(strategy_signal(
+            candle.instrument,
+            &candle.interval,
+            side,
+            &forecast,
+            &bar,
+            self.sequence,
+        )))
+    }
+
+    /// Each instrument's forecast quality and weights so far.
+    pub fn metrics(&self) -> BTreeMap<InstrumentId, EnsembleMetrics> {
+        self.ensembles
+            .iter()
+            .map(|(id, e)| (*id, e.metrics()))
+            .collect()
+    }
+}
