@@ -21,17 +21,6 @@ pub(crate) struct Loaded {
     pub(crate) unreadable: Vec<String>,
 }
 
-const TIME_NAMES: [&str; 8] = [
-    "date",
-    "datetime",
-    "time",
-    "timestamp",
-    "open_time",
-    "open time",
-    "index",
-    "ts",
-];
-
 struct Layout {
     time: usize,
     prices: [usize; 4],
@@ -51,7 +40,7 @@ fn layout_from_header(names: &[String]) -> Result<Layout, String> {
         *slot = find(names, &[want]).ok_or_else(|| format!("no {want:?} column in the header"))?;
     }
     Ok(Layout {
-        time: find(names, &TIME_NAMES).unwrap_or(0),
+        time: find(names, &neo_parquet::TIME_COLUMNS).unwrap_or(0),
         prices,
         volume: find(names, &["volume", "vol"]),
         width: names.len(),

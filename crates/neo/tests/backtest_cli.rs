@@ -324,3 +324,42 @@ fn data_that_fails_the_gates_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("neo data validate"), "{err}");
 }
+
+#[test]
+fn the_historical_store_backtests_like_the_csv() {
+    let dir = temp_dir("store");
+    let store = dir.join("history");
+    let data = goog();
+    let out = neo(&[
+        "data",
+        "ingest",
+        data.to_str().unwrap(),
+        "--instrument",
+        "GOOG",
+        "--timeframe",
+        "1d",
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let partition = store.join("instrument=GOOG/timeframe=1d/data.parquet");
+    let from_store = ok_json(&neo(&[
+        "backtest",
+        "--data",
+        partition.to_str().unwrap(),
+        "--strategy",
+        "sma-cross",
+        "--spread",
+        "0.002",
+        "--json",
+    ]));
+    let (from_csv, _) = goog_run(&dir, "csv", &["--spread", "0.002"], "sma-cross");
+    for key in ["return_pct", "trades", "final_equity", "bars", "sharpe"] {
+        assert_eq!(from_store[key], from_csv[key], "{key}");
+    }
+}

@@ -195,8 +195,11 @@ pub enum BacktestError {
     /// The portfolio failed.
     #[error(transparent)]
     Portfolio(#[from] PortfolioError),
-    /// Exact arithmetic overflowed.
-    #[error("arithmetic: {0}")]
+    /// Exact arithmetic overflowed (a compounding strategy's equity can outgrow it).
+    #[error(
+        "arithmetic: {0} (the equity or a position outgrew exact arithmetic; \
+         a fixed --param size keeps a compounding strategy in range)"
+    )]
     Arithmetic(#[from] ArithmeticError),
 }
 
