@@ -51,9 +51,19 @@ pub mod names {
     /// Counter, label `kind` (`tick`, `candle`): market data the desk never saw
     /// (a tick superseded by a newer one, a candle past the queue bound).
     pub const MARKET_DROPPED: &str = "neo_market_dropped_total";
+    /// Gauge, label `instrument`: the strategy ensemble's mean Brier score (lower is better).
+    pub const STRATEGY_BRIER: &str = "neo_strategy_brier";
+    /// Gauge, label `instrument`: share of the ensemble's committed forecasts on the right side.
+    pub const STRATEGY_ACCURACY: &str = "neo_strategy_accuracy_ratio";
+    /// Gauge, label `instrument`: 1 minus the mean change of the model weights per forecast.
+    pub const STRATEGY_WEIGHT_STABILITY: &str = "neo_strategy_weight_stability";
+    /// Gauge, labels `instrument` and `model`: each model's weight in the ensemble.
+    pub const STRATEGY_MODEL_WEIGHT: &str = "neo_strategy_model_weight";
+    /// Gauge, labels `instrument` and `regime`: 1 for the regime the detector sees, else 0.
+    pub const STRATEGY_REGIME: &str = "neo_strategy_regime";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 19] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -68,6 +78,11 @@ pub mod names {
         BUS_DEAD_LETTERS,
         WEBHOOK_TO_NOTIFICATION,
         MARKET_DROPPED,
+        STRATEGY_BRIER,
+        STRATEGY_ACCURACY,
+        STRATEGY_WEIGHT_STABILITY,
+        STRATEGY_MODEL_WEIGHT,
+        STRATEGY_REGIME,
     ];
 }
 
@@ -141,7 +156,7 @@ fn install_once() -> Result<Metrics, MetricsError> {
 }
 
 fn describe_all() {
-    use ::metrics::{Unit, describe_counter, describe_histogram};
+    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         names::HTTP_REQUESTS,
         Unit::Count,
@@ -203,6 +218,26 @@ fn describe_all() {
         names::WEBHOOK_TO_NOTIFICATION,
         Unit::Seconds,
         "Time from webhook receipt to notification sent, by channel."
+    );
+    describe_gauge!(
+        names::STRATEGY_BRIER,
+        "The strategy ensemble's mean Brier score over matured forecasts, by instrument."
+    );
+    describe_gauge!(
+        names::STRATEGY_ACCURACY,
+        "Share of the ensemble's committed forecasts on the right side, by instrument."
+    );
+    describe_gauge!(
+        names::STRATEGY_WEIGHT_STABILITY,
+        "1 minus the mean total-variation change of the model weights per forecast, by instrument."
+    );
+    describe_gauge!(
+        names::STRATEGY_MODEL_WEIGHT,
+        "Each forecasting model's weight in the ensemble, by instrument and model."
+    );
+    describe_gauge!(
+        names::STRATEGY_REGIME,
+        "1 for the regime the detector currently sees, 0 for the others, by instrument."
     );
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::backtest::strategy_signal;
 use crate::intel::{Ensemble, EnsembleConfig, EnsembleMetrics};
-use crate::market::Ohlcv;
+use crate::market::{Ohlcv, Regime};
 use crate::risk::ConfigError;
 
 /// `[strategy]`: whether the loop runs and how confident it must be.
@@ -122,6 +122,13 @@ impl Autonomy {
             &bar,
             self.sequence,
         )))
+    }
+
+    /// One instrument's forecast quality and weights, and the regime its detector sees.
+    pub fn state(&self, instrument: InstrumentId) -> Option<(EnsembleMetrics, Option<Regime>)> {
+        self.ensembles
+            .get(&instrument)
+            .map(|e| (e.metrics(), e.detector().regime()))
     }
 
     /// Each instrument's forecast quality and weights so far.

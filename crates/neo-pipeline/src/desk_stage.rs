@@ -13,6 +13,8 @@ use neo_domain::contracts::{AuditEventV1, Channel, NotificationV1, OrderRole, Si
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
 use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{Desk, FillReport, Step};
+use neo_engine::intel::EnsembleMetrics;
+use neo_engine::market::Regime;
 use neo_engine::risk::{StateCause, StateChange};
 use neo_notify::render::{
     BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged,
@@ -63,6 +65,30 @@ impl DeskStage {
     pub fn with_autonomy(mut self, autonomy: Autonomy) -> Self {
         self.autonomy = Some(autonomy);
         self
+    }
+}
+
+/// The ensemble's quality, weights and regime as Prometheus gauges.
+fn export_strategy(instrument: &str, quality: &EnsembleMetrics, regime: Option<Regime>) {
+    let instrument = instrument.to_owned();
+    let set = |name: &'static str, value: Option<f64>| {
+        if let Some(v) = value {
+            metrics::gauge!(name, "instrument" => instrument.clone()).set(v);
+        }
+    };
+    set(names::STRATEGY_BRIER, quality.brier);
+    set(
+        names::STRATEGY_ACCURACY,
+        quality.accuracy_pct.map(|p| p / 100.0),
+    );
+    set(names::STRATEGY_WEIGHT_STABILITY, quality.weight_stability);
+    for model in &quality.models {
+        metrics::gauge!(names::STRATEGY_MODEL_WEIGHT, "instrument" => instrument.clone(), "model" => model.name)
+            .set(model.weight);
+    }
+    for r in Regime::ALL {
+        metrics::gauge!(names::STRATEGY_REGIME, "instrument" => instrument.clone(), "regime" => r.as_str())
+            .set(if regime == Some(r) { 1.0 } else { 0.0 });
     }
 }
 
@@ -124,6 +150,9 @@ impl Handler for DeskStage {
                     .map_err(|e| HandlerError::Permanent(format!("strategy loop: {e}")))?;
                 if let Some(signal) = signal {
                     strategy_effects(signal, candle.ts_event, &mut all);
+                }
+                if let Some((quality, regime)) = autonomy.state(candle.instrument) {
+                    export_strategy(candle.instrument.as_str(), &quality, regime);
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! closed candles feed the ensemble, and its signals (`source = strategy`) go
 //! through the same store, bus, analyst, risk and OMS as webhook alerts. The
 //! clock runs 600 times faster than the wall so minutes pass in tenths of seconds.
+//! The ensemble's quality, weights and regime are on `/metrics`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -103,6 +104,24 @@ async fn strategy_signals_flow_through_the_pipeline() {
         roles.contains(&"stop_loss") && roles.contains(&"take_profit"),
         "an ensemble entry is bracketed: {story}"
     );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "neo_signals_accepted_total{source=\"strategy\"}",
+        "neo_strategy_brier{instrument=\"BTC-USDT\"}",
+        "neo_strategy_accuracy_ratio{instrument=\"BTC-USDT\"}",
+        "neo_strategy_weight_stability{instrument=\"BTC-USDT\"}",
+        "neo_strategy_model_weight{instrument=\"BTC-USDT\",model=\"momentum\"}",
+        "neo_strategy_regime{instrument=\"BTC-USDT\",regime=\"range\"}",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from /metrics");
+    }
     running.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
