@@ -492,28 +492,39 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A figure with two decimals and a unit, or `n/a` when it is undefined (no losing
+/// trade for the profit factor, too short a run for the ratios).
+fn figure(value: f64, unit: &str) -> String {
+    if value.is_finite() {
+        format!("{value:.2}{unit}")
+    } else {
+        "n/a".to_owned()
+    }
+}
+
 fn table(strategy: &str, data: &str, s: &Summary, seconds: f64, per_second: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{strategy} on {data}");
     let rows: [(&str, String); 16] = [
         ("bars", s.bars.to_string()),
         ("final equity", s.final_equity.clone()),
-        ("return", format!("{:.2}%", s.return_pct)),
-        (
-            "buy & hold return",
-            format!("{:.2}%", s.buy_hold_return_pct),
-        ),
-        ("CAGR", format!("{:.2}%", s.cagr_pct)),
-        ("Sharpe", format!("{:.2}", s.sharpe)),
-        ("Sortino", format!("{:.2}", s.sortino)),
-        ("max drawdown", format!("{:.2}%", s.max_drawdown_pct)),
+        ("return", figure(s.return_pct, "%")),
+        ("buy & hold return", figure(s.buy_hold_return_pct, "%")),
+        ("CAGR", figure(s.cagr_pct, "%")),
+        ("Sharpe", figure(s.sharpe, "")),
+        ("Sortino", figure(s.sortino, "")),
+        ("max drawdown", figure(s.max_drawdown_pct, "%")),
         ("trades", s.trades.to_string()),
-        ("win rate", format!("{:.2}%", s.win_rate_pct)),
-        ("profit factor", format!("{:.2}", s.profit_factor)),
-        ("exposure", format!("{:.2}%", s.exposure_pct)),
+        ("win rate", figure(s.win_rate_pct, "%")),
+        ("profit factor", figure(s.profit_factor, "")),
+        ("exposure", figure(s.exposure_pct, "%")),
         (
             "best / worst trade",
-            format!("{:.2}% / {:.2}%", s.best_trade_pct, s.worst_trade_pct),
+            format!(
+                "{} / {}",
+                figure(s.best_trade_pct, "%"),
+                figure(s.worst_trade_pct, "%")
+            ),
         ),
         ("commissions", s.commissions.clone()),
         ("elapsed", format!("{seconds:.3} s")),

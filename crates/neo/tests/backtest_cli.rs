@@ -363,3 +363,36 @@ fn the_historical_store_backtests_like_the_csv() {
         assert_eq!(from_store[key], from_csv[key], "{key}");
     }
 }
+
+#[test]
+fn the_table_names_every_figure_and_marks_the_undefined() {
+    let out = neo(&[
+        "backtest",
+        "--data",
+        "sim:seed=3,bars=3000",
+        "--strategy",
+        "ensemble",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    for row in [
+        "return",
+        "buy & hold return",
+        "Sharpe",
+        "max drawdown",
+        "trades",
+        "throughput",
+        "forecast Brier",
+        "weight stability",
+        "regime accuracy",
+        "regime delay",
+    ] {
+        assert!(table.contains(row), "{row} missing:\n{table}");
+    }
+    // Two days of minute bars with no losing day: Sortino is undefined, not NaN.
+    assert!(!table.contains("NaN"), "{table}");
+}
