@@ -79,7 +79,6 @@ pub fn wanted_side(probability_up: f64, min_edge: f64, net: Fixed) -> Option<Sid
 pub struct Autonomy {
     config: AutonomyConfig,
     ensembles: BTreeMap<InstrumentId, Ensemble>,
-    sequence: u64,
 }
 
 impl Autonomy {
@@ -89,8 +88,25 @@ impl Autonomy {
         Ok(Autonomy {
             config,
             ensembles: BTreeMap::new(),
-            sequence: 0,
         })
+    }
+
+    /// The instrument's ensemble, created cold on its first candle.
+    fn ensemble(&mut self, instrument: InstrumentId) -> Result<&mut Ensemble, ConfigError> {
+        Ok(match self.ensembles.entry(instrument) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Ensemble::new(self.config.ensemble.clone())?)
+            }
+        })
+    }
+
+    /// Feeds a closed candle that must not be traded on (warm-up history, or a
+    /// candle a newer one of the same batch has already superseded).
+    pub fn observe(&mut self, candle: &CandleV1) -> Result<(), ConfigError> {
+        let bar = Ohlcv::from(candle);
+        self.ensemble(candle.instrument)?.on_bar(&bar);
+        Ok(())
     }
 
     /// Feeds a closed candle; returns a signal when the forecast is confident and
@@ -101,26 +117,18 @@ impl Autonomy {
         net: Fixed,
     ) -> Result<Option<SignalEventV1>, ConfigError> {
         let bar = Ohlcv::from(candle);
-        let ensemble = match self.ensembles.entry(candle.instrument) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Ensemble::new(self.config.ensemble.clone())?)
-            }
-        };
-        let Some(forecast) = ensemble.on_bar(&bar) else {
+        let Some(forecast) = self.ensemble(candle.instrument)?.on_bar(&bar) else {
             return Ok(None);
         };
         let Some(side) = wanted_side(forecast.probability_up, self.config.min_edge, net) else {
             return Ok(None);
         };
-        self.sequence += 1;
         Ok(Some(strategy_signal(
             candle.instrument,
             &candle.interval,
             side,
             &forecast,
             &bar,
-            self.sequence,
         )))
     }
 
@@ -129,13 +137,5 @@ impl Autonomy {
         self.ensembles
             .get(&instrument)
             .map(|e| (e.metrics(), e.detector().regime()))
-    }
-
-    /// Each instrument's forecast quality and weights so far.
-    pub fn metrics(&self) -> BTreeMap<InstrumentId, EnsembleMetrics> {
-        self.ensembles
-            .iter()
-            .map(|(id, e)| (*id, e.metrics()))
-            .collect()
     }
 }

@@ -217,9 +217,9 @@ async fn launch<B: Bus>(
     for candle in &history {
         desk.on_candle(candle);
         if let Some(autonomy) = &mut autonomy {
-            // Warm-up only: history is not traded.
-            let _ = autonomy
-                .on_candle(candle, neo_domain::Fixed::ZERO)
+            // History warms the ensembles up; it is not traded.
+            autonomy
+                .observe(candle)
                 .map_err(|e| PipelineError::Setup(e.to_string()))?;
         }
     }

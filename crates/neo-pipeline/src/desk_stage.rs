@@ -142,14 +142,25 @@ impl Handler for DeskStage {
         }
         let mut desk = lock(&self.desk);
         let mut all = Effects::default();
-        for candle in &batch.candles {
+        for (i, candle) in batch.candles.iter().enumerate() {
             desk.on_candle(candle);
             if let Some(autonomy) = &mut self.autonomy {
-                let signal = autonomy
-                    .on_candle(candle, desk.net(candle.instrument))
-                    .map_err(|e| HandlerError::Permanent(format!("strategy loop: {e}")))?;
-                if let Some(signal) = signal {
-                    strategy_effects(signal, candle.ts_event, &mut all);
+                // Only an instrument's newest candle in the batch may trade: a lagging
+                // stage must not act on stale candles, nor signal once per candle
+                // before the desk has seen the first signal.
+                let newest = !batch.candles[i + 1..]
+                    .iter()
+                    .any(|c| c.instrument == candle.instrument);
+                let fail = |e: neo_engine::risk::ConfigError| {
+                    HandlerError::Permanent(format!("strategy loop: {e}"))
+                };
+                if newest {
+                    let net = desk.net(candle.instrument);
+                    if let Some(signal) = autonomy.on_candle(candle, net).map_err(fail)? {
+                        strategy_effects(signal, candle.ts_event, &mut all);
+                    }
+                } else {
+                    autonomy.observe(candle).map_err(fail)?;
                 }
                 if let Some((quality, regime)) = autonomy.state(candle.instrument) {
                     export_strategy(candle.instrument.as_str(), &quality, regime);

@@ -10,14 +10,14 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use neo_domain::{Fixed, InstrumentId, Money, Price, Quantity, Rounding};
 use neo_engine::backtest::{
-    AverageKind, Backtest, BacktestConfig, Cross, DEFAULT_MIN_EDGE, EnsembleBacktest,
-    EnsembleReport, Outcome, Sizing, Strategy, Summary, Trade,
+    AverageKind, Backtest, BacktestConfig, BacktestError, Cross, DEFAULT_MIN_EDGE,
+    EnsembleBacktest, EnsembleReport, Outcome, Sizing, Strategy, Summary, Trade,
 };
 use neo_engine::desk::InstrumentSteps;
 use neo_engine::history::{Bar, Gates, infer_interval, validate};
 use neo_engine::intel::EnsembleConfig;
 use neo_engine::market::InstrumentSpec;
-use neo_engine::market::{Ohlcv, SimBars, SimBarsConfig};
+use neo_engine::market::{Ohlcv, Regime, SimBars, SimBarsConfig};
 use serde_json::{Value, json};
 
 use crate::backtest_report;
@@ -96,12 +96,7 @@ fn params(raw: &[String]) -> Result<BTreeMap<String, String>> {
 /// The shortest name of a bar length (`1d`, `4h`, `15m`, `30s`).
 fn interval_name(nanos: i64) -> String {
     const S: i64 = 1_000_000_000;
-    for (unit, size) in [
-        ("w", 7 * 86_400 * S),
-        ("d", 86_400 * S),
-        ("h", 3_600 * S),
-        ("m", 60 * S),
-    ] {
+    for (unit, size) in [("d", 86_400 * S), ("h", 3_600 * S), ("m", 60 * S)] {
         if nanos % size == 0 && nanos / size <= 9_999 {
             return format!("{}{unit}", nanos / size);
         }
@@ -225,6 +220,39 @@ impl Timer {
     }
 }
 
+/// Feeds every bar of the source to `step`, timing only the stepping; a simulated
+/// source that ends early is an error, not a shorter run.
+fn feed(
+    source: &Source,
+    timer: &mut Timer,
+    mut step: impl FnMut(&Ohlcv, Option<Regime>) -> Result<(), BacktestError>,
+) -> Result<()> {
+    match source {
+        Source::File(bars) => timer.time(|| bars.iter().try_for_each(|b| step(b, None)))?,
+        Source::Sim(sim) => {
+            let mut stream = SimBars::new(sim).map_err(|e| anyhow!("{e}"))?;
+            let mut chunk = Vec::with_capacity(SIM_CHUNK);
+            let mut seen = 0u64;
+            loop {
+                chunk.clear();
+                chunk.extend(stream.by_ref().take(SIM_CHUNK));
+                if chunk.is_empty() {
+                    break;
+                }
+                seen += chunk.len() as u64;
+                timer.time(|| chunk.iter().try_for_each(|b| step(&b.bar, Some(b.regime))))?;
+            }
+            if seen != sim.bars {
+                bail!(
+                    "the simulated market stopped after {seen} of {} bars",
+                    sim.bars
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one strategy over the source; returns the outcome and the loop's seconds.
 fn drive<S: Strategy>(
     config: BacktestConfig,
@@ -235,23 +263,7 @@ fn drive<S: Strategy>(
     let mut timer = Timer {
         spent: std::time::Duration::ZERO,
     };
-    match source {
-        Source::File(bars) => {
-            timer.time(|| bars.iter().try_for_each(|b| bt.step(b)))?;
-        }
-        Source::Sim(sim) => {
-            let mut stream = SimBars::new(sim).map_err(|e| anyhow!("{e}"))?;
-            let mut chunk = Vec::with_capacity(SIM_CHUNK);
-            loop {
-                chunk.clear();
-                chunk.extend(stream.by_ref().take(SIM_CHUNK).map(|b| b.bar));
-                if chunk.is_empty() {
-                    break;
-                }
-                timer.time(|| chunk.iter().try_for_each(|b| bt.step(b)))?;
-            }
-        }
-    }
+    feed(source, &mut timer, |bar, _| bt.step(bar))?;
     let outcome = timer.time(|| bt.finish())?;
     Ok((outcome, timer.spent.as_secs_f64()))
 }
@@ -306,27 +318,7 @@ fn drive_ensemble(
     let mut timer = Timer {
         spent: std::time::Duration::ZERO,
     };
-    match source {
-        Source::File(bars) => {
-            timer.time(|| bars.iter().try_for_each(|b| bt.step(b, None)))?;
-        }
-        Source::Sim(sim) => {
-            let mut stream = SimBars::new(sim).map_err(|e| anyhow!("{e}"))?;
-            let mut chunk = Vec::with_capacity(SIM_CHUNK);
-            loop {
-                chunk.clear();
-                chunk.extend(stream.by_ref().take(SIM_CHUNK));
-                if chunk.is_empty() {
-                    break;
-                }
-                timer.time(|| {
-                    chunk
-                        .iter()
-                        .try_for_each(|b| bt.step(&b.bar, Some(b.regime)))
-                })?;
-            }
-        }
-    }
+    feed(source, &mut timer, |bar, regime| bt.step(bar, regime))?;
     let (outcome, report) = timer.time(|| bt.finish())?;
     Ok((outcome, report, timer.spent.as_secs_f64()))
 }

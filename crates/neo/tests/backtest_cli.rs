@@ -396,3 +396,36 @@ fn the_table_names_every_figure_and_marks_the_undefined() {
     // Two days of minute bars with no losing day: Sortino is undefined, not NaN.
     assert!(!table.contains("NaN"), "{table}");
 }
+
+#[test]
+fn weekly_bars_backtest() {
+    let dir = temp_dir("weekly");
+    let file = dir.join("weekly.csv");
+    let mut csv = String::from("date,open,high,low,close,volume\n");
+    // 60 Mondays of a zig-zag, so the averages cross both ways.
+    let start = 1_704_067_200i64; // 2024-01-01, a Monday
+    for week in 0..60i64 {
+        let level = 100.0 + 10.0 * ((week as f64) / 6.0).sin();
+        let ts = start + week * 7 * 86_400;
+        csv.push_str(&format!(
+            "{ts},{level:.2},{:.2},{:.2},{level:.2},1000\n",
+            level + 1.0,
+            level - 1.0
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let json = ok_json(&neo(&[
+        "backtest",
+        "--data",
+        file.to_str().unwrap(),
+        "--strategy",
+        "sma-cross",
+        "--param",
+        "fast=3",
+        "--param",
+        "slow=8",
+        "--json",
+    ]));
+    assert_eq!(json["bars"], 60);
+    assert!(json["trades"].as_u64().unwrap() >= 2, "{json}");
+}

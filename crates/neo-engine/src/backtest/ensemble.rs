@@ -172,7 +172,6 @@ impl EnsembleBacktest {
             side,
             forecast,
             bar,
-            self.books.index,
         ))
     }
 
@@ -203,12 +202,8 @@ pub fn strategy_signal(
     side: Side,
     forecast: &Forecast,
     bar: &Ohlcv,
-    sequence: u64,
 ) -> SignalEventV1 {
-    let key = format!(
-        "ensemble:{instrument}:{interval}:{}:{sequence}",
-        bar.ts_close
-    );
+    let key = format!("ensemble:{instrument}:{interval}:{}", bar.ts_close);
     let mut metadata = BTreeMap::from([(
         PROBABILITY_UP.to_owned(),
         Value::from(forecast.probability_up),

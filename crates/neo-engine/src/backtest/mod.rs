@@ -186,6 +186,9 @@ pub enum BacktestError {
         /// Why.
         reasons: String,
     },
+    /// The trade ledger could not book a fill.
+    #[error("trade ledger: {0}")]
+    Ledger(#[from] trades::LedgerError),
     /// The desk failed.
     #[error("desk: {0}")]
     Desk(String),

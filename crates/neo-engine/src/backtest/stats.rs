@@ -97,7 +97,10 @@ impl EquityStats {
             }
         } else {
             let day = nanos.div_euclid(NANOS_PER_DAY);
-            self.day_span = (day * NANOS_PER_DAY, (day + 1) * NANOS_PER_DAY);
+            self.day_span = (
+                day.saturating_mul(NANOS_PER_DAY),
+                day.saturating_add(1).saturating_mul(NANOS_PER_DAY),
+            );
             // 1970-01-01 was a Thursday: Monday is 0, Saturday 5, Sunday 6.
             self.weekend_day = (day + 3).rem_euclid(7) >= 5;
             self.daily.push(equity);
@@ -321,7 +324,11 @@ pub(crate) fn summarize(inputs: &Inputs<'_>) -> Summary {
         start: stats.first.map(|f| f.0),
         end: stats.last.map(|l| l.0),
         final_equity: inputs.final_equity.clone(),
-        equity_peak: stats.peak,
+        equity_peak: if stats.bars == 0 {
+            f64::NAN
+        } else {
+            stats.peak
+        },
         return_pct: pct((inputs.final_f64 - inputs.initial) / inputs.initial),
         buy_hold_return_pct: inputs
             .buy_hold

@@ -18,9 +18,6 @@ pub enum Target {
 /// Why a strategy could not be built from its name and parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StrategyError {
-    /// No strategy by that name.
-    #[error("unknown strategy {0:?}: expected sma-cross, ema-cross or ensemble")]
-    Unknown(String),
     /// A parameter the strategy does not take.
     #[error("strategy {strategy} has no parameter {name:?} (it takes: {takes})")]
     UnknownParam {

@@ -34,3 +34,40 @@ fn sim_run_trades_and_is_deterministic() {
     assert_eq!(format!("{:?}", a.summary), format!("{:?}", b.summary));
     assert_eq!(a.trades, b.trades);
 }
+
+#[test]
+fn ensemble_books_fractional_lots_at_slipped_prices() {
+    // BTC-USDT trades in lots of 0.00001: price x quantity after the spread needs
+    // more than nine decimals, which the ledger must round as the OMS does.
+    let btc = InstrumentId::new("BTC-USDT").unwrap();
+    let config = BacktestConfig {
+        instrument: btc,
+        spread: "0.0005".parse().unwrap(),
+        commission: "0.0004".parse().unwrap(),
+        ..config()
+    };
+    let spec = crate::market::InstrumentSpec::preset_or_generic(btc);
+    let steps = crate::desk::InstrumentSteps {
+        price_step: spec.price_step,
+        lot_step: spec.lot_step,
+    };
+    let mut bt = EnsembleBacktest::new(
+        config,
+        crate::intel::EnsembleConfig::default(),
+        steps,
+        DEFAULT_MIN_EDGE,
+    )
+    .unwrap();
+    for b in SimBars::new(&SimBarsConfig::new(5, 4_000, btc)).unwrap() {
+        bt.step(&b.bar, Some(b.regime)).unwrap();
+    }
+    let (outcome, report) = bt.finish().unwrap();
+    assert!(outcome.summary.trades > 10, "{:?}", outcome.summary);
+    assert!(report.regime.is_some());
+    assert!(outcome.trades.iter().any(|t| {
+        !t.size
+            .value()
+            .round_to_step(Fixed::ONE, Rounding::Floor)
+            .is_ok_and(|w| w == t.size.value())
+    }));
+}

@@ -32,6 +32,19 @@ pub struct Trade {
     pub return_pct: f64,
 }
 
+/// Why a fill could not be booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// Exact arithmetic failed.
+    #[error("arithmetic: {0}")]
+    Arithmetic(#[from] ArithmeticError),
+    /// A fill took the position past flat in one go (drivers exit reduce-only).
+    #[error(
+        "a fill took the position past flat; the trade ledger books exits and entries separately"
+    )]
+    PastFlat,
+}
+
 /// The trade being built while a position is open.
 #[derive(Debug, Clone)]
 struct Open {
@@ -60,9 +73,10 @@ fn money(x: Fixed) -> Result<Money, ArithmeticError> {
 
 impl Ledger {
     /// Books a fill at bar `bar`.
-    pub(crate) fn on_fill(&mut self, fill: &FillV1, bar: u64) -> Result<(), ArithmeticError> {
+    pub(crate) fn on_fill(&mut self, fill: &FillV1, bar: u64) -> Result<(), LedgerError> {
         let qty = fill.quantity.value();
-        let value = qty.checked_mul(fill.price.value())?;
+        // As the OMS and the portfolio value a fill: rounded half-even to 9 places.
+        let value = qty.mul_round(fill.price.value(), Rounding::HalfEven)?;
         let fee = fill.fee.value();
         let Some(open) = self.open.as_mut() else {
             self.open = Some(Open {
@@ -85,7 +99,12 @@ impl Ledger {
         }
         open.closed = open.closed.checked_add(qty)?;
         open.proceeds = open.proceeds.checked_add(value)?;
-        if open.closed >= open.size {
+        // Exits are reduce-only, so a fill never takes the position past flat; the
+        // ledger would mis-book one, so it is refused instead of guessed at.
+        if open.closed > open.size {
+            return Err(LedgerError::PastFlat);
+        }
+        if open.closed == open.size {
             let open = self.open.take().ok_or(ArithmeticError::Overflow)?;
             self.closed.push(close(&open, bar, fill.ts_event)?);
         }

@@ -194,11 +194,6 @@ impl Desk {
         Ok(self.portfolio.equity()?)
     }
 
-    /// Cash alone.
-    pub fn cash(&self) -> Money {
-        self.portfolio.cash()
-    }
-
     /// Marks the account and works the instrument's orders against a tick.
     pub fn on_tick(&mut self, tick: &TickV1) -> Result<Step, DeskError> {
         let mut step = Step::default();

@@ -145,11 +145,6 @@ impl SimBars {
             remaining: config.bars,
         })
     }
-
-    /// The simulated instrument.
-    pub fn instrument(&self) -> InstrumentId {
-        self.instrument
-    }
 }
 
 impl Iterator for SimBars {

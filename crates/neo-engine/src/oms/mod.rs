@@ -39,8 +39,9 @@ pub struct OmsConfig {
     pub fees: FeeModel,
     /// Slippage on liquidity-taking fills.
     pub slippage: SlippageModel,
-    /// Slip entries only: the opening fill pays the whole round-trip spread and exits
-    /// fill at the quote (how backtesting.py charges `spread`).
+    /// Only entries slip; exits fill at the quote (a backtest sets the slippage to the
+    /// whole round-trip spread, as backtesting.py charges `spread`). Not read from config.
+    #[serde(skip)]
     pub entry_only_slippage: bool,
     /// Largest share of one event's traded volume an order may take (0 < x <= 1);
     /// unset means fills are never limited by volume.

@@ -41,7 +41,7 @@ impl PaperOms {
     /// A settled intent submitted again after this is taken as new, so the live
     /// desk, which relies on that duplicate check, never calls it.
     pub fn forget_settled(&mut self) {
-        let keep: std::collections::BTreeSet<MessageId> = self
+        let mut keep: std::collections::BTreeSet<MessageId> = self
             .active
             .values()
             .flatten()
@@ -50,6 +50,13 @@ impl PaperOms {
                 std::iter::once(*id).chain(parent)
             })
             .collect();
+        // A kept entry's bracket children stay too: syncing the bracket looks them up.
+        let children: Vec<MessageId> = keep
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .flat_map(|w| w.children.iter().copied())
+            .collect();
+        keep.extend(children);
         self.orders.retain(|id, _| keep.contains(id));
         self.by_intent.retain(|_, order| keep.contains(order));
     }

@@ -34,8 +34,9 @@ pub struct RiskLimits {
     pub max_data_age_secs: u64,
     /// Drawdown from the high-water mark (a fraction, 0.05 = 5%) that halts trading.
     pub max_drawdown: Fixed,
-    /// Refuse entries without both a stop-loss and a take-profit (off only for
-    /// backtests of strategies that are always in the market).
+    /// Refuse entries without both a stop-loss and a take-profit. Not read from
+    /// config files: only backtests of always-in-the-market strategies turn it off.
+    #[serde(skip)]
     pub require_brackets: bool,
 }
 
