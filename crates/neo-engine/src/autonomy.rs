@@ -66,12 +66,16 @@ pub fn wanted_side(probability_up: f64, min_edge: f64, net: Fixed) -> Option<Sid
     } else {
         return None;
     };
-    let holding = match net.raw().signum() {
+    (held_side(net) != Some(side)).then_some(side)
+}
+
+/// The side a signed position holds (`Buy` long, `Sell` short), `None` when flat.
+pub fn held_side(net: Fixed) -> Option<Side> {
+    match net.raw().signum() {
         1 => Some(Side::Buy),
         -1 => Some(Side::Sell),
         _ => None,
-    };
-    (holding != Some(side)).then_some(side)
+    }
 }
 
 /// One ensemble per instrument, fed closed candles.

@@ -19,7 +19,6 @@ pub(crate) struct Books {
     /// Bar index whose close buy-and-hold is measured from.
     warmup: u64,
     buy_hold_from: Option<f64>,
-    last_close: f64,
     last_close_exact: Option<Price>,
 }
 
@@ -32,7 +31,6 @@ impl Books {
             last_ts: None,
             warmup,
             buy_hold_from: None,
-            last_close: f64::NAN,
             last_close_exact: None,
         }
     }
@@ -55,7 +53,6 @@ impl Books {
     /// Records the bar's close and the equity at it; returns the close as `f64`.
     pub(crate) fn close(&mut self, bar: &Ohlcv, equity: impl Fn(f64) -> f64) -> f64 {
         let close = approx(bar.close.value());
-        self.last_close = close;
         self.last_close_exact = Some(bar.close);
         self.stats.record(bar.ts_open, equity(close));
         if self.index == self.warmup {
@@ -86,7 +83,10 @@ impl Books {
             initial: approx(initial.value()),
             final_equity: final_equity.to_string(),
             final_f64: approx(final_equity.value()),
-            buy_hold: self.buy_hold_from.map(|from| (from, self.last_close)),
+            buy_hold: self
+                .buy_hold_from
+                .zip(self.last_close_exact)
+                .map(|(from, to)| (from, approx(to.value()))),
             commissions: commissions.to_string(),
         });
         Ok(Outcome {

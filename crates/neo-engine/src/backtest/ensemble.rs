@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use neo_domain::contracts::{Priority, SignalEventV1, SignalSource, SignalType, TickV1};
+use neo_domain::contracts::{CandleV1, Priority, SignalEventV1, SignalSource, SignalType, TickV1};
 use neo_domain::{IdKind, InstrumentId, MessageId, Quantity, Side};
 use serde::Serialize;
 use serde_json::Value;
@@ -52,6 +52,7 @@ pub struct EnsembleBacktest {
     scored: bool,
     books: Books,
     pending: Option<SignalEventV1>,
+    candle: Option<CandleV1>,
     min_edge: f64,
     signals: u64,
     refusals: BTreeMap<String, u64>,
@@ -110,6 +111,7 @@ impl EnsembleBacktest {
             scored: false,
             books: Books::new(0),
             pending: None,
+            candle: None,
             min_edge,
             signals: 0,
             refusals: BTreeMap::new(),
@@ -142,10 +144,17 @@ impl EnsembleBacktest {
             }
             self.book(&step)?;
         }
-        let candle = bar.candle(instrument, &self.config.interval);
-        let step = self.desk.on_bar(&candle).map_err(desk_error)?;
+        // One candle reused bar after bar: no allocation per bar.
+        let candle = self
+            .candle
+            .get_or_insert_with(|| bar.candle(instrument, &self.config.interval));
+        (candle.ts_open, candle.ts_event) = (bar.ts_open, bar.ts_close);
+        (candle.open, candle.high, candle.low, candle.close) =
+            (bar.open, bar.high, bar.low, bar.close);
+        candle.volume = bar.volume;
+        let step = self.desk.on_bar(candle).map_err(desk_error)?;
+        self.desk.on_candle(candle);
         self.book(&step)?;
-        self.desk.on_candle(&candle);
         let equity = approx(self.desk.equity().map_err(desk_error)?.value());
         self.books.close(bar, |_| equity);
         let forecast = self.ensemble.on_bar(bar);

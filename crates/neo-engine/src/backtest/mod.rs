@@ -276,15 +276,10 @@ impl<S: Strategy> Backtest<S> {
         }
         let (cash, position) = (self.cash_f, self.position_f);
         let close = self.books.close(bar, |close| cash + position * close);
-        if let Some(target) = self.strategy.on_bar(bar, close) {
-            let holding = match self.position.raw().signum() {
-                1 => Some(Target::Long),
-                -1 => Some(Target::Short),
-                _ => None,
-            };
-            if holding != Some(target) {
-                self.pending = Some(target);
-            }
+        if let Some(target) = self.strategy.on_bar(bar, close)
+            && crate::autonomy::held_side(self.position) != Some(target.side())
+        {
+            self.pending = Some(target);
         }
         self.books.index += 1;
         Ok(())
@@ -317,10 +312,7 @@ impl<S: Strategy> Backtest<S> {
             let events = self.oms.on_candle(&candle)?;
             self.book(events)?;
         }
-        let side = match target {
-            Target::Long => Side::Buy,
-            Target::Short => Side::Sell,
-        };
+        let side = target.side();
         let qty = self.affordable(bar.open, side)?;
         if qty.value().is_positive() {
             self.submit(side, qty, false, bar)?;

@@ -101,8 +101,7 @@ impl EquityStats {
                 day.saturating_mul(NANOS_PER_DAY),
                 day.saturating_add(1).saturating_mul(NANOS_PER_DAY),
             );
-            // 1970-01-01 was a Thursday: Monday is 0, Saturday 5, Sunday 6.
-            self.weekend_day = (day + 3).rem_euclid(7) >= 5;
+            self.weekend_day = crate::history::weekday(ts) >= 5;
             self.daily.push(equity);
         }
         self.weekend_bars += u64::from(self.weekend_day);

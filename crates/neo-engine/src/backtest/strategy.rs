@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use neo_domain::Side;
+
 use crate::indicators::{Ema, Indicator, IndicatorError, Sma};
 use crate::market::Ohlcv;
 
@@ -13,6 +15,16 @@ pub enum Target {
     Long,
     /// Short with all available cash.
     Short,
+}
+
+impl Target {
+    /// The side of the order that enters it.
+    pub fn side(self) -> Side {
+        match self {
+            Target::Long => Side::Buy,
+            Target::Short => Side::Sell,
+        }
+    }
 }
 
 /// Why a strategy could not be built from its name and parameters.

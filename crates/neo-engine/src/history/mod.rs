@@ -128,7 +128,8 @@ pub fn infer_interval(bars: &[Bar]) -> Option<i64> {
         .map(|(step, _)| step)
 }
 
-fn weekday(ts: Timestamp) -> i64 {
+/// Day of the week of a UTC time, Monday 0 to Sunday 6.
+pub(crate) fn weekday(ts: Timestamp) -> i64 {
     // 1970-01-01 was a Thursday (3 with Monday = 0).
     (ts.as_nanos().div_euclid(DAY) + 3).rem_euclid(7)
 }
