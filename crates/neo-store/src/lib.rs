@@ -91,6 +91,36 @@ pub enum Op {
         /// The outbox seq below which (inclusive) everything is handled.
         seq: i64,
     },
+    /// Creates or replaces a component's state document; an older `ts_event` never
+    /// overwrites a newer one (at an equal `ts_event` the later write wins).
+    PutState(StateRecord),
+}
+
+/// One component's durable state document (the desk's memory, later flags and budgets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateRecord {
+    /// Whose state it is (the row's key).
+    pub key: StateKey,
+    /// The document itself; the component owns its shape and types it at its edge.
+    pub body: Value,
+    /// When the state changed, so a stale write never replaces a newer state.
+    pub ts_event: Timestamp,
+}
+
+/// Which component's state: a closed set, so no caller invents keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StateKey {
+    /// The trading desk (trading state, high-water mark, calibrator, open round trips).
+    Desk,
+}
+
+impl StateKey {
+    /// The stored key text, fixed forever because rows are found by it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StateKey::Desk => "desk",
+        }
+    }
 }
 
 /// What a commit did with one unit.
@@ -159,11 +189,13 @@ pub enum Table {
     Outbox,
     /// `checkpoints`.
     Checkpoints,
+    /// `component_state`.
+    ComponentState,
 }
 
 impl Table {
     /// Every table, for metrics loops.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Signals,
         Table::Orders,
         Table::Fills,
@@ -172,6 +204,7 @@ impl Table {
         Table::Inbox,
         Table::Outbox,
         Table::Checkpoints,
+        Table::ComponentState,
     ];
 
     /// The SQL table name (also a fine metrics label).
@@ -185,6 +218,7 @@ impl Table {
             Table::Inbox => "inbox",
             Table::Outbox => "outbox",
             Table::Checkpoints => "checkpoints",
+            Table::ComponentState => "component_state",
         }
     }
 }

@@ -13,12 +13,12 @@ use uuid::Uuid;
 
 use crate::backend::Val;
 use crate::shape::{CHECKPOINTS, Kind};
-use crate::{InboxKey, Op, StoreError, StoreKind, Unit};
+use crate::{InboxKey, Op, StateRecord, StoreError, StoreKind, Unit};
 
 /// Which stored row an upsert targets and whether it wins over another write of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Upsert {
-    /// The conflict key (order id, instrument, consumer).
+    /// The conflict key (order id, instrument, consumer, state key).
     pub(crate) key: String,
     /// A write applies over the current row when its precedence is `>=` the row's,
     /// exactly as the shape's `WHERE` compares them.
@@ -225,6 +225,21 @@ fn audit(a: &AuditEventV1) -> Result<OpRow, StoreError> {
     ))
 }
 
+/// The state upsert: keyed by the component, newest `ts_event` first, then the later write.
+fn state(r: &StateRecord) -> Result<OpRow, StoreError> {
+    let ts = r.ts_event.as_nanos();
+    Ok(upsert(
+        Kind::State,
+        r.key.as_str().to_owned(),
+        (ts, 0),
+        vec![
+            text(r.key.as_str()),
+            Val::Int(ts),
+            json("component state", &r.body)?,
+        ],
+    ))
+}
+
 /// The checkpoint upsert. A negative seq takes precedence over every other write of the
 /// consumer, so a batch still sends it and the database's CHECK refuses the commit, as
 /// it would refuse that write on its own.
@@ -256,6 +271,7 @@ pub(crate) fn op(op: &Op) -> Result<OpRow, StoreError> {
         Op::UpsertPosition(p) => position(p),
         Op::InsertAudit(a) => audit(a),
         Op::SetCheckpoint { consumer, seq } => Ok(checkpoint(consumer, *seq)),
+        Op::PutState(r) => state(r),
     }
 }
 

@@ -2,11 +2,11 @@
 //! so what comes back is exactly the contract that was written.
 
 use neo_domain::contracts::{AuditEventV1, FillV1, OrderV1, PositionV1, SignalEventV1};
-use neo_domain::{InstrumentId, MessageId};
+use neo_domain::{InstrumentId, MessageId, Timestamp};
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Sql, Val};
-use crate::{Cursor, Page, Store, StoreError, Table};
+use crate::{Cursor, Page, StateKey, StateRecord, Store, StoreError, Table};
 
 /// A statement whose only difference between backends is reading the body as text.
 macro_rules! body_sql {
@@ -80,6 +80,10 @@ const AUDIT_FOR: Sql = body_sql!(
     "SELECT 0::bigint, body::text FROM audit_events WHERE correlation_id = $1 \
      ORDER BY ts_event, id"
 );
+const GET_STATE: Sql = body_sql!(
+    "SELECT ts_event, body FROM component_state WHERE key = $1",
+    "SELECT ts_event, body::text FROM component_state WHERE key = $1"
+);
 
 /// `SELECT count(*)` for each table (the same text in both dialects).
 macro_rules! count_sql {
@@ -100,6 +104,7 @@ fn count_sql(table: Table) -> &'static Sql {
     const INBOX: Sql = count_sql!("inbox");
     const OUTBOX: Sql = count_sql!("outbox");
     const CHECKPOINTS: Sql = count_sql!("checkpoints");
+    const COMPONENT_STATE: Sql = count_sql!("component_state");
     match table {
         Table::Signals => &SIGNALS,
         Table::Orders => &ORDERS,
@@ -109,6 +114,7 @@ fn count_sql(table: Table) -> &'static Sql {
         Table::Inbox => &INBOX,
         Table::Outbox => &OUTBOX,
         Table::Checkpoints => &CHECKPOINTS,
+        Table::ComponentState => &COMPONENT_STATE,
     }
 }
 
@@ -266,6 +272,24 @@ impl Store {
     ) -> Result<Vec<AuditEventV1>, StoreError> {
         self.bodies("audit_events", &AUDIT_FOR, &[id_val(correlation_id)])
             .await
+    }
+
+    /// A component's state as last committed, to restore it after a restart; `None`
+    /// when it was never written, `Corrupt` when the stored body is not JSON.
+    pub async fn get_state(&self, key: StateKey) -> Result<Option<StateRecord>, StoreError> {
+        let vals = [Val::Text(key.as_str().to_owned())];
+        let Some((ts, body)) = self.pools.fetch_pairs(&GET_STATE, &vals).await?.pop() else {
+            return Ok(None);
+        };
+        let body = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+            table: "component_state",
+            message: format!("{}: {e}", key.as_str()),
+        })?;
+        Ok(Some(StateRecord {
+            key,
+            body,
+            ts_event: Timestamp::from_nanos(ts),
+        }))
     }
 
     /// How many rows a table holds (tests and metrics).

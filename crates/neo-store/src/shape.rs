@@ -292,6 +292,22 @@ pub(crate) const CHECKPOINTS: Shape = Shape {
     returning: "",
 };
 
+/// An older `ts_event` never overwrites a newer one (at an equal one the later write
+/// wins); [`crate::plan::Upsert::precedence`] is `(ts_event, 0)` to match.
+const COMPONENT_STATE: Shape = Shape {
+    table: "component_state",
+    columns: &[
+        Col::new("key"),
+        Col::new("ts_event").updated(),
+        Col::new("body").json().updated(),
+    ],
+    conflict: Conflict::Update {
+        target: "(key)",
+        when: "excluded.ts_event >= component_state.ts_event",
+    },
+    returning: "",
+};
+
 /// The table an op writes; each is one multi-row statement per commit (ops of
 /// different kinds touch different tables, so their relative order is irrelevant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,17 +324,20 @@ pub(crate) enum Kind {
     Audit,
     /// `checkpoints`.
     Checkpoint,
+    /// `component_state`.
+    State,
 }
 
 impl Kind {
     /// Every kind, in the order a commit writes them.
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Signal,
         Kind::Order,
         Kind::Fill,
         Kind::Position,
         Kind::Audit,
         Kind::Checkpoint,
+        Kind::State,
     ];
 
     /// The statement shape of this kind.
@@ -330,6 +349,7 @@ impl Kind {
             Kind::Position => &POSITIONS,
             Kind::Audit => &AUDIT_EVENTS,
             Kind::Checkpoint => &CHECKPOINTS,
+            Kind::State => &COMPONENT_STATE,
         }
     }
 }
@@ -345,7 +365,7 @@ mod tests {
     /// One row renders exactly the single-row statements commits ran one op at a time.
     #[test]
     fn one_row_is_the_single_row_statement() {
-        let cases: [(&Shape, &str, &str); 6] = [
+        let cases: [(&Shape, &str, &str); 7] = [
             (
                 &SIGNALS,
                 "INSERT INTO signals (id, instrument, source, signal_type, side, priority, price, \
@@ -421,6 +441,15 @@ mod tests {
                 "INSERT INTO checkpoints (consumer, seq) VALUES ($1, $2) ON CONFLICT (consumer) DO \
                  UPDATE SET seq = excluded.seq WHERE excluded.seq > checkpoints.seq",
             ),
+            (
+                &COMPONENT_STATE,
+                "INSERT INTO component_state (key, ts_event, body) VALUES ($1, $2, $3) ON \
+                 CONFLICT (key) DO UPDATE SET ts_event = excluded.ts_event, body = excluded.body \
+                 WHERE excluded.ts_event >= component_state.ts_event",
+                "INSERT INTO component_state (key, ts_event, body) VALUES ($1, $2, $3::jsonb) ON \
+                 CONFLICT (key) DO UPDATE SET ts_event = excluded.ts_event, body = excluded.body \
+                 WHERE excluded.ts_event >= component_state.ts_event",
+            ),
         ];
         for (shape, sqlite, pg) in cases {
             assert_eq!(shape.sql(StoreKind::Sqlite, 1), normalized(sqlite));
@@ -443,5 +472,6 @@ mod tests {
         let orders: Vec<usize> = ORDERS.insert_only().collect();
         assert_eq!(orders, [0, 1, 2, 3, 4, 5, 6, 7, 15]);
         assert_eq!(POSITIONS.insert_only().collect::<Vec<_>>(), [0]);
+        assert_eq!(COMPONENT_STATE.insert_only().collect::<Vec<_>>(), [0]);
     }
 }

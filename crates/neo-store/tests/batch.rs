@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{TestStore, audit, envelope, fill, id, order, position, signal, ts, unit};
+use common::{
+    TestStore, audit, desk_state, envelope, fill, id, order, position, put_states, signal, ts, unit,
+};
 use neo_domain::contracts::{OrderRole, OrderStatus, PositionSide};
 use neo_domain::{IdKind, InstrumentId, MessageId, Subject};
 use neo_store::{InboxKey, Op, StoreKind, Table, Unit, UnitOutcome};
@@ -19,6 +21,7 @@ on_both!(
     one_commit_equals_one_commit_per_unit,
     orders_upserted_repeatedly_in_one_commit_end_as_if_sequential,
     positions_upserted_repeatedly_in_one_commit_end_as_if_sequential,
+    states_put_repeatedly_in_one_commit_end_as_if_sequential,
     a_commit_larger_than_a_statement_keeps_seqs_in_unit_order,
 );
 
@@ -161,6 +164,7 @@ async fn dump(store: &TestStore, table: Table) -> Vec<String> {
             "body",
         ],
         Table::Checkpoints => &["consumer", "seq"],
+        Table::ComponentState => &["key", "ts_event", "body"],
     };
     let row = columns
         .iter()
@@ -343,6 +347,21 @@ async fn positions_upserted_repeatedly_in_one_commit_end_as_if_sequential(store:
     }];
     assert_same_as_one_by_one(store, &before, &units).await;
     assert_eq!(store.count(Table::Positions).await.unwrap(), 2);
+}
+
+async fn states_put_repeatedly_in_one_commit_end_as_if_sequential(store: &TestStore) {
+    let mut rng = Rng(13);
+    let mut some_state = |n| desk_state(n, rng.below(4) as i64);
+    // Several puts per unit and per commit, some with an inbox key repeated.
+    let units: Vec<Unit> = (0..40)
+        .map(|n| Unit {
+            inbox: (n % 3 == 0).then(|| InboxKey::new("desk", id(IdKind::Signal, n % 4))),
+            ..put_states([some_state(2 * n), some_state(2 * n + 1)])
+        })
+        .collect();
+    let before = [put_states([some_state(1_000)])];
+    assert_same_as_one_by_one(store, &before, &units).await;
+    assert_eq!(store.count(Table::ComponentState).await.unwrap(), 1);
 }
 
 async fn a_commit_larger_than_a_statement_keeps_seqs_in_unit_order(store: &TestStore) {

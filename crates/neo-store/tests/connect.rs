@@ -141,21 +141,6 @@ async fn a_damaged_body_reads_as_corrupt() {
         ..Unit::default()
     };
     store.commit(&[unit]).await.unwrap();
-    let mut raw = sqlx::SqliteConnection::connect(&store.url).await.unwrap();
-    sqlx::query("UPDATE signals SET body = '{\"id\": 1}'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    raw.close().await.unwrap();
-    let err = store.get_signal(s.id).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Corrupt {
-                table: "signals",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    common::damage_sqlite(&store, "UPDATE signals SET body = '{\"id\": 1}'").await;
+    common::assert_corrupt(store.get_signal(s.id).await, "signals");
 }

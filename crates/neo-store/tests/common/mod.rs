@@ -8,9 +8,10 @@ use std::ops::Deref;
 
 use neo_domain::contracts::{AuditEventV1, FillV1, OrderV1, PositionV1, SignalEventV1};
 use neo_domain::{Envelope, IdKind, MessageId, Timestamp};
-use neo_store::{InboxKey, Op, Store, StoreOptions, Unit};
+use neo_store::{InboxKey, Op, StateKey, StateRecord, Store, StoreError, StoreOptions, Unit};
 use neo_testkit::db::TestDb;
-use serde_json::Value;
+use serde_json::{Value, json};
+use sqlx::Connection;
 
 /// A store on a database of its own, removed when dropped.
 pub(crate) struct TestStore {
@@ -159,5 +160,49 @@ pub(crate) fn unit(consumer: &str, n: u64) -> Unit {
         inbox: Some(InboxKey::new(consumer, id(IdKind::Other, 1_000_000 + n))),
         ops: vec![Op::InsertAudit(audit(n))],
         outbox: vec![envelope(n)],
+    }
+}
+
+/// Desk state document `n`, changed at `ts(at)`: nested, with exact decimals as text,
+/// floats, nulls and non-ASCII text, as the desk's memory will be.
+pub(crate) fn desk_state(n: u64, at: i64) -> StateRecord {
+    StateRecord {
+        key: StateKey::Desk,
+        body: json!({
+            "version": n,
+            "trading": {"state": "paused", "reason": format!("drawdown {n} — über limit")},
+            "high_water_mark": "100250.123456789",
+            "day_start_equity": "99000.000000001",
+            "calibrator": {
+                "bins": [0.1, 0.1 + 0.2, -1.5e-7, 1e300, f64::MIN_POSITIVE, 5e-324],
+                "counts": [3, 0, 7, u64::MAX, i64::MIN],
+            },
+            "round_trips": [{"instrument": "BTC-USDT", "entry": "65000.5", "exit": null}],
+            "entries": {},
+        }),
+        ts_event: ts(at),
+    }
+}
+
+/// A unit without an inbox key that puts the given states, in order.
+pub(crate) fn put_states(states: impl IntoIterator<Item = StateRecord>) -> Unit {
+    Unit {
+        ops: states.into_iter().map(Op::PutState).collect(),
+        ..Unit::default()
+    }
+}
+
+/// Runs `sql` on a SQLite store's file behind the store's back, to damage a row.
+pub(crate) async fn damage_sqlite(store: &TestStore, sql: &'static str) {
+    let mut raw = sqlx::SqliteConnection::connect(&store.url).await.unwrap();
+    sqlx::query(sql).execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+}
+
+/// Stops unless `result` is the error for a row of `table` that does not decode.
+pub(crate) fn assert_corrupt<T: std::fmt::Debug>(result: Result<T, StoreError>, table: &str) {
+    match result {
+        Err(StoreError::Corrupt { table: t, .. }) if t == table => {}
+        other => panic!("expected a corrupt row in {table}, got {other:?}"),
     }
 }

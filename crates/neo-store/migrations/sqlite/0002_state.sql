@@ -1,0 +1,10 @@
+-- Durable state documents of long-lived components (the trading desk's memory,
+-- later feature flags and budgets), one row per component key. Written by the
+-- same commit as the decision that changed it; a newer ts_event (nanoseconds)
+-- wins, and at an equal ts_event the later write wins. `body` is JSON text.
+
+CREATE TABLE component_state (
+    key      TEXT PRIMARY KEY NOT NULL,
+    ts_event INTEGER NOT NULL,
+    body     TEXT NOT NULL
+) STRICT;
