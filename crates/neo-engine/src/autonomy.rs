@@ -131,7 +131,7 @@ impl Autonomy {
             candle.instrument,
             &candle.interval,
             side,
-            &forecast,
+            (&forecast, self.config.ensemble.horizon_bars),
             &bar,
         )))
     }

@@ -223,7 +223,10 @@ async fn launch<B: Bus>(
                 .map_err(|e| PipelineError::Setup(e.to_string()))?;
         }
     }
-    desk.restore(load(&store).await?)
+    let state = load(&store)
+        .await
+        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
+    desk.restore(state)
         .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
     let desk = Arc::new(Mutex::new(desk));
     let share = Arc::new(MarketShare::default());

@@ -20,7 +20,7 @@ use neo_notify::render::{
     BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged,
 };
 use neo_stage::{Effects, Handler, HandlerError};
-use neo_store::Op;
+use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
 use crate::Clock;
@@ -119,9 +119,10 @@ impl Handler for DeskStage {
             return Err(HandlerError::Permanent(format!("invalid signal: {issue}")));
         }
         let now = (self.clock)();
+        // A desk error may come after the desk changed: stop and restart from the store.
         let step = lock(&self.desk)
             .on_signal(&signal, now)
-            .map_err(|e| HandlerError::Permanent(format!("desk: {e}")))?;
+            .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
         // From acceptance to decision: the bus hop and the desk together.
         #[allow(clippy::cast_precision_loss)]
         let secs = now.nanos_since(envelope.ts_init).max(0) as f64 / 1e9;
@@ -170,7 +171,7 @@ impl Handler for DeskStage {
         for tick in &batch.ticks {
             let step = desk
                 .on_tick(tick)
-                .map_err(|e| HandlerError::Permanent(format!("desk on tick: {e}")))?;
+                .map_err(|e| HandlerError::Fatal(format!("desk on tick: {e}")))?;
             if !step.is_empty() {
                 let id = MessageId::derived(
                     IdKind::Other,
@@ -258,7 +259,14 @@ pub fn effects(
     };
     let signal_id = signal.map(|s| s.id);
     if let Some(d) = &step.decision {
-        let details = serde_json::to_value(d).unwrap_or(Value::Null);
+        let mut details = serde_json::to_value(d).unwrap_or(Value::Null);
+        if let (Some(sizing), Value::Object(map)) = (&step.sizing, &mut details) {
+            // Which bound sized the entry, with every Kelly figure behind it.
+            map.insert(
+                "sizing".to_owned(),
+                serde_json::to_value(sizing).unwrap_or(Value::Null),
+            );
+        }
         ops.push(audit("decision", d.id, Some(d.signal_id), details, now));
         match subject::agent_output("rule", d.severity) {
             Ok(s) => out.push(d.id, s, d.clone(), d.signal_id),
@@ -326,6 +334,26 @@ pub fn effects(
         out.notify(&event, channels, report.fill.signal_id);
     }
     ops.extend(step.positions.iter().cloned().map(Op::UpsertPosition));
+    for outcome in &step.outcomes {
+        let details = serde_json::to_value(outcome).unwrap_or(Value::Null);
+        ops.push(audit(
+            "calibration_outcome",
+            outcome.entry_order,
+            signal_id,
+            details,
+            now,
+        ));
+    }
+    if let Some(memory) = &step.memory {
+        match serde_json::to_value(memory) {
+            Ok(body) => ops.push(Op::PutState(StateRecord {
+                key: StateKey::Desk,
+                body,
+                ts_event: now,
+            })),
+            Err(e) => tracing::error!(error = %e, "the desk's memory could not be encoded"),
+        }
+    }
     for change in &step.state_changes {
         let details = serde_json::to_value(change).unwrap_or(Value::Null);
         let key = MessageId::derived(IdKind::Other, &format!("state:{}:{}", change.at, change.to));
@@ -344,11 +372,8 @@ pub fn effects(
 
 fn cause_text(change: &StateChange) -> String {
     match &change.cause {
-        StateCause::Drawdown { drawdown, limit } => {
-            format!("drawdown {drawdown} reached the limit {limit}")
-        }
-        StateCause::Operator => "changed by an operator".to_owned(),
-        StateCause::NewDay => "a new trading day lifted the drawdown halt".to_owned(),
+        StateCause::Operator { by, reason } => format!("{by}: {reason}"),
+        cause => cause.reason(),
     }
 }
 

@@ -1,18 +1,31 @@
 //! Reading what the desk resumes from: every fill, the bracket groups that still
-//! have a working order, and each open entry's intent and alert id.
+//! have a working order, and the desk's memory (trading state, the day's marks,
+//! calibration, open round trips and entries), committed as a typed document
+//! with every step that changed it. Nothing is parsed out of the audit trail.
 
 use std::collections::BTreeMap;
 
 use neo_domain::MessageId;
-use neo_domain::contracts::{FillV1, OrderIntentV1, OrderRole};
-use neo_engine::desk::{EntryInfo, Restore};
+use neo_domain::contracts::{FillV1, OrderRole};
+use neo_engine::desk::{DeskMemory, Restore};
 use neo_engine::oms::RestoredOrder;
-use neo_store::{Cursor, Store, StoreError};
+use neo_store::{Cursor, StateKey, Store, StoreError};
 
 const PAGE: u32 = 5_000;
 
+/// Why the desk's durable state could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RestoreError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored memory is not a desk memory this version understands (never guessed at).
+    #[error("the stored desk memory cannot be read: {0}")]
+    Memory(#[from] serde_json::Error),
+}
+
 /// The durable state of the desk.
-pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
+pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
     let mut fills: Vec<FillV1> = Vec::new();
     let mut after = None;
     loop {
@@ -24,6 +37,10 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
         });
         fills.extend(page);
     }
+    let memory: Option<DeskMemory> = match store.get_state(StateKey::Desk).await? {
+        Some(record) => Some(serde_json::from_value(record.body)?),
+        None => None,
+    };
     // Fills per order, counted once (fill ids continue from these counts).
     let mut fill_counts: BTreeMap<MessageId, u32> = BTreeMap::new();
     for f in &fills {
@@ -38,37 +55,13 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
     signals.sort();
     signals.dedup();
     let mut orders = Vec::new();
-    let mut entries = Vec::new();
     for signal_id in signals {
-        let group = store.orders_for_signal(signal_id).await?;
-        let intents: BTreeMap<MessageId, OrderIntentV1> = store
-            .audit_for(signal_id)
-            .await?
-            .into_iter()
-            .filter(|a| a.action == "intent")
-            .filter_map(|a| serde_json::from_value::<OrderIntentV1>(a.details).ok())
-            .map(|i| (i.id, i))
-            .collect();
-        let source_id = store.get_signal(signal_id).await?.and_then(|s| s.source_id);
-        for order in group {
-            let intent = intents.get(&order.intent_id);
-            let bracket = match (order.role, intent) {
-                (OrderRole::Entry, Some(i)) => (i.stop_loss, i.take_profit),
+        for order in store.orders_for_signal(signal_id).await? {
+            let entry = memory.as_ref().and_then(|m| m.entries.get(&order.id));
+            let bracket = match (order.role, entry) {
+                (OrderRole::Entry, Some(e)) => (e.stop_loss, e.take_profit),
                 _ => (None, None),
             };
-            if let (OrderRole::Entry, Some(i)) = (order.role, intent) {
-                entries.push((
-                    order.id,
-                    EntryInfo {
-                        signal_id,
-                        source_id: source_id.clone(),
-                        side: order.side,
-                        stop_loss: i.stop_loss,
-                        take_profit: i.take_profit,
-                        probability: 0.5,
-                    },
-                ));
-            }
             let fills = fill_counts.get(&order.id).copied().unwrap_or(0);
             orders.push(RestoredOrder {
                 order,
@@ -80,6 +73,6 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, StoreError> {
     Ok(Restore {
         fills,
         orders,
-        entries,
+        memory,
     })
 }

@@ -48,6 +48,11 @@ pub enum HandlerError {
     /// Will never work (bad payload, contract violation): dead-letter now.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// The handler's memory may have changed before it failed (a bug or a
+    /// corrupt store): the message is handed back and the stage stops, to
+    /// restart from the store rather than run ahead of it.
+    #[error("fatal: {0}")]
+    Fatal(String),
 }
 
 /// A stage's logic.
@@ -112,6 +117,9 @@ pub enum StageError {
     /// Side work failed half-way: the handler's state may be ahead of the store.
     #[error("side work failed, restart from the store: {0}")]
     SideWork(HandlerError),
+    /// Handling a message failed after the handler's state changed.
+    #[error("handler failed, restart from the store: {0}")]
+    Handler(HandlerError),
 }
 
 impl StageStats {
@@ -274,7 +282,13 @@ async fn handle_batch<H: Handler>(
 ) -> Result<(), StageError> {
     let mut units = Vec::with_capacity(deliveries.len());
     let mut committing = Vec::with_capacity(deliveries.len());
+    let mut fatal = None;
     for delivery in deliveries {
+        if fatal.is_some() {
+            // Not handled: hand it back for the restarted stage.
+            settle(delivery.nak(spec.delay_after(1)).await, consumer);
+            continue;
+        }
         let envelope = match &delivery.received {
             Received::Envelope(e) => e,
             Received::Undecodable { reason } => {
@@ -307,10 +321,15 @@ async fn handle_batch<H: Handler>(
                 settle(delivery.nak(delay).await, consumer);
                 stats.retried += 1;
             }
+            Err(e @ HandlerError::Fatal(_)) => {
+                tracing::error!(stage = %consumer, error = %e, "handler failed; stopping");
+                settle(delivery.nak(spec.delay_after(1)).await, consumer);
+                fatal = Some(e);
+            }
         }
     }
     if units.is_empty() {
-        return Ok(());
+        return fatal.map_or(Ok(()), |e| Err(StageError::Handler(e)));
     }
     let wrote_outbox = units.iter().any(|u| !u.outbox.is_empty());
     let outcomes = match writer.commit(units).await {
@@ -335,7 +354,7 @@ async fn handle_batch<H: Handler>(
     for result in futures::future::join_all(committing.into_iter().map(Delivery::ack)).await {
         settle(result, consumer);
     }
-    Ok(())
+    fatal.map_or(Ok(()), |e| Err(StageError::Handler(e)))
 }
 
 fn ring(wake: Option<&Arc<Notify>>) {

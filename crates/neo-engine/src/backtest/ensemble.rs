@@ -19,6 +19,7 @@ use super::books::Books;
 use super::{BacktestConfig, BacktestError, Outcome, approx};
 use crate::analyst::PROBABILITY_UP;
 use crate::autonomy::wanted_side;
+use crate::desk::HORIZON_BARS;
 use crate::desk::{Desk, DeskConfig, InstrumentSteps, Step};
 use crate::intel::{
     Ensemble, EnsembleConfig, EnsembleMetrics, Forecast, RegimeScore, RegimeScoreSummary,
@@ -179,7 +180,7 @@ impl EnsembleBacktest {
             self.config.instrument,
             &self.config.interval,
             side,
-            forecast,
+            (forecast, self.ensemble.config().horizon_bars),
             bar,
         ))
     }
@@ -204,19 +205,23 @@ impl EnsembleBacktest {
     }
 }
 
-/// The signal the live loop sends for a forecast at `bar`'s close.
+/// The signal the live loop sends for a forecast at `bar`'s close (with the
+/// forecast's horizon, so the desk can turn P(up) into a bracket's win probability).
 pub fn strategy_signal(
     instrument: InstrumentId,
     interval: &str,
     side: Side,
-    forecast: &Forecast,
+    (forecast, horizon_bars): (&Forecast, u32),
     bar: &Ohlcv,
 ) -> SignalEventV1 {
     let key = format!("ensemble:{instrument}:{interval}:{}", bar.ts_close);
-    let mut metadata = BTreeMap::from([(
-        PROBABILITY_UP.to_owned(),
-        Value::from(forecast.probability_up),
-    )]);
+    let mut metadata = BTreeMap::from([
+        (
+            PROBABILITY_UP.to_owned(),
+            Value::from(forecast.probability_up),
+        ),
+        (HORIZON_BARS.to_owned(), Value::from(horizon_bars)),
+    ]);
     if let Some(regime) = forecast.regime {
         metadata.insert("regime".to_owned(), Value::from(regime.as_str()));
     }

@@ -18,6 +18,12 @@ pub struct DeskConfig {
     /// Largest notional of one entry as a share of equity (0.25: a quarter of the
     /// account), so a tight stop never turns the Kelly budget into an all-in position.
     pub max_entry_fraction: Fixed,
+    /// Buying power per unit of equity: 1 (the default) is a cash account, where
+    /// an entry's notional plus fees must fit the free cash; above 1 is margin.
+    pub leverage: Fixed,
+    /// When the trading day rolls, `HH:MM` UTC (`00:00`): the daily loss and the
+    /// drawdown restart from the equity then, and a drawdown halt lifts.
+    pub day_start_utc: String,
     /// `[analyst]`: the rule-based analyst.
     pub analyst: AnalystConfig,
     /// `[risk]`: pre-trade limits and the drawdown halt.
@@ -39,6 +45,8 @@ impl Default for DeskConfig {
             currency: "USD".to_owned(),
             initial_cash: Money::from_int(100_000).unwrap_or_default(),
             max_entry_fraction: Fixed::from_raw(250_000_000),
+            leverage: Fixed::ONE,
+            day_start_utc: "00:00".to_owned(),
             analyst: AnalystConfig::default(),
             risk: RiskLimits::default(),
             kelly: KellyConfig::default(),
@@ -70,6 +78,18 @@ impl DeskConfig {
                 self.max_entry_fraction
             ));
         }
+        if self.leverage < Fixed::ONE || self.leverage > Fixed::from_int(100) {
+            problems.push(format!(
+                "leverage must be between 1 (a cash account) and 100, got {}",
+                self.leverage
+            ));
+        }
+        if parse_hh_mm(&self.day_start_utc).is_none() {
+            problems.push(format!(
+                "day_start_utc must be HH:MM (00:00 to 23:59), got {:?}",
+                self.day_start_utc
+            ));
+        }
         if !self.initial_cash.value().is_positive() {
             problems.push("initial_cash must be above zero".to_owned());
         }
@@ -89,6 +109,24 @@ impl DeskConfig {
         problems.extend(self.oms.validate().into_iter().map(|p| format!("oms: {p}")));
         problems
     }
+}
+
+impl DeskConfig {
+    /// The day roll as nanoseconds after UTC midnight (0 when unparsable; `validate` reports it).
+    pub fn day_start_nanos(&self) -> i64 {
+        parse_hh_mm(&self.day_start_utc).map_or(0, |(h, m)| (h * 60 + m) * 60 * 1_000_000_000)
+    }
+}
+
+/// `HH:MM` as hours and minutes.
+fn parse_hh_mm(text: &str) -> Option<(i64, i64)> {
+    let (h, m) = text.split_once(':')?;
+    let two = |s: &str| -> Option<i64> {
+        let digits = s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+        if digits { s.parse().ok() } else { None }
+    };
+    let (h, m) = (two(h)?, two(m)?);
+    (h < 24 && m < 60).then_some((h, m))
 }
 
 /// An instrument's increments: orders and brackets are rounded to them.

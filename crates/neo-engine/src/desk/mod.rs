@@ -12,28 +12,32 @@
 
 mod account;
 mod config;
-mod restore;
+mod entry;
+mod exit;
+mod memory;
+mod operator;
 
 use std::collections::BTreeMap;
 
 use neo_domain::contracts::{
-    AgentOutputV1, CandleV1, FillV1, OrderIntentV1, OrderRole, OrderType, OrderV1, PositionV1,
-    Recommendation, SignalEventV1, TickV1, TimeInForce,
+    AgentOutputV1, CandleV1, FillV1, OrderIntentV1, OrderRole, OrderV1, PositionV1, Recommendation,
+    SignalEventV1, TickV1,
 };
-use neo_domain::{
-    Fixed, IdKind, InstrumentId, MessageId, Money, Price, Quantity, Rounding, Side, Timestamp,
-};
+use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Side, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::analyst::RuleAnalyst;
 use crate::oms::{OmsError, OmsEvent, PaperOms};
 use crate::portfolio::{Portfolio, PortfolioError};
 use crate::risk::{
-    Calibrator, EntryOrder, EntryType, Refusal, RiskEngine, SizingInput, StateChange, size_quantity,
+    Calibrator, Refusal, RiskApproved, RiskEngine, SizingDecision, SizingError, StateChange,
 };
 
 pub use account::AccountSummary;
 pub use config::{DeskConfig, InstrumentSteps};
-pub use restore::Restore;
+pub use entry::{HORIZON_BARS, bracket_probability};
+pub use memory::{DeskMemory, OpenTrip, Restore, TripOutcome};
+pub use operator::{FlattenReport, OperatorError};
 
 /// Why the desk could not build or apply a step (a bug or a corrupt store, never bad input).
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,9 @@ pub enum DeskError {
     /// Exact arithmetic overflowed.
     #[error("arithmetic: {0}")]
     Arithmetic(#[from] neo_domain::ArithmeticError),
+    /// Sizing could not compute a quantity (a zero lot step or stop distance).
+    #[error("sizing: {0}")]
+    Sizing(#[from] SizingError),
 }
 
 /// Why an entry was not placed, for the audit trail and the notification.
@@ -66,7 +73,8 @@ pub struct Refused {
 }
 
 /// What the desk remembers about an entry, to report its bracket's result.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntryInfo {
     /// The signal that opened it.
     pub signal_id: MessageId,
@@ -78,8 +86,23 @@ pub struct EntryInfo {
     pub stop_loss: Option<Price>,
     /// The bracket's take-profit.
     pub take_profit: Option<Price>,
+    /// The model's own win probability for the bracket, before calibration
+    /// (what the calibrator learns from).
+    pub raw_confidence: f64,
     /// The calibrated win probability the trade was sized with.
     pub probability: f64,
+}
+
+impl Refused {
+    /// A refusal that risk gave, with every reason.
+    pub(crate) fn from_risk(intent: OrderIntentV1, refusal: Refusal) -> Self {
+        Refused {
+            codes: refusal.codes().into_iter().map(str::to_owned).collect(),
+            message: refusal.to_string(),
+            intent: Some(intent),
+            risk: Some(refusal),
+        }
+    }
 }
 
 /// One fill with what a notification about it needs.
@@ -112,6 +135,12 @@ pub struct Step {
     pub positions: Vec<PositionV1>,
     /// Trading-state transitions.
     pub state_changes: Vec<StateChange>,
+    /// How the entry was sized, when sizing ran.
+    pub sizing: Option<SizingDecision>,
+    /// Round trips that closed, as the calibrator learned them.
+    pub outcomes: Vec<TripOutcome>,
+    /// The desk's durable memory, when this step changed it (commit it with the step).
+    pub memory: Option<DeskMemory>,
 }
 
 impl Step {
@@ -123,6 +152,18 @@ impl Step {
             && self.orders.is_empty()
             && self.fills.is_empty()
             && self.state_changes.is_empty()
+            && self.outcomes.is_empty()
+            && self.memory.is_none()
+    }
+
+    /// Records a refusal the desk itself made (before risk was asked).
+    pub(crate) fn refuse(&mut self, code: &str, message: String) {
+        self.refusal = Some(Refused {
+            codes: vec![code.to_owned()],
+            message,
+            intent: None,
+            risk: None,
+        });
     }
 }
 
@@ -138,6 +179,8 @@ pub struct Desk {
     portfolio: Portfolio,
     ticks: BTreeMap<InstrumentId, TickV1>,
     entries: BTreeMap<MessageId, EntryInfo>,
+    trips: BTreeMap<InstrumentId, OpenTrip>,
+    persisted: Option<DeskMemory>,
 }
 
 impl Desk {
@@ -152,17 +195,26 @@ impl Desk {
             return Err(DeskError::Config(problems.join("; ")));
         }
         let err = |e: crate::risk::ConfigError| DeskError::Config(e.to_string());
-        Ok(Desk {
+        let mut portfolio = Portfolio::new(&config.currency, config.initial_cash, now)?;
+        portfolio.set_day_start(config.day_start_nanos(), now);
+        let mut risk = RiskEngine::new(config.risk.clone()).map_err(err)?;
+        risk.restore(crate::risk::RiskMemory::start(now));
+        let mut desk = Desk {
             analyst: RuleAnalyst::new(config.analyst.clone()).map_err(err)?,
             calibrator: Calibrator::new(config.calibration).map_err(err)?,
-            risk: RiskEngine::new(config.risk.clone()).map_err(err)?,
+            risk,
             oms: PaperOms::new(config.oms),
-            portfolio: Portfolio::new(&config.currency, config.initial_cash, now)?,
+            portfolio,
             config,
             steps,
             ticks: BTreeMap::new(),
             entries: BTreeMap::new(),
-        })
+            trips: BTreeMap::new(),
+            persisted: None,
+        };
+        // A new desk's memory is what an empty store restores to: nothing to persist yet.
+        desk.persisted = Some(desk.memory());
+        Ok(desk)
     }
 
     /// Feeds a closed candle to the analyst's indicators (and the OMS's ATR).
@@ -181,11 +233,12 @@ impl Desk {
     /// targets touched inside it) and marks the account at its close.
     pub fn on_bar(&mut self, candle: &CandleV1) -> Result<Step, DeskError> {
         let mut step = Step::default();
+        self.roll_day(candle.ts_event, &mut step)?;
         let events = self.oms.on_candle(candle)?;
         self.apply(events, candle.ts_event, &mut step)?;
         self.portfolio
             .mark(candle.instrument, candle.close, candle.ts_event)?;
-        self.watch_equity(candle.ts_event, &mut step)?;
+        self.finish(candle.ts_event, &mut step)?;
         Ok(step)
     }
 
@@ -197,18 +250,20 @@ impl Desk {
     /// Marks the account and works the instrument's orders against a tick.
     pub fn on_tick(&mut self, tick: &TickV1) -> Result<Step, DeskError> {
         let mut step = Step::default();
+        self.roll_day(tick.ts_event, &mut step)?;
         self.ticks.insert(tick.instrument, tick.clone());
         self.portfolio
             .mark(tick.instrument, tick.price, tick.ts_event)?;
         let events = self.oms.on_tick(tick)?;
         self.apply(events, tick.ts_event, &mut step)?;
-        self.watch_equity(tick.ts_event, &mut step)?;
+        self.finish(tick.ts_event, &mut step)?;
         Ok(step)
     }
 
     /// Decides on a signal and acts on the decision.
     pub fn on_signal(&mut self, signal: &SignalEventV1, now: Timestamp) -> Result<Step, DeskError> {
         let mut step = Step::default();
+        self.roll_day(now, &mut step)?;
         let instrument = signal.instrument;
         let position = self.net(instrument);
         let decision = self.analyst.analyse(signal, position, now);
@@ -221,16 +276,22 @@ impl Desk {
             Side::Buy => position.is_negative(),
             Side::Sell => position.is_positive(),
         });
-        if decision.recommendation == Recommendation::Close || reverses {
-            self.close(signal, &decision, now, &mut step)?;
-        }
+        let cause = exit::ExitCause {
+            decision_id: decision.id,
+            signal_id: signal.id,
+        };
+        let exited = if decision.recommendation == Recommendation::Close || reverses {
+            self.close(instrument, cause, now, &mut step)?
+        } else {
+            true
+        };
         if let Some(side) = wanted
-            && step.refusal.is_none()
+            && exited
         {
             self.enter(signal, &decision, side, now, &mut step)?;
         }
         step.decision = Some(decision);
-        self.watch_equity(now, &mut step)?;
+        self.finish(now, &mut step)?;
         Ok(step)
     }
 
@@ -260,216 +321,6 @@ impl Desk {
         &self.analyst
     }
 
-    /// Flattens the instrument: cancels its working orders, then a reduce-only market exit.
-    fn close(
-        &mut self,
-        signal: &SignalEventV1,
-        decision: &AgentOutputV1,
-        now: Timestamp,
-        step: &mut Step,
-    ) -> Result<(), DeskError> {
-        let instrument = signal.instrument;
-        for id in self.oms.active_orders(instrument) {
-            let still_working = self.oms.order(id).is_some_and(|o| !o.status.is_terminal());
-            if still_working {
-                let events = self.oms.cancel(id, now)?;
-                self.apply(events, now, step)?;
-            }
-        }
-        let position = self.net(instrument);
-        if position.is_zero() {
-            return Ok(());
-        }
-        let side = if position.is_positive() {
-            Side::Sell
-        } else {
-            Side::Buy
-        };
-        let intent = OrderIntentV1 {
-            id: MessageId::derived(IdKind::Intent, &format!("{}:exit", decision.id)),
-            decision_id: decision.id,
-            signal_id: signal.id,
-            instrument,
-            side,
-            quantity: Quantity::new(position.abs())
-                .map_err(|_| OmsError::Arithmetic(neo_domain::ArithmeticError::Overflow))?,
-            order_type: OrderType::Market,
-            limit_price: None,
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            time_in_force: TimeInForce::Gtc,
-            reduce_only: true,
-            arrival_price: self.quote(instrument, side),
-            ts_event: now,
-        };
-        self.place(intent, None, now, step)
-    }
-
-    /// A risk-sized, ATR-bracketed market entry.
-    fn enter(
-        &mut self,
-        signal: &SignalEventV1,
-        decision: &AgentOutputV1,
-        side: Side,
-        now: Timestamp,
-        step: &mut Step,
-    ) -> Result<(), DeskError> {
-        let instrument = signal.instrument;
-        let refuse = |step: &mut Step, code: &str, message: String| {
-            step.refusal = Some(Refused {
-                codes: vec![code.to_owned()],
-                message,
-                intent: None,
-                risk: None,
-            });
-        };
-        let (Some(entry), Some(steps)) = (
-            self.quote(instrument, side),
-            self.steps.get(&instrument).copied(),
-        ) else {
-            refuse(
-                step,
-                "no_market_data",
-                format!("no market data for {instrument}"),
-            );
-            return Ok(());
-        };
-        let Some(atr) = self.analyst.snapshot(&instrument).and_then(|s| s.atr) else {
-            refuse(
-                step,
-                "no_atr",
-                format!("{instrument}'s ATR is still warming up"),
-            );
-            return Ok(());
-        };
-        let bracket = match self
-            .config
-            .brackets
-            .bracket(side, entry, atr, Some(steps.price_step))
-        {
-            Ok(b) => b,
-            Err(e) => {
-                refuse(
-                    step,
-                    "no_bracket",
-                    format!("no bracket could be built: {e}"),
-                );
-                return Ok(());
-            }
-        };
-        let probability = self.calibrator.calibrate(decision.confidence);
-        let reward_risk = bracket.reward_risk();
-        let drawdown = self.portfolio.drawdown()?.to_f64();
-        let limit = self.config.risk.max_drawdown.to_f64();
-        let fraction = self
-            .config
-            .kelly
-            .risk_fraction(probability, reward_risk, drawdown, limit);
-        let quantity = size_quantity(&SizingInput {
-            equity: self.portfolio.equity()?,
-            risk_fraction: fraction,
-            entry,
-            stop: bracket.stop_loss(),
-            lot_step: steps.lot_step,
-            requested: signal.quantity,
-        })
-        .map_err(|e| DeskError::Config(e.to_string()))?;
-        let quantity = self.within_limits(instrument, side, entry, steps, quantity)?;
-        if quantity.is_zero() {
-            let message = if fraction > 0.0 {
-                format!(
-                    "the risk budget ({:.2}% of equity) or the entry cap buys less than one lot of {instrument}",
-                    fraction * 100.0
-                )
-            } else {
-                format!(
-                    "no edge: win probability {probability:.2} at reward/risk {reward_risk:.2} sizes to zero"
-                )
-            };
-            let code = if fraction > 0.0 {
-                "below_lot"
-            } else {
-                "no_edge"
-            };
-            refuse(step, code, message);
-            return Ok(());
-        }
-        let intent = bracket.into_intent(EntryOrder {
-            id: MessageId::derived(IdKind::Intent, &decision.id.to_string()),
-            decision_id: decision.id,
-            signal_id: signal.id,
-            instrument,
-            quantity,
-            entry_type: EntryType::Market,
-            time_in_force: TimeInForce::Gtc,
-            ts_event: now,
-        });
-        let info = EntryInfo {
-            signal_id: signal.id,
-            source_id: signal.source_id.clone(),
-            side,
-            stop_loss: intent.stop_loss,
-            take_profit: intent.take_profit,
-            probability,
-        };
-        self.place(intent, Some(info), now, step)
-    }
-
-    /// Trims a size to the per-entry notional cap, then to the position and
-    /// gross-notional headroom the limits leave, so a large Kelly size becomes a
-    /// smaller order rather than a refusal. With no headroom the size is kept, and
-    /// risk refuses it with the reason.
-    fn within_limits(
-        &self,
-        instrument: InstrumentId,
-        side: Side,
-        entry: Price,
-        steps: InstrumentSteps,
-        quantity: Quantity,
-    ) -> Result<Quantity, DeskError> {
-        // No entry's notional above `max_entry_fraction` of equity, whatever Kelly says.
-        let cap = self
-            .portfolio
-            .equity()?
-            .value()
-            .mul_round(self.config.max_entry_fraction, Rounding::TowardZero)?
-            .div_round(entry.value(), Rounding::TowardZero)?
-            .round_to_step(steps.lot_step.value(), Rounding::TowardZero)?
-            .max(Fixed::ZERO);
-        let quantity = if cap < quantity.value() {
-            Quantity::new(cap).map_err(|_| neo_domain::ArithmeticError::Overflow)?
-        } else {
-            quantity
-        };
-        if quantity.is_zero() {
-            return Ok(quantity);
-        }
-        let limits = &self.config.risk;
-        let net = self.net(instrument);
-        let same_side = match side {
-            Side::Buy => net.max(Fixed::ZERO),
-            Side::Sell => (-net).max(Fixed::ZERO),
-        };
-        let position_room = limits
-            .max_position_for(&instrument)
-            .value()
-            .checked_sub(same_side)?;
-        let gross = account::gross_notional(&self.instrument_views());
-        let notional_room = limits
-            .max_gross_notional
-            .value()
-            .checked_sub(gross)?
-            .div_round(entry.value(), Rounding::TowardZero)?;
-        let room = position_room
-            .min(notional_room)
-            .round_to_step(steps.lot_step.value(), Rounding::TowardZero)?;
-        if !room.is_positive() || room >= quantity.value() {
-            return Ok(quantity);
-        }
-        Ok(Quantity::new(room).map_err(|_| neo_domain::ArithmeticError::Overflow)?)
-    }
-
     /// Risk-checks an intent; the OMS takes an approved one and it meets the standing quote.
     fn place(
         &mut self,
@@ -480,19 +331,25 @@ impl Desk {
     ) -> Result<(), DeskError> {
         let instruments = self.instrument_views();
         let view = self.view(now, &instruments);
-        let approved = match self.risk.check(intent.clone(), &view) {
-            Ok(approved) => approved,
+        match self.risk.check(intent.clone(), &view) {
+            Ok(approved) => self.execute(approved, info, now, step),
             Err(refusal) => {
                 step.state_changes.extend(refusal.state_change.clone());
-                step.refusal = Some(Refused {
-                    codes: refusal.codes().into_iter().map(str::to_owned).collect(),
-                    message: refusal.to_string(),
-                    intent: Some(intent),
-                    risk: Some(refusal),
-                });
-                return Ok(());
+                step.refusal = Some(Refused::from_risk(intent, refusal));
+                Ok(())
             }
-        };
+        }
+    }
+
+    /// Hands an approved intent to the OMS and books what happened.
+    fn execute(
+        &mut self,
+        approved: RiskApproved<OrderIntentV1>,
+        info: Option<EntryInfo>,
+        now: Timestamp,
+        step: &mut Step,
+    ) -> Result<(), DeskError> {
+        let intent = approved.get().clone();
         let submitted = self.oms.submit(approved, now)?;
         if submitted.duplicate {
             return Ok(());
@@ -506,6 +363,22 @@ impl Desk {
         self.apply(events, now, step)
     }
 
+    /// Starts a new trading day when `now` is past the day roll: the day's
+    /// equity and peak restart, and a drawdown halt lifts.
+    fn roll_day(&mut self, now: Timestamp, step: &mut Step) -> Result<(), DeskError> {
+        if self.portfolio.roll_day(now)? {
+            step.state_changes.extend(self.risk.start_day(now));
+        }
+        Ok(())
+    }
+
+    /// Feeds equity to risk and hands out the memory when it changed.
+    fn finish(&mut self, now: Timestamp, step: &mut Step) -> Result<(), DeskError> {
+        self.watch_equity(now, step)?;
+        self.remember(step);
+        Ok(())
+    }
+
     /// Books OMS events: order states, fills into the portfolio, positions, calibration.
     fn apply(
         &mut self,
@@ -514,29 +387,24 @@ impl Desk {
         step: &mut Step,
     ) -> Result<(), DeskError> {
         let mut traded: Vec<InstrumentId> = Vec::new();
-        let first = step.fills.len();
         for event in events {
             match event {
                 OmsEvent::Order(order) => step.orders.push(order),
                 OmsEvent::Fill(fill) => {
+                    let before = self.net(fill.instrument);
                     self.portfolio.apply_fill(&fill)?;
                     if !traded.contains(&fill.instrument) {
                         traded.push(fill.instrument);
                     }
-                    step.fills.push(self.report(fill));
+                    let report = self.report(fill);
+                    let entry = report
+                        .entry
+                        .as_ref()
+                        .filter(|_| report.role == OrderRole::Entry)
+                        .map(|e| (report.fill.order_id, e.raw_confidence));
+                    self.track_trip(&report.fill, before, entry, step);
+                    step.fills.push(report);
                 }
-            }
-        }
-        for report in &step.fills[first..] {
-            let closed_leg = matches!(report.role, OrderRole::StopLoss | OrderRole::TakeProfit)
-                && self
-                    .oms
-                    .order(report.fill.order_id)
-                    .is_some_and(|o| o.status.is_terminal());
-            if let (true, Some(entry)) = (closed_leg, &report.entry) {
-                // One outcome per closed bracket; a poisoned probability is skipped, never fatal.
-                let won = report.role == OrderRole::TakeProfit;
-                let _ = self.calibrator.record(entry.probability, won);
             }
         }
         for instrument in traded {

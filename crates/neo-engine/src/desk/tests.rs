@@ -261,11 +261,10 @@ fn a_restored_desk_continues_exactly_where_the_first_stopped() {
             },
         })
         .collect();
-    let entry_id = step.fills[0].fill.order_id;
     let restore = Restore {
         fills: step.fills.iter().map(|f| f.fill.clone()).collect(),
         orders,
-        entries: vec![(entry_id, step.fills[0].entry.clone().unwrap())],
+        memory: step.memory.clone(),
     };
     let (mut second, _, _) = warm(DeskConfig::default());
     second.restore(restore).unwrap();
@@ -303,3 +302,6 @@ fn the_dry_run_check_changes_nothing() {
     assert!(refusal.has("max_position"), "{:?}", refusal.codes());
     assert_eq!(desk.oms.open_orders(), 2);
 }
+
+#[path = "tests_trust.rs"]
+mod trust;

@@ -59,6 +59,16 @@ impl FeeModel {
         problems
     }
 
+    /// The taker rate as a fraction (5 bps = 0.0005), for sizing and payoff estimates.
+    pub fn taker_rate(&self) -> Result<Fixed, ArithmeticError> {
+        rate(self.taker_bps)
+    }
+
+    /// The maker rate as a fraction (negative for a rebate).
+    pub fn maker_rate(&self) -> Result<Fixed, ArithmeticError> {
+        rate(self.maker_bps)
+    }
+
     /// The fee on a fill of `notional`.
     pub fn fee(&self, notional: Money, liquidity: Liquidity) -> Result<Money, ArithmeticError> {
         let bps = match liquidity {

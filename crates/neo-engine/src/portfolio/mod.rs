@@ -160,6 +160,7 @@ pub struct Portfolio {
     high_water_mark: Fixed,
     day: i64,
     day_start_equity: Fixed,
+    day_offset_nanos: i64,
 }
 
 const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
@@ -183,7 +184,33 @@ impl Portfolio {
             high_water_mark: cash.value(),
             day: now.as_nanos().div_euclid(DAY_NANOS),
             day_start_equity: cash.value(),
+            day_offset_nanos: 0,
         })
+    }
+
+    /// Trading days start `offset_nanos` after UTC midnight (0 to one day), from the day of `now`.
+    pub fn set_day_start(&mut self, offset_nanos: i64, now: Timestamp) {
+        self.day_offset_nanos = offset_nanos.clamp(0, DAY_NANOS - 1);
+        self.day = self.day_of(now);
+    }
+
+    /// The trading day `now` falls in (days since the epoch, shifted by the day start).
+    pub fn day_of(&self, now: Timestamp) -> i64 {
+        now.as_nanos()
+            .saturating_sub(self.day_offset_nanos)
+            .div_euclid(DAY_NANOS)
+    }
+
+    /// The current trading day.
+    pub fn day(&self) -> i64 {
+        self.day
+    }
+
+    /// Resumes the day's marks after a restart (fills alone cannot rebuild a peak reached through marks).
+    pub fn restore_day(&mut self, day: i64, day_start_equity: Money, high_water_mark: Money) {
+        self.day = day;
+        self.day_start_equity = day_start_equity.value();
+        self.high_water_mark = high_water_mark.value();
     }
 
     /// Applies a fill once; a replayed fill (same id) changes nothing.
@@ -229,14 +256,18 @@ impl Portfolio {
         self.update_marks()
     }
 
-    /// A new UTC day starts its drawdown from the equity at the roll.
-    fn roll_day(&mut self, now: Timestamp) -> Result<(), PortfolioError> {
-        let day = now.as_nanos().div_euclid(DAY_NANOS);
-        if day > self.day {
-            self.day = day;
-            self.day_start_equity = self.equity()?.value();
+    /// A new trading day starts its drawdown (and its peak) from the equity at
+    /// the roll; true when `now` began a new day.
+    pub fn roll_day(&mut self, now: Timestamp) -> Result<bool, PortfolioError> {
+        let day = self.day_of(now);
+        if day <= self.day {
+            return Ok(false);
         }
-        Ok(())
+        let equity = self.equity()?.value();
+        self.day = day;
+        self.day_start_equity = equity;
+        self.high_water_mark = equity;
+        Ok(true)
     }
 
     fn update_marks(&mut self) -> Result<(), PortfolioError> {

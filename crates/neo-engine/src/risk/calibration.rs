@@ -80,7 +80,8 @@ impl CalibrationConfig {
 #[error("probability must be between 0 and 1, got {0}")]
 pub struct InvalidProbability(pub f64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Bin {
     outcomes: u64,
     wins: u64,
@@ -88,7 +89,8 @@ struct Bin {
 }
 
 /// Outcomes grouped by predicted probability: the data behind a reliability diagram and ECE.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReliabilityBins {
     bins: Vec<Bin>,
     total: u64,
@@ -122,6 +124,16 @@ impl ReliabilityBins {
         bin.sum_predicted += p;
         self.total += 1;
         Ok(())
+    }
+
+    /// Number of bins.
+    pub fn len(&self) -> usize {
+        self.bins.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
     }
 
     /// Outcomes recorded.
@@ -169,6 +181,25 @@ impl Calibrator {
             outcomes: ReliabilityBins::new(config.bins),
             config,
         })
+    }
+
+    /// Resumes from persisted outcomes; they must have the configured number of bins.
+    pub fn restore(&mut self, outcomes: ReliabilityBins) -> Result<(), ConfigError> {
+        let consistent = outcomes.bins.iter().map(|b| b.outcomes).sum::<u64>() == outcomes.total
+            && outcomes.bins.iter().all(|b| b.wins <= b.outcomes);
+        if outcomes.len() != self.config.bins || !consistent {
+            return Err(ConfigError {
+                section: "calibration",
+                problems: vec![format!(
+                    "stored outcomes have {} bins (consistent: {consistent}) but {} are configured; \
+                     changing the bin count discards what was learned, so it is refused",
+                    outcomes.len(),
+                    self.config.bins
+                )],
+            });
+        }
+        self.outcomes = outcomes;
+        Ok(())
     }
 
     /// Records whether a trade taken at raw `confidence` won.

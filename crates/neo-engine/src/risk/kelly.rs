@@ -6,11 +6,15 @@
 //! reward/risk. [`size_quantity`](super::size_quantity) turns it into a
 //! quantity: `equity * f / |entry - stop|`.
 //!
-//! `f = fraction * (p - (1 - p) / b) * scale(drawdown)`, clamped to `[0, cap]`.
-//! `scale` is 1 with no drawdown and falls linearly to `floor_scale` as the
-//! day's drawdown reaches its limit (and stays there beyond it; risk halts
-//! trading at the limit anyway). Any non-finite or out-of-range input yields 0
-//! (no trade), never a panic, and no input can produce more than the cap.
+//! `f = min(fraction * (p - (1 - p) / b), cap) * scale(drawdown)`, never below 0.
+//! The cap applies *before* the drawdown scale, so a drawdown always shrinks
+//! the bet, even when Kelly itself is far above the cap (scaling first let the
+//! cap absorb the scale: every drawdown sized the same). `scale` is 1 with no
+//! drawdown and falls linearly to `floor_scale` as the drawdown reaches its
+//! limit (and stays there beyond it; risk halts trading at the limit anyway),
+//! so `f` strictly decreases with the drawdown up to the limit. Any non-finite
+//! or out-of-range input yields 0 (no trade), never a panic, and no input can
+//! produce more than the cap.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,17 +83,49 @@ impl KellyConfig {
 
     /// The fraction of equity to put at risk, in `[0, hard_cap]`.
     ///
-    /// `p` is the calibrated win probability, `b` the bracket's reward/risk,
-    /// `drawdown` and `drawdown_limit` the day's drawdown and its limit as fractions.
+    /// `p` is the calibrated win probability, `b` the bracket's net reward/risk,
+    /// `drawdown` and `drawdown_limit` the drawdown and its limit as fractions.
     /// At or below breakeven (`p <= 1 / (1 + b)`) the answer is 0.
     pub fn risk_fraction(&self, p: f64, b: f64, drawdown: f64, drawdown_limit: f64) -> f64 {
-        if !((0.0..=1.0).contains(&p) && b.is_finite() && b > 0.0) {
-            return 0.0;
-        }
-        let edge = p - (1.0 - p) / b;
-        let f = unit_or_zero(self.fraction) * edge * self.drawdown_scale(drawdown, drawdown_limit);
-        if f > 0.0 { f.min(self.hard_cap()) } else { 0.0 }
+        self.decide(p, b, drawdown, drawdown_limit).fraction
     }
+
+    /// The whole Kelly decision: raw Kelly, the cap, the drawdown scale and the result.
+    pub fn decide(&self, p: f64, b: f64, drawdown: f64, drawdown_limit: f64) -> KellyDecision {
+        let scale = self.drawdown_scale(drawdown, drawdown_limit);
+        let valid = (0.0..=1.0).contains(&p) && b.is_finite() && b > 0.0;
+        let kelly_raw = if valid { p - (1.0 - p) / b } else { 0.0 };
+        let fractional = unit_or_zero(self.fraction) * kelly_raw;
+        let cap = self.hard_cap();
+        let capped = fractional > cap;
+        let before_scale = if fractional > 0.0 {
+            fractional.min(cap)
+        } else {
+            0.0
+        };
+        KellyDecision {
+            kelly_raw,
+            fractional: fractional.max(0.0),
+            capped,
+            drawdown_scale: scale,
+            fraction: before_scale * scale,
+        }
+    }
+}
+
+/// One Kelly sizing, every intermediate figure kept so a decision can be explained.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KellyDecision {
+    /// Full Kelly, `p - (1 - p) / b` (negative when there is no edge).
+    pub kelly_raw: f64,
+    /// The configured share of full Kelly (0 with no edge).
+    pub fractional: f64,
+    /// Whether the hard cap bound (fractional Kelly was above it).
+    pub capped: bool,
+    /// The drawdown multiplier applied after the cap.
+    pub drawdown_scale: f64,
+    /// The fraction of equity at risk: `min(fractional, cap) * drawdown_scale`.
+    pub fraction: f64,
 }
 
 /// `x` when it is a number in `[0, 1]`, else 0 (NaN and infinities included).

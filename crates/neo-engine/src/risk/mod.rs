@@ -40,12 +40,14 @@ pub use approved::RiskApproved;
 pub(crate) use approved::approve_for_test;
 pub use brackets::{AtrBrackets, BracketError, BracketedEntry, EntryOrder, EntryType, RStats};
 pub use calibration::{CalibrationConfig, Calibrator, InvalidProbability, ReliabilityBins};
-pub use kelly::KellyConfig;
+pub use kelly::{KellyConfig, KellyDecision};
 pub use limits::{MAX_DATA_AGE_CEILING_SECS, RiskLimits};
-pub use pretrade::{AccountView, InstrumentView, Mark, RiskEngine, drawdown};
+pub use pretrade::{AccountView, Headroom, InstrumentView, Mark, RiskEngine, drawdown, headroom};
 pub use refusal::{Refusal, RefusalReason};
-pub use sizing::{SizingError, SizingInput, size_quantity};
-pub use state::{StateCause, StateChange, StateError, TradingState};
+pub use sizing::{
+    EntryLimits, SizeBound, SizingDecision, SizingError, SizingInput, size_entry, size_quantity,
+};
+pub use state::{RiskMemory, StateCause, StateChange, StateError, TradingState, TradingStatus};
 
 /// A config section with problems; lists every one so they are fixed in one pass.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

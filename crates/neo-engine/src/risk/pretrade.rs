@@ -13,19 +13,19 @@
 //!
 //! # Trading state
 //!
-//! - `ACTIVE`: everything that passes the limits.
-//! - `REDUCING`: only reductions.
-//! - `HALTED`: nothing, reductions included (an operator moves to `REDUCING` to
-//!   flatten).
+//! See [`state`](super::state): `ACTIVE` passes everything within the limits;
+//! `REDUCING` (at half the drawdown limit) and `HALTED` (at the limit, or by an
+//! operator) refuse nothing that only reduces a position, so the way out is
+//! never blocked. `HALTED` refuses all new exposure; `REDUCING` lets entries
+//! through for the desk to size at the Kelly floor.
 //!
 //! Drawdown is measured from the caller's high-water mark (the portfolio's peak
 //! equity since the day started, day-start equity included, so it is the day's
-//! drawdown). When it *reaches* `max_drawdown`, the engine moves to `HALTED` by
-//! itself, once per breach (edge-triggered: an operator can then choose
-//! `REDUCING` to flatten without being re-halted). While the drawdown stays at
-//! or beyond the limit an operator cannot resume `ACTIVE`. `HALTED` never resets
-//! silently: [`RiskEngine::start_day`] (an explicit call at the day roll) lifts
-//! a drawdown halt, and an operator's own halt stays until an operator lifts it.
+//! drawdown). When it *reaches* `max_drawdown`, the engine halts by itself,
+//! once per breach. While the drawdown stays at or beyond the limit an operator
+//! cannot resume `ACTIVE`. `HALTED` never resets silently:
+//! [`RiskEngine::start_day`] (the day roll) lifts a drawdown halt, and an
+//! operator's own halt stays until an operator lifts it.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +38,7 @@ use super::ConfigError;
 use super::approved::RiskApproved;
 use super::limits::RiskLimits;
 use super::refusal::{Refusal, RefusalReason};
-use super::state::{StateCause, StateChange, StateError, TradingState};
+use super::state::{RiskMemory, StateCause, StateChange, StateError, TradingState, TradingStatus};
 
 /// The last market price of an instrument and when it was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,11 +113,7 @@ pub fn drawdown(equity: Money, high_water_mark: Money) -> Fixed {
 pub struct RiskEngine {
     limits: RiskLimits,
     max_age_nanos: i64,
-    state: TradingState,
-    /// The current HALTED came from a drawdown (so a new day may lift it).
-    halted_by_drawdown: bool,
-    /// The drawdown while it is at or beyond the limit (the breach latch).
-    breach: Option<Fixed>,
+    memory: RiskMemory,
 }
 
 impl RiskEngine {
@@ -127,9 +123,7 @@ impl RiskEngine {
         Ok(RiskEngine {
             max_age_nanos: limits.max_data_age_nanos(),
             limits,
-            state: TradingState::Active,
-            halted_by_drawdown: false,
-            breach: None,
+            memory: RiskMemory::start(Timestamp::EPOCH),
         })
     }
 
@@ -148,10 +142,34 @@ impl RiskEngine {
 
     /// The current trading state.
     pub fn state(&self) -> TradingState {
-        self.state
+        self.memory.status.state
     }
 
-    /// Feeds a new equity figure; halts once when the drawdown reaches the limit.
+    /// The state with since when and why.
+    pub fn status(&self) -> &TradingStatus {
+        &self.memory.status
+    }
+
+    /// What the state machine remembers, to persist.
+    pub fn memory(&self) -> &RiskMemory {
+        &self.memory
+    }
+
+    /// Resumes from persisted memory (a restart).
+    pub fn restore(&mut self, memory: RiskMemory) {
+        self.memory = memory;
+    }
+
+    /// The drawdown at which trading reduces by itself: half the limit.
+    pub fn reducing_threshold(&self) -> Fixed {
+        self.limits
+            .max_drawdown
+            .div_round(Fixed::from_int(2), Rounding::Ceiling)
+            .unwrap_or(self.limits.max_drawdown)
+    }
+
+    /// Feeds a new equity figure: halts once when the drawdown reaches the
+    /// limit, reduces at half of it and returns to active below that.
     pub fn on_equity(
         &mut self,
         equity: Money,
@@ -160,24 +178,39 @@ impl RiskEngine {
     ) -> Option<StateChange> {
         let dd = drawdown(equity, high_water_mark);
         let limit = self.limits.max_drawdown;
-        if dd < limit {
-            self.breach = None;
-            return None;
-        }
-        let first = self.breach.is_none();
-        self.breach = Some(dd);
-        if !first || self.state == TradingState::Halted {
-            return None;
-        }
-        self.halted_by_drawdown = true;
-        Some(self.transition(
-            TradingState::Halted,
-            at,
-            StateCause::Drawdown {
+        let threshold = self.reducing_threshold();
+        let state = self.state();
+        if dd >= limit {
+            let first = self.memory.breach.is_none();
+            self.memory.breach = Some(dd);
+            if !first || state == TradingState::Halted {
+                return None;
+            }
+            let cause = StateCause::Drawdown {
                 drawdown: dd,
                 limit,
-            },
-        ))
+            };
+            return Some(self.memory.transition(TradingState::Halted, at, cause));
+        }
+        self.memory.breach = None;
+        let automatic = self.memory.automatic();
+        match state {
+            TradingState::Active if dd >= threshold => {
+                let cause = StateCause::DrawdownReducing {
+                    drawdown: dd,
+                    threshold,
+                };
+                Some(self.memory.transition(TradingState::Reducing, at, cause))
+            }
+            TradingState::Reducing if automatic && dd < threshold => {
+                let cause = StateCause::DrawdownEased {
+                    drawdown: dd,
+                    threshold,
+                };
+                Some(self.memory.transition(TradingState::Active, at, cause))
+            }
+            _ => None,
+        }
     }
 
     /// An operator's state change; refuses `ACTIVE` while the drawdown is beyond its limit.
@@ -185,42 +218,39 @@ impl RiskEngine {
         &mut self,
         to: TradingState,
         at: Timestamp,
+        by: &str,
+        reason: &str,
     ) -> Result<Option<StateChange>, StateError> {
-        if let (TradingState::Active, Some(drawdown)) = (to, self.breach) {
+        if let (TradingState::Active, Some(drawdown)) = (to, self.memory.breach) {
             return Err(StateError::DrawdownBeyondLimit {
                 drawdown,
                 limit: self.limits.max_drawdown,
             });
         }
-        if to == self.state {
+        if to == self.state() {
             return Ok(None);
         }
-        self.halted_by_drawdown = false;
-        Ok(Some(self.transition(to, at, StateCause::Operator)))
+        let cause = StateCause::Operator {
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+        };
+        Ok(Some(self.memory.transition(to, at, cause)))
     }
 
-    /// The explicit day roll: clears the breach latch and lifts a drawdown halt.
+    /// The day roll: clears the breach latch and lifts a drawdown halt.
     ///
-    /// An operator's halt or reducing state stays. If the caller keeps the old
-    /// high-water mark the next check halts again, as it should.
+    /// An operator's halt stays. If the caller keeps the old high-water mark
+    /// the next check halts again, as it should.
     pub fn start_day(&mut self, at: Timestamp) -> Option<StateChange> {
-        self.breach = None;
-        if self.state != TradingState::Halted || !self.halted_by_drawdown {
+        self.memory.breach = None;
+        let by_drawdown = matches!(self.memory.status.cause, StateCause::Drawdown { .. });
+        if self.state() != TradingState::Halted || !by_drawdown {
             return None;
         }
-        self.halted_by_drawdown = false;
-        Some(self.transition(TradingState::Active, at, StateCause::NewDay))
-    }
-
-    fn transition(&mut self, to: TradingState, at: Timestamp, cause: StateCause) -> StateChange {
-        let from = self.state;
-        self.state = to;
-        StateChange {
-            from,
-            to,
-            at,
-            cause,
-        }
+        Some(
+            self.memory
+                .transition(TradingState::Active, at, StateCause::NewDay),
+        )
     }
 
     /// Runs every check; approves the intent or lists every reason it fails.
@@ -240,7 +270,7 @@ impl RiskEngine {
         }
         Err(Refusal {
             reasons,
-            state: self.state,
+            state: self.state(),
             state_change,
             intent: Box::new(intent),
         })
@@ -266,11 +296,8 @@ impl RiskEngine {
         let working = qty.checked_add(same_side_open);
         let reduces = working.is_ok_and(|w| reduces_exposure(intent.side, position, w));
 
-        match self.state {
-            TradingState::Halted => out.push(RefusalReason::TradingHalted),
-            TradingState::Reducing if !reduces => {
-                out.push(RefusalReason::ReducingOnly { position })
-            }
+        match self.state() {
+            TradingState::Halted if !reduces => out.push(RefusalReason::TradingHalted),
             _ => {}
         }
         if intent.reduce_only && !reduces {
@@ -339,30 +366,6 @@ impl RiskEngine {
     ) {
         let overflow = |what| RefusalReason::ArithmeticOverflow { what };
         let qty = intent.quantity.value();
-        let projected = match intent.side {
-            Side::Buy => inst.net_quantity.checked_add(inst.open_buy.value()),
-            Side::Sell => inst.net_quantity.checked_sub(inst.open_sell.value()),
-        }
-        .and_then(|p| match intent.side {
-            Side::Buy => p.checked_add(qty),
-            Side::Sell => p.checked_sub(qty),
-        })
-        .map(Fixed::abs)
-        .and_then(|p| Quantity::new(p).map_err(|_| neo_domain::ArithmeticError::Overflow));
-        match projected {
-            Ok(projected) => {
-                let limit = self.limits.max_position_for(&intent.instrument);
-                if projected > limit {
-                    out.push(RefusalReason::MaxPosition {
-                        instrument: intent.instrument,
-                        limit,
-                        projected,
-                    });
-                }
-            }
-            Err(_) => out.push(overflow("projected position")),
-        }
-
         let mark = inst.mark.map(|m| m.price);
         let price = match intent.order_type {
             OrderType::Limit | OrderType::StopLimit => intent.limit_price,
@@ -370,22 +373,48 @@ impl RiskEngine {
             OrderType::Market => mark,
         }
         .or(mark);
-        if let Some(price) = price {
-            let gross = price
-                .value()
-                .abs()
-                .mul_round(qty, Rounding::Ceiling)
-                .and_then(|notional| view.gross_notional.value().checked_add(notional));
-            match gross.map(Money::new) {
-                Ok(Ok(projected)) if projected > self.limits.max_gross_notional => {
-                    out.push(RefusalReason::MaxGrossNotional {
-                        limit: self.limits.max_gross_notional,
-                        projected,
-                    });
+        match headroom(&self.limits, view, intent.instrument, intent.side, price) {
+            Ok(room) => {
+                if qty > room.position {
+                    let limit = self.limits.max_position_for(&intent.instrument);
+                    let projected = limit
+                        .value()
+                        .checked_sub(room.position)
+                        .and_then(|used| used.checked_add(qty))
+                        .ok()
+                        .and_then(|p| Quantity::new(p.abs()).ok());
+                    match projected {
+                        Some(projected) => out.push(RefusalReason::MaxPosition {
+                            instrument: intent.instrument,
+                            limit,
+                            projected,
+                        }),
+                        None => out.push(overflow("projected position")),
+                    }
                 }
-                Ok(_) => {}
-                Err(_) => out.push(overflow("projected gross notional")),
+                if let (Some(gross_room), Some(price)) = (room.gross, price)
+                    && qty > gross_room
+                {
+                    let limit = self.limits.max_gross_notional;
+                    let projected = price
+                        .value()
+                        .abs()
+                        .mul_round(
+                            qty.checked_sub(gross_room).unwrap_or(qty),
+                            Rounding::Ceiling,
+                        )
+                        .and_then(|over| limit.value().checked_add(over))
+                        .ok()
+                        .and_then(|p| Money::new(p).ok());
+                    match projected {
+                        Some(projected) => {
+                            out.push(RefusalReason::MaxGrossNotional { limit, projected })
+                        }
+                        None => out.push(overflow("projected gross notional")),
+                    }
+                }
             }
+            Err(_) => out.push(overflow("exposure headroom")),
         }
 
         match view
@@ -419,6 +448,71 @@ impl RiskEngine {
             }
         }
     }
+}
+
+/// Room under the exposure limits for one more order on a side, open orders counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headroom {
+    /// Quantity that keeps `|position + open orders + order|` within `max_position`.
+    pub position: Fixed,
+    /// Quantity that keeps gross notional (positions and open orders on the side)
+    /// within `max_gross_notional`; `None` with no price to value it at.
+    pub gross: Option<Fixed>,
+}
+
+impl Headroom {
+    /// The quantity both limits allow (never negative).
+    pub fn quantity(&self) -> Fixed {
+        self.gross
+            .map_or(self.position, |g| g.min(self.position))
+            .max(Fixed::ZERO)
+    }
+}
+
+/// How much an order on `side` may add under the position and gross-notional
+/// limits, counting the open orders on its side. The desk sizes entries with it
+/// and risk refuses what exceeds it, so the two can never disagree.
+pub fn headroom(
+    limits: &RiskLimits,
+    view: &AccountView<'_>,
+    instrument: InstrumentId,
+    side: Side,
+    price: Option<Price>,
+) -> Result<Headroom, neo_domain::ArithmeticError> {
+    let inst = view.instrument(&instrument);
+    let (toward, open_same) = match side {
+        Side::Buy => (inst.net_quantity, inst.open_buy.value()),
+        Side::Sell => (-inst.net_quantity, inst.open_sell.value()),
+    };
+    // A limit near the top of the range minus a negative use is "no limit", not an error.
+    let room = |limit: Fixed, used: Fixed| match limit.checked_sub(used) {
+        Ok(room) => room,
+        Err(_) if used.is_negative() => Fixed::MAX,
+        Err(_) => Fixed::MIN,
+    };
+    let position = room(
+        limits.max_position_for(&instrument).value(),
+        toward.checked_add(open_same)?,
+    );
+    let gross = match price.map(|p| p.value().abs()).filter(|p| p.is_positive()) {
+        Some(price) => {
+            let used = view
+                .gross_notional
+                .value()
+                .checked_add(open_same.mul_round(price, Rounding::Ceiling)?)?;
+            let left = room(limits.max_gross_notional.value(), used);
+            Some(
+                left.div_round(price, Rounding::TowardZero)
+                    .unwrap_or(if left.is_negative() {
+                        Fixed::MIN
+                    } else {
+                        Fixed::MAX
+                    }),
+            )
+        }
+        None => None,
+    };
+    Ok(Headroom { position, gross })
 }
 
 /// Whether an order of `side` for `quantity` (with open orders on its side)

@@ -79,13 +79,8 @@ pub enum RefusalReason {
         /// The loss since the day's start equity.
         loss: Money,
     },
-    /// Trading is halted: nothing passes.
+    /// Trading is halted: nothing that adds exposure passes (exits do).
     TradingHalted,
-    /// Trading is reducing-only and this order does not reduce the position.
-    ReducingOnly {
-        /// The signed net position.
-        position: Fixed,
-    },
     /// A `reduce_only` intent that would not reduce the position.
     ReduceOnlyWouldIncrease {
         /// The signed net position.
@@ -115,7 +110,6 @@ impl RefusalReason {
             RefusalReason::MaxOpenOrders { .. } => "max_open_orders",
             RefusalReason::DailyLossLimit { .. } => "daily_loss_limit",
             RefusalReason::TradingHalted => "trading_halted",
-            RefusalReason::ReducingOnly { .. } => "reducing_only",
             RefusalReason::ReduceOnlyWouldIncrease { .. } => "reduce_only_would_increase",
             RefusalReason::ArithmeticOverflow { .. } => "arithmetic_overflow",
         }
@@ -181,11 +175,9 @@ impl std::fmt::Display for RefusalReason {
             RefusalReason::DailyLossLimit { limit, loss } => {
                 write!(f, "today's loss {loss} reached the daily limit {limit}")
             }
-            RefusalReason::TradingHalted => f.write_str("trading is halted"),
-            RefusalReason::ReducingOnly { position } => write!(
-                f,
-                "trading is reducing-only and this order does not reduce the position {position}"
-            ),
+            RefusalReason::TradingHalted => {
+                f.write_str("trading is halted: only exits and reductions pass")
+            }
             RefusalReason::ReduceOnlyWouldIncrease { position, quantity } => write!(
                 f,
                 "reduce-only order of {quantity} (with open orders) would not reduce the \

@@ -5,6 +5,9 @@
 //! cap on `f` is a cap on the loss at the stop.
 
 use neo_domain::{ArithmeticError, Fixed, Money, Price, Quantity, Rounding};
+use serde::{Deserialize, Serialize};
+
+use super::KellyDecision;
 
 /// What sizing needs; the risk fraction usually comes from [`KellyConfig::risk_fraction`](super::KellyConfig::risk_fraction).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,4 +74,132 @@ pub fn size_quantity(input: &SizingInput) -> Result<Quantity, SizingError> {
         );
     }
     Ok(Quantity::new(qty).map_err(|_| ArithmeticError::Overflow)?)
+}
+
+/// Which bound set an entry's quantity (the smallest one wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeBound {
+    /// Fractional Kelly, below its cap.
+    Kelly,
+    /// The hard Kelly cap (fractional Kelly was above it).
+    Cap,
+    /// The largest notional of one entry (`max_entry_fraction` of equity).
+    Notional,
+    /// Room left under the position or gross-notional limits, open orders counted.
+    PositionLimit,
+    /// Cash (or margin) free to pay for the entry and its fee.
+    Cash,
+    /// The quantity the signal asked for.
+    Requested,
+}
+
+impl SizeBound {
+    /// The stable name used in decisions, the API and the CLI.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SizeBound::Kelly => "kelly",
+            SizeBound::Cap => "cap",
+            SizeBound::Notional => "notional",
+            SizeBound::PositionLimit => "position_limit",
+            SizeBound::Cash => "cash",
+            SizeBound::Requested => "requested",
+        }
+    }
+}
+
+/// Everything an entry's size depends on, besides the Kelly decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntryLimits {
+    /// Largest notional of one entry as a share of equity.
+    pub max_entry_fraction: Fixed,
+    /// Quantity room under the position and gross-notional limits ([`headroom`](super::headroom)).
+    pub headroom: Fixed,
+    /// Equity not already tied up as margin by positions and open entries.
+    pub free_margin: Fixed,
+    /// Leverage allowed (1 = a cash account: an entry is paid in full).
+    pub leverage: Fixed,
+    /// Fee rate charged on the entry's notional (taker, as a fraction).
+    pub fee_rate: Fixed,
+}
+
+/// An entry's quantity and why it is that size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SizingDecision {
+    /// The Kelly figures the risk quantity came from.
+    pub kelly: KellyDecision,
+    /// The quantity that loses `equity x fraction` at the stop.
+    pub risk_quantity: Quantity,
+    /// The quantity to trade: the smallest bound, in lot steps.
+    pub quantity: Quantity,
+    /// `quantity x entry`.
+    pub notional: Money,
+    /// Which bound set the quantity.
+    pub bound_by: SizeBound,
+}
+
+/// Sizes an entry: the smallest of the Kelly-risk quantity, the notional cap,
+/// the limit headroom, the free cash and the requested quantity, in lot steps.
+pub fn size_entry(
+    input: &SizingInput,
+    kelly: KellyDecision,
+    limits: &EntryLimits,
+) -> Result<SizingDecision, SizingError> {
+    let sized = SizingInput {
+        risk_fraction: kelly.fraction,
+        requested: None,
+        ..*input
+    };
+    let risk_quantity = size_quantity(&sized)?;
+    let step = input.lot_step.value();
+    let entry = input.entry.value();
+    let down = |x: Fixed| -> Result<Fixed, ArithmeticError> {
+        Ok(x.round_to_step(step, Rounding::TowardZero)?
+            .max(Fixed::ZERO))
+    };
+    let equity = input.equity.value().max(Fixed::ZERO);
+    let notional_cap = down(
+        equity
+            .mul_round(limits.max_entry_fraction, Rounding::TowardZero)?
+            .div_round(entry, Rounding::TowardZero)?,
+    )?;
+    // Per unit: the margin (price / leverage) and the fee (price x rate).
+    let margin_rate = Fixed::ONE.div_round(limits.leverage, Rounding::Ceiling)?;
+    let per_unit = entry.mul_round(
+        margin_rate.checked_add(limits.fee_rate.max(Fixed::ZERO))?,
+        Rounding::Ceiling,
+    )?;
+    let cash = down(
+        limits
+            .free_margin
+            .max(Fixed::ZERO)
+            .div_round(per_unit, Rounding::TowardZero)?,
+    )?;
+    let kelly_bound = if kelly.capped {
+        SizeBound::Cap
+    } else {
+        SizeBound::Kelly
+    };
+    let mut candidates = vec![
+        (risk_quantity.value(), kelly_bound),
+        (notional_cap, SizeBound::Notional),
+        (down(limits.headroom)?, SizeBound::PositionLimit),
+        (cash, SizeBound::Cash),
+    ];
+    if let Some(requested) = input.requested {
+        candidates.push((down(requested.value())?, SizeBound::Requested));
+    }
+    // The first of the smallest wins, so ties name Kelly before a limit.
+    let (quantity, bound_by) = candidates
+        .into_iter()
+        .reduce(|best, c| if c.0 < best.0 { c } else { best })
+        .unwrap_or((Fixed::ZERO, kelly_bound));
+    let quantity = Quantity::new(quantity).map_err(|_| ArithmeticError::Overflow)?;
+    Ok(SizingDecision {
+        kelly,
+        risk_quantity,
+        quantity,
+        notional: Money::notional(input.entry, quantity)?,
+        bound_by,
+    })
 }

@@ -119,3 +119,42 @@ proptest! {
         prop_assert!(k.drawdown_scale(hi, limit) <= k.drawdown_scale(lo, limit));
     }
 }
+
+#[test]
+fn a_drawdown_shrinks_the_bet_even_when_kelly_is_above_the_cap() {
+    // Defect: scaling before the cap let the cap absorb the scale, so any
+    // p >= 0.55 at b = 2 sized exactly the cap at every drawdown.
+    let k = KellyConfig::default();
+    let calm = k.risk_fraction(0.6, 2.0, 0.0, 0.05);
+    let hurt = k.risk_fraction(0.6, 2.0, 0.04, 0.05);
+    assert!(close(calm, 0.02), "{calm}");
+    assert!(hurt < calm, "{hurt} vs {calm}");
+    // 0.02 x (1 - 0.75 x 0.8) = 0.008.
+    assert!(close(hurt, 0.008), "{hurt}");
+    let d = k.decide(0.6, 2.0, 0.04, 0.05);
+    assert!(d.capped);
+    assert!(close(d.kelly_raw, 0.4));
+    assert!(close(d.drawdown_scale, 0.4));
+}
+
+proptest! {
+    #[test]
+    fn the_fraction_strictly_falls_with_drawdown_up_to_the_limit(
+        p in 0.45..0.99f64,
+        b in 0.5..5.0f64,
+        a in 0.0..0.05f64,
+        gap in 0.0001..0.05f64,
+    ) {
+        let k = KellyConfig::default();
+        let (lo, hi) = (a, (a + gap).min(0.05));
+        prop_assume!(hi > lo + 1e-9);
+        let before = k.risk_fraction(p, b, lo, 0.05);
+        let after = k.risk_fraction(p, b, hi, 0.05);
+        if before > 0.0 {
+            prop_assert!(after < before, "p {p} b {b}: {after} at {hi} vs {before} at {lo}");
+        } else {
+            prop_assert!(after == 0.0);
+        }
+        prop_assert!(after <= k.cap * k.drawdown_scale(hi, 0.05) + 1e-15);
+    }
+}

@@ -113,3 +113,50 @@ fn degenerate_inputs_are_errors() {
     };
     assert_eq!(size_quantity(&no_step), Err(SizingError::ZeroLotStep));
 }
+
+proptest::proptest! {
+    #[test]
+    fn an_entry_never_risks_more_than_the_capped_scaled_budget(
+        p in 0.3..0.99f64,
+        b in 0.2..6.0f64,
+        dd in 0.0..0.08f64,
+        equity in 1_000i64..10_000_000,
+        entry in 1i64..100_000,
+        stop_pct in 1i64..300,
+        cash_pct in 0i64..200,
+    ) {
+        use neo_domain::{Fixed, Money, Price, Quantity, Rounding};
+        use crate::risk::{EntryLimits, KellyConfig, size_entry};
+        let k = KellyConfig::default();
+        let kelly = k.decide(p, b, dd, 0.05);
+        let entry = Price::new(Fixed::from_int(entry)).unwrap();
+        let distance = entry.value().mul_round(Fixed::from_int(stop_pct), Rounding::Ceiling).unwrap()
+            .div_round(Fixed::from_int(1000), Rounding::Ceiling).unwrap();
+        let stop = Price::new(entry.value().checked_sub(distance).unwrap().max(Fixed::from_raw(1))).unwrap();
+        let equity = Money::from_int(equity).unwrap();
+        let input = SizingInput {
+            equity,
+            risk_fraction: 0.0,
+            entry,
+            stop,
+            lot_step: "0.001".parse::<Quantity>().unwrap(),
+            requested: None,
+        };
+        let free = equity.value().mul_round(Fixed::from_int(cash_pct), Rounding::TowardZero).unwrap()
+            .div_round(Fixed::from_int(100), Rounding::TowardZero).unwrap();
+        let limits = EntryLimits {
+            max_entry_fraction: "0.25".parse().unwrap(),
+            headroom: Fixed::from_int(1_000_000),
+            free_margin: free,
+            leverage: Fixed::ONE,
+            fee_rate: "0.0005".parse().unwrap(),
+        };
+        let d = size_entry(&input, kelly, &limits).unwrap();
+        let at_stop = d.quantity.value().to_f64() * (entry.value().to_f64() - stop.value().to_f64());
+        let budget = equity.value().to_f64() * k.cap * k.drawdown_scale(dd, 0.05);
+        proptest::prop_assert!(at_stop <= budget * (1.0 + 1e-9) + 1e-9, "{at_stop} > {budget}");
+        let paid = d.notional.value().to_f64() * 1.0005;
+        proptest::prop_assert!(paid <= free.to_f64() + 1e-6, "{paid} > {free}");
+        proptest::prop_assert!(d.quantity <= d.risk_quantity);
+    }
+}

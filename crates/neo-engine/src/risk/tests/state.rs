@@ -40,8 +40,8 @@ fn a_drawdown_at_the_limit_halts_by_itself_and_says_so() {
     );
     assert_eq!(
         engine.state(),
-        TradingState::Active,
-        "4.99999% is within the limit"
+        TradingState::Reducing,
+        "4.99999% is within the limit, beyond half of it"
     );
     breached(&mut account);
     let refusal = engine
@@ -52,7 +52,7 @@ fn a_drawdown_at_the_limit_halts_by_itself_and_says_so() {
     assert_eq!(
         change,
         StateChange {
-            from: TradingState::Active,
+            from: TradingState::Reducing,
             to: TradingState::Halted,
             at: NOW,
             cause: StateCause::Drawdown {
@@ -89,14 +89,14 @@ fn operators_can_flatten_but_not_resume_during_a_breach() {
             .is_some()
     );
     assert_eq!(
-        engine.set_state(TradingState::Active, NOW),
+        engine.set_state(TradingState::Active, NOW, "ops", "test"),
         Err(StateError::DrawdownBeyondLimit {
             drawdown: fx("0.05"),
             limit: fx("0.05")
         })
     );
     let change = engine
-        .set_state(TradingState::Reducing, NOW)
+        .set_state(TradingState::Reducing, NOW, "ops", "test")
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -104,7 +104,10 @@ fn operators_can_flatten_but_not_resume_during_a_breach() {
         (
             TradingState::Halted,
             TradingState::Reducing,
-            StateCause::Operator
+            StateCause::Operator {
+                by: "ops".to_owned(),
+                reason: "test".to_owned()
+            }
         )
     );
     // Edge-triggered: the ongoing breach does not re-halt the wind-down.
@@ -118,7 +121,7 @@ fn operators_can_flatten_but_not_resume_during_a_breach() {
         None
     );
     let resumed = engine
-        .set_state(TradingState::Active, NOW)
+        .set_state(TradingState::Active, NOW, "ops", "test")
         .unwrap()
         .unwrap();
     assert_eq!(resumed.to, TradingState::Active);
@@ -136,7 +139,9 @@ fn operators_can_flatten_but_not_resume_during_a_breach() {
 #[test]
 fn a_breach_in_reducing_halts_too() {
     let mut engine = engine();
-    engine.set_state(TradingState::Reducing, NOW).unwrap();
+    engine
+        .set_state(TradingState::Reducing, NOW, "ops", "test")
+        .unwrap();
     let halt = engine
         .on_equity(money("90000"), money("100000"), NOW)
         .unwrap();
@@ -184,7 +189,9 @@ fn a_new_day_lifts_only_a_drawdown_halt() {
     assert_eq!(engine.state(), TradingState::Halted);
     // An operator's reducing state too.
     let mut engine = super::engine();
-    engine.set_state(TradingState::Reducing, NOW).unwrap();
+    engine
+        .set_state(TradingState::Reducing, NOW, "ops", "test")
+        .unwrap();
     assert_eq!(engine.start_day(later), None);
     assert_eq!(engine.state(), TradingState::Reducing);
 }
@@ -192,10 +199,16 @@ fn a_new_day_lifts_only_a_drawdown_halt() {
 fn engine_halted_by_operator() -> RiskEngine {
     let mut engine = engine();
     let change = engine
-        .set_state(TradingState::Halted, NOW)
+        .set_state(TradingState::Halted, NOW, "ops", "test")
         .unwrap()
         .unwrap();
-    assert_eq!(change.cause, StateCause::Operator);
+    assert_eq!(
+        change.cause,
+        StateCause::Operator {
+            by: "ops".to_owned(),
+            reason: "test".to_owned()
+        }
+    );
     engine
 }
 
@@ -205,8 +218,8 @@ fn operator_transitions_table() {
     for from in [Active, Reducing, Halted] {
         for to in [Active, Reducing, Halted] {
             let mut engine = engine();
-            engine.set_state(from, NOW).unwrap();
-            let change = engine.set_state(to, NOW).unwrap();
+            engine.set_state(from, NOW, "ops", "test").unwrap();
+            let change = engine.set_state(to, NOW, "ops", "test").unwrap();
             assert_eq!(engine.state(), to, "{from} -> {to}");
             assert_eq!(
                 change.is_some(),
@@ -230,4 +243,50 @@ fn invalid_limits_are_refused_and_keep_the_old_ones() {
     looser.max_open_orders = 10;
     engine.set_limits(looser).unwrap();
     assert_eq!(engine.limits().max_open_orders, 10);
+}
+
+#[test]
+fn half_the_drawdown_limit_reduces_and_recovery_resumes_by_itself() {
+    let mut engine = engine();
+    let peak = money("100000");
+    assert_eq!(engine.on_equity(money("97600"), peak, NOW), None, "2.4%");
+    let reduce = engine.on_equity(money("97500"), peak, NOW).unwrap();
+    assert_eq!(
+        (reduce.from, reduce.to),
+        (TradingState::Active, TradingState::Reducing)
+    );
+    assert_eq!(reduce.cause.by(), "risk");
+    assert_eq!(engine.on_equity(money("97000"), peak, NOW), None, "once");
+    let eased = engine.on_equity(money("97600"), peak, NOW).unwrap();
+    assert_eq!(
+        (eased.from, eased.to),
+        (TradingState::Reducing, TradingState::Active)
+    );
+    // An operator's halt is never lifted by a recovery.
+    engine
+        .set_state(TradingState::Halted, NOW, "ops", "maintenance")
+        .unwrap();
+    assert_eq!(engine.on_equity(money("100000"), peak, NOW), None);
+    assert_eq!(engine.state(), TradingState::Halted);
+    assert_eq!(engine.status().cause.reason(), "maintenance");
+}
+
+#[test]
+fn the_memory_restores_the_state_machine_exactly() {
+    let mut engine = engine();
+    engine
+        .on_equity(money("95000"), money("100000"), NOW)
+        .unwrap();
+    let memory = engine.memory().clone();
+    let json = serde_json::to_string(&memory).unwrap();
+    let mut other = super::engine();
+    other.restore(serde_json::from_str(&json).unwrap());
+    assert_eq!(other.memory(), &memory);
+    assert_eq!(other.state(), TradingState::Halted);
+    // The breach latch came back too: resuming is still refused.
+    assert!(
+        other
+            .set_state(TradingState::Active, NOW, "ops", "try")
+            .is_err()
+    );
 }

@@ -1,0 +1,197 @@
+//! What the desk must remember across a restart, beyond orders and fills:
+//! the trading state and why, the day's start equity and peak, the
+//! calibrator's outcomes, the open round trips and the entries' bracket facts.
+//!
+//! Every step that changes any of it carries the whole [`DeskMemory`], which
+//! the shell commits with the step; [`Desk::restore`] puts it back exactly.
+//! Round trips: a position opening from flat starts one, tagged with its
+//! entry's raw confidence; the fill that brings it back to flat (or through
+//! zero) ends it, won when its realized PnL net of fees is positive, and the
+//! calibrator learns that outcome, however the trip closed (stop, target,
+//! exit signal, reversal or flatten).
+
+use std::collections::BTreeMap;
+
+use neo_domain::contracts::FillV1;
+use neo_domain::{Fixed, InstrumentId, MessageId, Money, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{Desk, DeskError, EntryInfo, Step};
+use crate::oms::RestoredOrder;
+use crate::risk::{ReliabilityBins, RiskMemory};
+
+/// A position from flat back to flat, as the calibrator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenTrip {
+    /// The entry order that opened it.
+    pub entry_order: MessageId,
+    /// The entry's raw confidence (before calibration); `None` when unknown.
+    pub raw_confidence: Option<f64>,
+    /// The instrument's realized PnL before the trip (the trip's PnL is the change).
+    pub realized_before: Fixed,
+    /// When it opened.
+    pub opened_at: Timestamp,
+}
+
+/// One closed round trip, learned by the calibrator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TripOutcome {
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// The entry order that opened it.
+    pub entry_order: MessageId,
+    /// The raw confidence it was taken at.
+    pub raw_confidence: f64,
+    /// Realized PnL net of fees.
+    pub pnl: Fixed,
+    /// Whether it made money.
+    pub won: bool,
+    /// When it closed.
+    pub closed_at: Timestamp,
+}
+
+/// The desk's durable state besides orders and fills; restored exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskMemory {
+    /// The trading state machine.
+    pub risk: RiskMemory,
+    /// The trading day (days since the epoch, shifted by the day start).
+    pub day: i64,
+    /// Equity when the day began (the daily-loss limit's base).
+    pub day_start_equity: Money,
+    /// The day's peak equity, marks included (the drawdown's base).
+    pub high_water_mark: Money,
+    /// The calibrator's outcomes by raw-confidence bin.
+    pub calibration: ReliabilityBins,
+    /// Round trips still open, by instrument.
+    pub trips: BTreeMap<InstrumentId, OpenTrip>,
+    /// Entries whose bracket or trip is still live, by entry order id.
+    pub entries: BTreeMap<MessageId, EntryInfo>,
+}
+
+/// The durable state a desk resumes from.
+#[derive(Debug, Clone, Default)]
+pub struct Restore {
+    /// Every fill ever booked, oldest first.
+    pub fills: Vec<FillV1>,
+    /// Bracket groups with a working order (entry and children, whole).
+    pub orders: Vec<RestoredOrder>,
+    /// The memory last committed, when there is one (a new store has none).
+    pub memory: Option<DeskMemory>,
+}
+
+impl Desk {
+    /// Replays fills, reloads working orders and puts the memory back. Run once, before any event.
+    pub fn restore(&mut self, state: Restore) -> Result<(), DeskError> {
+        for fill in &state.fills {
+            self.portfolio.apply_fill(fill)?;
+        }
+        self.oms.restore(state.orders)?;
+        if let Some(memory) = state.memory {
+            self.risk.restore(memory.risk.clone());
+            self.portfolio
+                .restore_day(memory.day, memory.day_start_equity, memory.high_water_mark);
+            self.calibrator
+                .restore(memory.calibration.clone())
+                .map_err(|e| DeskError::Config(e.to_string()))?;
+            self.trips = memory.trips.clone();
+            self.entries = memory.entries.clone();
+            self.persisted = Some(memory);
+        }
+        Ok(())
+    }
+
+    /// The durable state now.
+    pub fn memory(&self) -> DeskMemory {
+        DeskMemory {
+            risk: self.risk.memory().clone(),
+            day: self.portfolio.day(),
+            day_start_equity: self.portfolio.day_start_equity(),
+            high_water_mark: self.portfolio.high_water_mark(),
+            calibration: self.calibrator.bins().clone(),
+            trips: self.trips.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+
+    /// Puts the memory in the step when it changed since the last one handed out.
+    pub(crate) fn remember(&mut self, step: &mut Step) {
+        let memory = self.memory();
+        if self.persisted.as_ref() != Some(&memory) {
+            self.persisted = Some(memory.clone());
+            step.memory = Some(memory);
+        }
+    }
+
+    /// Opens or closes round trips around one fill (`before` is the net position before it).
+    pub(crate) fn track_trip(
+        &mut self,
+        fill: &FillV1,
+        before: Fixed,
+        entry: Option<(MessageId, f64)>,
+        step: &mut Step,
+    ) {
+        let instrument = fill.instrument;
+        let after = self.net(instrument);
+        let realized = self
+            .portfolio
+            .position(instrument)
+            .map_or(Fixed::ZERO, |p| p.realized);
+        let crossed =
+            !before.is_zero() && (after.is_zero() || after.is_positive() != before.is_positive());
+        if crossed && let Some(trip) = self.trips.remove(&instrument) {
+            let pnl = realized
+                .checked_sub(trip.realized_before)
+                .unwrap_or(Fixed::ZERO);
+            if let Some(raw) = trip.raw_confidence {
+                let won = pnl.is_positive();
+                // A poisoned confidence is skipped, never fatal.
+                if self.calibrator.record(raw, won).is_ok() {
+                    step.outcomes.push(TripOutcome {
+                        instrument,
+                        entry_order: trip.entry_order,
+                        raw_confidence: raw,
+                        pnl,
+                        won,
+                        closed_at: fill.ts_event,
+                    });
+                }
+            }
+            self.forget_settled_entries(instrument);
+        }
+        let opened = !after.is_zero() && (before.is_zero() || crossed);
+        if opened {
+            let (entry_order, raw) = entry.map_or((fill.order_id, None), |(id, c)| (id, Some(c)));
+            self.trips.insert(
+                instrument,
+                OpenTrip {
+                    entry_order,
+                    raw_confidence: raw,
+                    realized_before: realized,
+                    opened_at: fill.ts_event,
+                },
+            );
+        }
+    }
+
+    /// Drops entries of `instrument` with nothing working and no open trip.
+    fn forget_settled_entries(&mut self, instrument: InstrumentId) {
+        let live: Vec<MessageId> = self.oms.active_orders(instrument);
+        let trip = self.trips.get(&instrument).map(|t| t.entry_order);
+        let oms = &self.oms;
+        self.entries.retain(|id, _| {
+            let Some(order) = oms.order(*id) else {
+                return false;
+            };
+            if order.instrument != instrument {
+                return true;
+            }
+            trip == Some(*id)
+                || live
+                    .iter()
+                    .any(|l| *l == *id || oms.order(*l).and_then(|o| o.parent_id) == Some(*id))
+        });
+    }
+}
