@@ -7,6 +7,7 @@ mod data_check;
 mod data_cmd;
 mod ohlcv;
 mod ops_cmd;
+mod risk_cmd;
 mod run_cmd;
 mod schema_cmd;
 
@@ -41,6 +42,11 @@ enum Command {
     /// Backtest a strategy on an OHLCV file or the simulated market, through the same
     /// risk engine, paper OMS and portfolio as live trading.
     Backtest(backtest_cmd::BacktestArgs),
+    /// Risk: `neo risk size` shows what the desk would trade for an edge, a drawdown and an account.
+    Risk {
+        #[command(subcommand)]
+        command: risk_cmd::RiskCommand,
+    },
     /// The database: apply migrations and show what it holds (SQLite or PostgreSQL).
     Store {
         #[command(subcommand)]
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
         Command::Schema { command } => schema_cmd::run(command),
         Command::Backtest(args) => backtest_cmd::run(&args),
         Command::Data { command } => data_cmd::run(command),
+        Command::Risk { command } => risk_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {
