@@ -61,9 +61,27 @@ pub mod names {
     pub const STRATEGY_MODEL_WEIGHT: &str = "neo_strategy_model_weight";
     /// Gauge, labels `instrument` and `regime`: 1 for the regime the detector sees, else 0.
     pub const STRATEGY_REGIME: &str = "neo_strategy_regime";
+    /// Gauge: expected calibration error of the desk's bracket probabilities (0 = perfect).
+    pub const DESK_CALIBRATION_ECE: &str = "neo_desk_calibration_ece";
+    /// Gauge: round trips the calibrator has learned from.
+    pub const DESK_CALIBRATION_OUTCOMES: &str = "neo_desk_calibration_outcomes";
+    /// Gauge: the Kelly drawdown scale now (1 = full size, `floor_scale` at the drawdown limit).
+    pub const DESK_KELLY_SCALE: &str = "neo_desk_kelly_scale";
+    /// Gauge: the deepest drawdown from a day's peak so far, as a fraction.
+    pub const DESK_MAX_DRAWDOWN: &str = "neo_desk_max_drawdown_ratio";
+    /// Gauge: take-profit exits over all bracket exits.
+    pub const DESK_BRACKET_SUCCESS: &str = "neo_desk_bracket_success_ratio";
+    /// Gauge: bracket exits counted (the success ratio's sample).
+    pub const DESK_BRACKET_EXITS: &str = "neo_desk_bracket_exits";
+    /// Gauge: mean R-multiple of closed round trips (PnL over the risk at the stop).
+    pub const DESK_R_MULTIPLE_MEAN: &str = "neo_desk_r_multiple_mean";
+    /// Gauge: standard deviation of those R-multiples.
+    pub const DESK_R_MULTIPLE_STD: &str = "neo_desk_r_multiple_stddev";
+    /// Gauge: share of bars whose true range fell within [ATR/2, 2 ATR] of the ATR before them.
+    pub const DESK_ATR_ACCURACY: &str = "neo_desk_atr_accuracy_ratio";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 28] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -83,6 +101,15 @@ pub mod names {
         STRATEGY_WEIGHT_STABILITY,
         STRATEGY_MODEL_WEIGHT,
         STRATEGY_REGIME,
+        DESK_CALIBRATION_ECE,
+        DESK_CALIBRATION_OUTCOMES,
+        DESK_KELLY_SCALE,
+        DESK_MAX_DRAWDOWN,
+        DESK_BRACKET_SUCCESS,
+        DESK_BRACKET_EXITS,
+        DESK_R_MULTIPLE_MEAN,
+        DESK_R_MULTIPLE_STD,
+        DESK_ATR_ACCURACY,
     ];
 }
 
@@ -238,6 +265,39 @@ fn describe_all() {
     describe_gauge!(
         names::STRATEGY_REGIME,
         "1 for the regime the detector currently sees, 0 for the others, by instrument."
+    );
+    describe_gauge!(
+        names::DESK_CALIBRATION_ECE,
+        "Expected calibration error of the desk's bracket win probabilities over every learned round trip."
+    );
+    describe_gauge!(
+        names::DESK_CALIBRATION_OUTCOMES,
+        "Round trips the desk's calibrator has learned from."
+    );
+    describe_gauge!(
+        names::DESK_KELLY_SCALE,
+        "The Kelly drawdown scale applied to new entries now (1 = full size)."
+    );
+    describe_gauge!(
+        names::DESK_MAX_DRAWDOWN,
+        "The deepest drawdown from a day's peak equity so far, as a fraction."
+    );
+    describe_gauge!(
+        names::DESK_BRACKET_SUCCESS,
+        "Take-profit exits over all bracket (stop-loss or take-profit) exits."
+    );
+    describe_gauge!(names::DESK_BRACKET_EXITS, "Bracket exits counted so far.");
+    describe_gauge!(
+        names::DESK_R_MULTIPLE_MEAN,
+        "Mean R-multiple of closed round trips (PnL over the entry's risk at its stop)."
+    );
+    describe_gauge!(
+        names::DESK_R_MULTIPLE_STD,
+        "Standard deviation of the closed round trips' R-multiples."
+    );
+    describe_gauge!(
+        names::DESK_ATR_ACCURACY,
+        "Share of closed bars whose true range fell within half to twice the ATR before them."
     );
 }
 

@@ -238,6 +238,11 @@ pub fn dlq(original: &Subject) -> Result<Subject, SubjectError> {
     Ok(Subject(format!("dlq.{original}")))
 }
 
+/// Where operator trading commands go (halt, resume, flatten), for the desk.
+pub fn operator_trading() -> Subject {
+    Subject("signals.operator.trading".to_owned())
+}
+
 /// Subscription patterns for each family, e.g. what the analyst or the DLQ stream listens to.
 pub mod patterns {
     use super::SubjectPattern;
@@ -249,6 +254,10 @@ pub mod patterns {
     /// Every normalized signal.
     pub fn signals() -> SubjectPattern {
         fixed("signals.normalized.>")
+    }
+    /// What the desk takes: every normalized signal and every operator command.
+    pub fn desk_inputs() -> SubjectPattern {
+        fixed("signals.>")
     }
     /// Every agent run request.
     pub fn agent_runs() -> SubjectPattern {

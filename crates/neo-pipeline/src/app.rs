@@ -18,7 +18,7 @@ use neo_domain::contracts::OrderIntentV1;
 use neo_domain::subject::patterns;
 use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{AccountSummary, Desk};
-use neo_engine::risk::Refusal;
+use neo_engine::risk::{Refusal, TradingStatus};
 use neo_notify::Notifier;
 use neo_stage::{
     RelayConfig, StageConfig, StageObserver, StageStats, replay_embedded, run_relay, run_stage,
@@ -92,6 +92,9 @@ impl Live for LiveDesk {
     }
     fn bus_ready(&self) -> Result<(), String> {
         (self.bus)()
+    }
+    fn trading_status(&self) -> TradingStatus {
+        lock(&self.desk).trading_status().clone()
     }
 }
 
@@ -240,13 +243,13 @@ async fn launch<B: Bus>(
     let wake = Arc::new(Notify::new());
 
     // Subscribe the durables before anything is relayed or replayed into them.
-    let desk_spec = ConsumerSpec::new(DESK_CONSUMER, patterns::signals());
+    let desk_spec = ConsumerSpec::new(DESK_CONSUMER, patterns::desk_inputs());
     let notify_spec = ConsumerSpec::new(NOTIFY_CONSUMER, patterns::notifications());
     drop(bus.subscribe(desk_spec.clone()).await?);
     drop(bus.subscribe(notify_spec.clone()).await?);
     if let Some(memory) = &embedded {
         for (consumer, filter) in [
-            (DESK_CONSUMER, patterns::signals()),
+            (DESK_CONSUMER, patterns::desk_inputs()),
             (NOTIFY_CONSUMER, patterns::notifications()),
         ] {
             let n = replay_embedded(memory, &store, consumer, &filter)

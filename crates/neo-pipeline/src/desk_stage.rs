@@ -9,17 +9,19 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use neo_api::metrics::names;
-use neo_domain::contracts::{AuditEventV1, Channel, NotificationV1, OrderRole, SignalEventV1};
+use neo_domain::contracts::{
+    AuditEventV1, Channel, NotificationV1, OrderRole, SignalEventV1, TradingCommandV1,
+};
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
 use neo_engine::autonomy::Autonomy;
-use neo_engine::desk::{Desk, FillReport, Step};
+use neo_engine::desk::{Desk, Figures, FillReport, Step};
 use neo_engine::intel::EnsembleMetrics;
 use neo_engine::market::Regime;
 use neo_engine::risk::{StateCause, StateChange};
 use neo_notify::render::{
     BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged,
 };
-use neo_stage::{Effects, Handler, HandlerError};
+use neo_stage::{Count, Effects, Handler, HandlerError};
 use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
@@ -92,6 +94,29 @@ fn export_strategy(instrument: &str, quality: &EnsembleMetrics, regime: Option<R
     }
 }
 
+/// The desk's per-feature figures as Prometheus gauges (a figure not yet measurable is left unset).
+fn export_figures(figures: &Figures) {
+    let set = |name: &'static str, value: Option<f64>| {
+        if let Some(v) = value {
+            metrics::gauge!(name).set(v);
+        }
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let count = |n: u64| Some(n as f64);
+    set(names::DESK_CALIBRATION_ECE, figures.calibration_ece);
+    set(
+        names::DESK_CALIBRATION_OUTCOMES,
+        count(figures.calibration_outcomes),
+    );
+    set(names::DESK_KELLY_SCALE, Some(figures.kelly_scale));
+    set(names::DESK_MAX_DRAWDOWN, Some(figures.max_drawdown));
+    set(names::DESK_BRACKET_SUCCESS, figures.bracket_success_rate);
+    set(names::DESK_BRACKET_EXITS, count(figures.bracket_exits));
+    set(names::DESK_R_MULTIPLE_MEAN, figures.r_multiple_mean);
+    set(names::DESK_R_MULTIPLE_STD, figures.r_multiple_std);
+    set(names::DESK_ATR_ACCURACY, figures.atr_accuracy);
+}
+
 /// A strategy signal as the gateway commits an accepted alert: stored, and
 /// published on its normalized subject for the desk to take like any other.
 fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects) {
@@ -99,8 +124,10 @@ fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects
         subject::signal_normalized(signal.priority, signal.instrument, signal.signal_type);
     match Envelope::new(signal.id, subject, signal.clone(), now, signal.id, None).into_json() {
         Ok(envelope) => {
-            metrics::counter!(names::SIGNALS_ACCEPTED, "source" => signal.source.as_str())
-                .increment(1);
+            effects.counts.push(Count::one(
+                names::SIGNALS_ACCEPTED,
+                vec![("source", signal.source.as_str().to_owned())],
+            ));
             effects.ops.push(Op::InsertSignal(signal));
             effects.outbox.push(envelope);
         }
@@ -110,6 +137,16 @@ fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects
 
 impl Handler for DeskStage {
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        if envelope.message_type == TradingCommandV1::TYPE_NAME {
+            let command = envelope
+                .clone()
+                .decode::<TradingCommandV1>()
+                .map_err(|e| HandlerError::Permanent(format!("not a trading command: {e}")))?
+                .payload;
+            let now = (self.clock)();
+            let mut desk = lock(&self.desk);
+            return crate::operator::apply(&mut desk, &command, envelope.id, now, &self.channels);
+        }
         let signal = envelope
             .clone()
             .decode::<SignalEventV1>()
@@ -120,9 +157,14 @@ impl Handler for DeskStage {
         }
         let now = (self.clock)();
         // A desk error may come after the desk changed: stop and restart from the store.
-        let step = lock(&self.desk)
-            .on_signal(&signal, now)
-            .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
+        let step = {
+            let mut desk = lock(&self.desk);
+            let step = desk
+                .on_signal(&signal, now)
+                .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
+            export_figures(&desk.figures());
+            step
+        };
         // From acceptance to decision: the bus hop and the desk together.
         #[allow(clippy::cast_precision_loss)]
         let secs = now.nanos_since(envelope.ts_init).max(0) as f64 / 1e9;
@@ -180,8 +222,10 @@ impl Handler for DeskStage {
                 let more = effects(&step, None, id, tick.ts_event, &self.channels);
                 all.ops.extend(more.ops);
                 all.outbox.extend(more.outbox);
+                all.counts.extend(more.counts);
             }
         }
+        export_figures(&desk.figures());
         Ok(Some(all))
     }
 }
@@ -252,6 +296,7 @@ pub fn effects(
 ) -> Effects {
     let mut ops = Vec::new();
     let mut outbox = Vec::new();
+    let mut counts = Vec::new();
     let mut out = Outbox {
         out: &mut outbox,
         cause,
@@ -301,7 +346,10 @@ pub fn effects(
         let details = json!({ "codes": r.codes, "message": r.message, "reasons": reasons, "intent": r.intent });
         ops.push(audit("refusal", signal.id, Some(signal.id), details, now));
         for code in &r.codes {
-            metrics::counter!(names::RISK_REFUSALS, "reason" => code.clone()).increment(1);
+            counts.push(Count::one(
+                names::RISK_REFUSALS,
+                vec![("reason", code.clone())],
+            ));
         }
         let event = Event::SignalRefused(SignalRefused {
             signal_id: signal.id,
@@ -319,14 +367,19 @@ pub fn effects(
     for order in step.orders.iter().rev() {
         if !latest.iter().any(|o| o.id == order.id) {
             latest.push(order);
-            metrics::counter!(names::ORDERS, "status" => order.status.as_str()).increment(1);
+            counts.push(Count::one(
+                names::ORDERS,
+                vec![("status", order.status.as_str().to_owned())],
+            ));
         }
     }
     ops.extend(latest.into_iter().rev().cloned().map(Op::UpsertOrder));
     for report in &step.fills {
         ops.push(Op::InsertFill(report.fill.clone()));
-        metrics::counter!(names::FILLS, "instrument" => report.fill.instrument.to_string())
-            .increment(1);
+        counts.push(Count::one(
+            names::FILLS,
+            vec![("instrument", report.fill.instrument.to_string())],
+        ));
         let alert_id = signal
             .filter(|s| s.id == report.fill.signal_id)
             .and_then(|s| s.source_id.clone());
@@ -367,7 +420,11 @@ pub fn effects(
         });
         out.notify(&event, channels, signal_id.unwrap_or(key));
     }
-    Effects { ops, outbox }
+    Effects {
+        ops,
+        outbox,
+        counts,
+    }
 }
 
 fn cause_text(change: &StateChange) -> String {

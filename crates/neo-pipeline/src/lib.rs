@@ -9,6 +9,7 @@ pub mod config;
 pub mod desk_stage;
 pub mod market;
 pub mod notify_stage;
+pub mod operator;
 mod passphrase;
 mod restore;
 

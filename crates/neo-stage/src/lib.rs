@@ -37,6 +37,35 @@ pub struct Effects {
     pub ops: Vec<Op>,
     /// Messages to publish once the commit is durable.
     pub outbox: Vec<Envelope<Value>>,
+    /// Counters to add once the commit is durable: a redelivered message whose
+    /// first handling never committed must not count twice.
+    pub counts: Vec<Count>,
+}
+
+/// One counter increment, recorded by the runner only when its message's effects commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    /// The metric's name.
+    pub name: &'static str,
+    /// Its labels, in order.
+    pub labels: Vec<(&'static str, String)>,
+    /// How much to add.
+    pub by: u64,
+}
+
+impl Count {
+    /// Adds one to `name` with `labels`.
+    pub fn one(name: &'static str, labels: Vec<(&'static str, String)>) -> Self {
+        Count {
+            name,
+            labels,
+            by: 1,
+        }
+    }
+
+    fn record(&self) {
+        metrics::counter!(self.name, &self.labels).increment(self.by);
+    }
 }
 
 /// Why a message could not be handled.
@@ -228,6 +257,7 @@ async fn poll_side_work<H: Handler>(
             };
             let wrote_outbox = !unit.outbox.is_empty();
             writer.commit(vec![unit]).await?;
+            effects.counts.iter().for_each(Count::record);
             if wrote_outbox {
                 ring(wake);
             }
@@ -281,6 +311,7 @@ async fn handle_batch<H: Handler>(
     wake: Option<&Arc<Notify>>,
 ) -> Result<(), StageError> {
     let mut units = Vec::with_capacity(deliveries.len());
+    let mut counts = Vec::with_capacity(deliveries.len());
     let mut committing = Vec::with_capacity(deliveries.len());
     let mut fatal = None;
     for delivery in deliveries {
@@ -305,6 +336,7 @@ async fn handle_batch<H: Handler>(
                     ops: effects.ops,
                     outbox: effects.outbox,
                 });
+                counts.push(effects.counts);
                 committing.push(delivery);
             }
             Err(HandlerError::Permanent(reason)) => {
@@ -344,9 +376,12 @@ async fn handle_batch<H: Handler>(
     if wrote_outbox {
         ring(wake);
     }
-    for outcome in &outcomes {
+    for (outcome, counts) in outcomes.iter().zip(&counts) {
         match outcome {
-            UnitOutcome::Applied { .. } => stats.applied += 1,
+            UnitOutcome::Applied { .. } => {
+                stats.applied += 1;
+                counts.iter().for_each(Count::record);
+            }
             UnitOutcome::AlreadyHandled => stats.duplicates += 1,
         }
     }

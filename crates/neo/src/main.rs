@@ -10,6 +10,7 @@ mod ops_cmd;
 mod risk_cmd;
 mod run_cmd;
 mod schema_cmd;
+mod trading_cmd;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,11 @@ enum Command {
     Risk {
         #[command(subcommand)]
         command: risk_cmd::RiskCommand,
+    },
+    /// Operator control of a running NEO: status, halt, resume, flatten.
+    Trading {
+        #[command(subcommand)]
+        command: trading_cmd::TradingCommand,
     },
     /// The database: apply migrations and show what it holds (SQLite or PostgreSQL).
     Store {
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
         Command::Backtest(args) => backtest_cmd::run(&args),
         Command::Data { command } => data_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
+        Command::Trading { command } => trading_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {

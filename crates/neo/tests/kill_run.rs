@@ -276,3 +276,76 @@ async fn sigkill_mid_stream_loses_no_alert_and_duplicates_no_order() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn neo_trading(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_neo"))
+        .arg("trading")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halt_from_the_cli_survives_sigkill_and_resume_lifts_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir: PathBuf = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-halt"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let config = dir.join("neo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\n[gateway]\npassphrase = \"{PASS}\"\n\
+             [market]\ntick_ms = 50\n[notify.console]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut child = spawn(&config, &data);
+    wait_healthy(&http, &base).await;
+    let (ok, out) = neo_trading(&["halt", "--url", &base, "--reason", "maintenance window"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("trading: halted") && out.contains("maintenance window"),
+        "{out}"
+    );
+    let before: Value = http
+        .get(format!("{base}/v1/trading/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = spawn(&config, &data);
+    wait_healthy(&http, &base).await;
+    let after: Value = http
+        .get(format!("{base}/v1/trading/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after, "the same state, reason, time and author");
+    let (ok, out) = neo_trading(&["status", "--url", &base]);
+    assert!(ok && out.contains("halted"), "{out}");
+    let (ok, out) = neo_trading(&["resume", "--url", &base, "--reason", "done"]);
+    assert!(ok && out.contains("trading: active"), "{out}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

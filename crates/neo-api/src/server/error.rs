@@ -46,6 +46,14 @@ pub enum ApiError {
         /// Where and what.
         details: Vec<Issue>,
     },
+    /// The request is valid but the system's state refuses it (resuming during a drawdown breach).
+    #[error("{message}")]
+    Conflict {
+        /// The stable code.
+        code: &'static str,
+        /// One sentence.
+        message: String,
+    },
     /// The store cannot be reached: nothing was accepted, retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -79,6 +87,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +104,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
             ApiError::Invalid { .. } => "invalid",
+            ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -6,6 +6,7 @@
 mod error;
 mod openapi;
 mod rest;
+mod trading;
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use serde_json::json;
 
 pub use error::ApiError;
 pub use rest::{Live, Ticker};
+pub use trading::TRADING_COMMAND_AUDIT;
 
 use crate::intake::{PassphraseConfig, PriorityRules, ReplayGuard, Secret};
 
@@ -201,6 +203,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/portfolio", get(rest::portfolio))
         .route("/v1/tickers", get(rest::tickers))
         .route("/v1/risk/check", post(rest::risk_check))
+        .route(
+            "/v1/trading/state",
+            get(trading::status).post(trading::set_state),
+        )
+        .route("/v1/trading/flatten", post(trading::flatten))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(hard_limit))

@@ -56,6 +56,33 @@ fn page_of(name: &str) -> Value {
     }})
 }
 
+fn trading_state() -> Value {
+    json!({ "type": "object", "required": ["state", "reason", "since", "by"], "properties": {
+        "state": { "enum": ["active", "reducing", "halted"] },
+        "reason": { "type": "string" },
+        "since": { "type": "string", "format": "date-time" },
+        "by": { "type": "string", "description": "`risk` for automatic changes, else the operator" },
+        "cause": { "type": "object", "description": "the typed cause (`kind` and its figures)" } } })
+}
+
+fn idempotency_key() -> Value {
+    json!([{ "name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "the same key is the same command: a retry changes nothing twice",
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255 } }])
+}
+
+fn command_responses() -> Value {
+    json!({
+        "200": ok("applied by the desk", json!({ "type": "object", "required": ["command_id", "outcome", "trading"],
+            "properties": { "command_id": { "type": "string" }, "duplicate": { "type": "boolean" },
+                "outcome": { "enum": ["applied", "unchanged"] }, "trading": trading_state(),
+                "flatten": { "type": "object", "description": "closed and refused instruments" } } })),
+        "202": ok("committed; the desk has not applied it yet", json!({ "type": "object" })),
+        "409": error_response("risk refused the change (resuming during a drawdown breach)"),
+        "422": error_response("the body names the problem"),
+        "503": error_response("no desk runs here, or the store is down") })
+}
+
 fn paging_params() -> Value {
     json!([
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
@@ -165,6 +192,21 @@ pub(super) fn document() -> Value {
                             "reasons": { "type": "array", "items": { "type": "object" } } } })),
                     "422": error_response("not an OrderIntentV1"),
                     "503": error_response("no desk runs here") } } },
+            "/v1/trading/state": {
+                "get": { "summary": "The trading state (active, reducing, halted), since when, why and by whom",
+                    "responses": { "200": ok("the state", trading_state()), "503": error_response("no desk runs here") } },
+                "post": { "summary": "Halt or resume trading (exits and flatten still pass while halted)",
+                    "parameters": idempotency_key(),
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": json!({
+                        "type": "object", "required": ["state", "reason"], "additionalProperties": false,
+                        "properties": { "state": { "enum": ["halted", "active"] }, "reason": { "type": "string", "minLength": 1, "maxLength": 500 } } }) } } },
+                    "responses": command_responses() } },
+            "/v1/trading/flatten": { "post": { "summary": "Cancel every working order and close every position through risk",
+                "parameters": idempotency_key(),
+                "requestBody": { "required": true, "content": { "application/json": { "schema": json!({
+                    "type": "object", "required": ["reason"], "additionalProperties": false,
+                    "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 500 } } }) } } },
+                "responses": command_responses() } },
             "/health": { "get": { "summary": "Liveness", "responses": { "200": ok("alive", json!({ "type": "object" })) } } },
             "/ready": { "get": { "summary": "Store and bus reachable",
                 "responses": { "200": ok("ready", json!({ "type": "object" })), "503": error_response("a dependency is down") } } },

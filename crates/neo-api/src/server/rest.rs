@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use neo_domain::contracts::{AuditEventV1, OrderIntentV1};
 use neo_domain::{Issue, MessageId, Price, Quantity, Timestamp};
 use neo_engine::desk::AccountSummary;
-use neo_engine::risk::Refusal;
+use neo_engine::risk::{Refusal, TradingStatus};
 use neo_store::Cursor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -42,6 +42,19 @@ pub trait Live: Send + Sync + 'static {
     fn risk_check(&self, intent: OrderIntentV1, now: Timestamp) -> Result<(), Refusal>;
     /// Whether the bus is usable (for `/ready`).
     fn bus_ready(&self) -> Result<(), String>;
+    /// The trading state, since when, why and by whom.
+    fn trading_status(&self) -> TradingStatus;
+}
+
+/// The trading state as the operator API shows it.
+pub(super) fn status_json(status: &TradingStatus) -> Value {
+    json!({
+        "state": status.state,
+        "reason": status.cause.reason(),
+        "since": status.since,
+        "by": status.cause.by(),
+        "cause": status.cause,
+    })
 }
 
 /// `?limit=&cursor=` on listings.
@@ -99,7 +112,7 @@ fn parse_id(text: &str) -> Result<MessageId, ApiError> {
     })
 }
 
-fn live(state: &AppState) -> Result<&dyn Live, ApiError> {
+pub(super) fn live(state: &AppState) -> Result<&dyn Live, ApiError> {
     state
         .live
         .as_deref()

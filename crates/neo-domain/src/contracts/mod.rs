@@ -11,6 +11,7 @@ mod execution;
 mod intent;
 mod market;
 mod notification;
+mod operator;
 mod signal;
 
 use std::fmt::Debug;
@@ -25,6 +26,7 @@ pub use execution::{FillV1, Liquidity, OrderRole, OrderStatus, OrderV1, Position
 pub use intent::{OrderIntentV1, OrderType, TimeInForce};
 pub use market::{CandleV1, TickV1};
 pub use notification::{Channel, NotificationKind, NotificationV1};
+pub use operator::{TradingAction, TradingCommandV1};
 pub use signal::{Priority, SignalEventV1, SignalSource, SignalType};
 
 use crate::text_enum::text_enum;

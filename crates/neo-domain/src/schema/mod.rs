@@ -15,7 +15,7 @@ pub use compat::breaking_changes;
 
 use crate::contracts::{
     AgentOutputV1, AuditEventV1, CandleV1, Contract, FillV1, Issue, NotificationV1, OrderIntentV1,
-    OrderV1, PositionV1, SignalEventV1, TickV1,
+    OrderV1, PositionV1, SignalEventV1, TickV1, TradingCommandV1,
 };
 use crate::{Envelope, SubjectPattern};
 
@@ -142,6 +142,11 @@ static REGISTRY: &[SchemaEntry] = &[
         "outputs.notification.*"
     ),
     entry!(AuditEventV1, "An audited action.", "audit.events"),
+    entry!(
+        TradingCommandV1,
+        "An operator's halt, resume or flatten, applied by the desk.",
+        "signals.operator.trading"
+    ),
     SchemaEntry {
         name: ENVELOPE,
         about: "The envelope around every message; its payload is checked against its type.",

@@ -42,6 +42,17 @@ impl Desk {
         step: &mut Step,
     ) -> Result<(), DeskError> {
         let instrument = signal.instrument;
+        let status = self.risk.status();
+        if status.state == TradingState::Halted {
+            let message = format!(
+                "trading is halted since {} ({}, by {}): only exits and reductions pass",
+                status.since,
+                status.cause.reason(),
+                status.cause.by()
+            );
+            step.refuse("trading_halted", message);
+            return Ok(());
+        }
         let (Some(entry), Some(steps)) = (
             self.quote(instrument, side),
             self.steps.get(&instrument).copied(),

@@ -12,11 +12,11 @@
 
 use std::collections::BTreeMap;
 
-use neo_domain::contracts::FillV1;
-use neo_domain::{Fixed, InstrumentId, MessageId, Money, Timestamp};
+use neo_domain::contracts::{FillV1, OrderRole};
+use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{Desk, DeskError, EntryInfo, Step};
+use super::{Desk, DeskError, EntryInfo, Scorecard, Step};
 use crate::oms::RestoredOrder;
 use crate::risk::{ReliabilityBins, RiskMemory};
 
@@ -32,6 +32,9 @@ pub struct OpenTrip {
     pub realized_before: Fixed,
     /// When it opened.
     pub opened_at: Timestamp,
+    /// One R: what the trip would lose at its entry's stop (`None` without a stop).
+    #[serde(default)]
+    pub risk: Option<Fixed>,
 }
 
 /// One closed round trip, learned by the calibrator.
@@ -47,6 +50,8 @@ pub struct TripOutcome {
     pub pnl: Fixed,
     /// Whether it made money.
     pub won: bool,
+    /// The order that closed it (stop-loss, take-profit, exit or a reversing entry).
+    pub closed_by: OrderRole,
     /// When it closed.
     pub closed_at: Timestamp,
 }
@@ -69,6 +74,19 @@ pub struct DeskMemory {
     pub trips: BTreeMap<InstrumentId, OpenTrip>,
     /// Entries whose bracket or trip is still live, by entry order id.
     pub entries: BTreeMap<MessageId, EntryInfo>,
+    /// The per-feature tallies (bracket exits, R-multiples, drawdown, ATR accuracy).
+    #[serde(default)]
+    pub scorecard: Scorecard,
+}
+
+impl DeskMemory {
+    /// The memory with the per-bar ATR tallies zeroed, to tell a real change from a bar.
+    fn without_bar_tallies(&self) -> DeskMemory {
+        let mut memory = self.clone();
+        memory.scorecard.atr_hits = 0;
+        memory.scorecard.atr_checks = 0;
+        memory
+    }
 }
 
 /// The durable state a desk resumes from.
@@ -98,6 +116,7 @@ impl Desk {
                 .map_err(|e| DeskError::Config(e.to_string()))?;
             self.trips = memory.trips.clone();
             self.entries = memory.entries.clone();
+            self.scorecard = memory.scorecard.clone();
             self.persisted = Some(memory);
         }
         Ok(())
@@ -113,13 +132,21 @@ impl Desk {
             calibration: self.calibrator.bins().clone(),
             trips: self.trips.clone(),
             entries: self.entries.clone(),
+            scorecard: self.scorecard.clone(),
         }
     }
 
     /// Puts the memory in the step when it changed since the last one handed out.
+    /// Bar-by-bar ATR tallies alone do not count as a change: they ride along
+    /// with the next step that writes (a crash loses at most those checks), so
+    /// a quiet tick stays a step with nothing to commit.
     pub(crate) fn remember(&mut self, step: &mut Step) {
         let memory = self.memory();
-        if self.persisted.as_ref() != Some(&memory) {
+        let unchanged = self
+            .persisted
+            .as_ref()
+            .is_some_and(|p| p.without_bar_tallies() == memory.without_bar_tallies());
+        if !unchanged {
             self.persisted = Some(memory.clone());
             step.memory = Some(memory);
         }
@@ -129,8 +156,9 @@ impl Desk {
     pub(crate) fn track_trip(
         &mut self,
         fill: &FillV1,
+        role: OrderRole,
         before: Fixed,
-        entry: Option<(MessageId, f64)>,
+        entry: Option<(MessageId, &EntryInfo)>,
         step: &mut Step,
     ) {
         let instrument = fill.instrument;
@@ -145,6 +173,7 @@ impl Desk {
             let pnl = realized
                 .checked_sub(trip.realized_before)
                 .unwrap_or(Fixed::ZERO);
+            self.scorecard.close_trip(role, pnl, trip.risk);
             if let Some(raw) = trip.raw_confidence {
                 let won = pnl.is_positive();
                 // A poisoned confidence is skipped, never fatal.
@@ -155,6 +184,7 @@ impl Desk {
                         raw_confidence: raw,
                         pnl,
                         won,
+                        closed_by: role,
                         closed_at: fill.ts_event,
                     });
                 }
@@ -163,14 +193,16 @@ impl Desk {
         }
         let opened = !after.is_zero() && (before.is_zero() || crossed);
         if opened {
-            let (entry_order, raw) = entry.map_or((fill.order_id, None), |(id, c)| (id, Some(c)));
+            let entry_order = entry.map_or(fill.order_id, |(id, _)| id);
+            let info = entry.map(|(_, info)| info);
             self.trips.insert(
                 instrument,
                 OpenTrip {
                     entry_order,
-                    raw_confidence: raw,
+                    raw_confidence: info.map(|e| e.raw_confidence),
                     realized_before: realized,
                     opened_at: fill.ts_event,
+                    risk: info.and_then(|e| one_r(e, fill.price, after)),
                 },
             );
         }
@@ -194,4 +226,14 @@ impl Desk {
                     .any(|l| *l == *id || oms.order(*l).and_then(|o| o.parent_id) == Some(*id))
         });
     }
+}
+
+/// What a position of `quantity` entered at `price` loses at the entry's stop.
+fn one_r(entry: &EntryInfo, price: Price, quantity: Fixed) -> Option<Fixed> {
+    let stop = entry.stop_loss?;
+    let distance = price.value().checked_sub(stop.value()).ok()?.abs();
+    distance
+        .mul_round(quantity.abs(), neo_domain::Rounding::HalfEven)
+        .ok()
+        .filter(|r| r.is_positive())
 }

@@ -16,6 +16,7 @@ mod entry;
 mod exit;
 mod memory;
 mod operator;
+mod scorecard;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,7 @@ pub use config::{DeskConfig, InstrumentSteps};
 pub use entry::{HORIZON_BARS, bracket_probability};
 pub use memory::{DeskMemory, OpenTrip, Restore, TripOutcome};
 pub use operator::{FlattenReport, OperatorError};
+pub use scorecard::{Figures, Scorecard};
 
 /// Why the desk could not build or apply a step (a bug or a corrupt store, never bad input).
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,7 @@ pub struct Desk {
     ticks: BTreeMap<InstrumentId, TickV1>,
     entries: BTreeMap<MessageId, EntryInfo>,
     trips: BTreeMap<InstrumentId, OpenTrip>,
+    scorecard: Scorecard,
     persisted: Option<DeskMemory>,
 }
 
@@ -210,6 +213,7 @@ impl Desk {
             ticks: BTreeMap::new(),
             entries: BTreeMap::new(),
             trips: BTreeMap::new(),
+            scorecard: Scorecard::default(),
             persisted: None,
         };
         // A new desk's memory is what an empty store restores to: nothing to persist yet.
@@ -219,6 +223,7 @@ impl Desk {
 
     /// Feeds a closed candle to the analyst's indicators (and the OMS's ATR).
     pub fn on_candle(&mut self, candle: &CandleV1) {
+        self.score_bar(candle);
         self.analyst.on_candle(candle);
         if let Some(atr) = self
             .analyst
@@ -401,8 +406,8 @@ impl Desk {
                         .entry
                         .as_ref()
                         .filter(|_| report.role == OrderRole::Entry)
-                        .map(|e| (report.fill.order_id, e.raw_confidence));
-                    self.track_trip(&report.fill, before, entry, step);
+                        .map(|e| (report.fill.order_id, e));
+                    self.track_trip(&report.fill, report.role, before, entry, step);
                     step.fills.push(report);
                 }
             }
@@ -435,6 +440,7 @@ impl Desk {
     fn watch_equity(&mut self, now: Timestamp, step: &mut Step) -> Result<(), DeskError> {
         let equity = self.portfolio.equity()?;
         let hwm = self.portfolio.high_water_mark();
+        self.scorecard.drawdown(self.portfolio.drawdown()?);
         step.state_changes
             .extend(self.risk.on_equity(equity, hwm, now));
         Ok(())

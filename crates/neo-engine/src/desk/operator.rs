@@ -24,7 +24,7 @@ pub enum OperatorError {
 /// What a flatten did: every instrument it closed and every one risk refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FlattenReport {
-    /// Instruments whose working orders were cancelled and position closed (or were flat).
+    /// Instruments whose working orders were cancelled and position closed.
     pub closed: Vec<InstrumentId>,
     /// Instruments risk would not let out (stale data, say), with the codes; their brackets stay.
     pub refused: Vec<(InstrumentId, Vec<String>)>,
@@ -66,9 +66,19 @@ impl Desk {
     ) -> Result<(Step, FlattenReport), DeskError> {
         let mut step = Step::default();
         self.roll_day(now, &mut step)?;
-        let mut instruments: Vec<InstrumentId> =
-            self.portfolio.positions().map(|(id, _)| *id).collect();
-        instruments.extend(self.ticks.keys().copied());
+        // Only what holds something: a position, or orders still working.
+        let mut instruments: Vec<InstrumentId> = self
+            .portfolio
+            .positions()
+            .filter(|(_, p)| !p.quantity.is_zero())
+            .map(|(id, _)| *id)
+            .collect();
+        instruments.extend(
+            self.ticks
+                .keys()
+                .copied()
+                .filter(|id| !self.oms.active_orders(*id).is_empty()),
+        );
         instruments.sort();
         instruments.dedup();
         let mut report = FlattenReport::default();

@@ -305,3 +305,6 @@ fn the_dry_run_check_changes_nothing() {
 
 #[path = "tests_trust.rs"]
 mod trust;
+
+#[path = "tests_figures.rs"]
+mod figures;

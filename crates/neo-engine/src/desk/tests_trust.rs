@@ -73,11 +73,11 @@ fn exits_and_flatten_pass_while_halted_and_entries_do_not() {
     assert!(step.refusal.is_none(), "{:?}", step.refusal);
     assert!(desk.net(btc()).is_zero());
     assert_eq!(desk.oms.open_orders(), 0);
-    // Flatten with nothing left is a no-op that still reports the instrument.
-    let (_, report) = desk
+    // Flatten with nothing left does nothing.
+    let (step, report) = desk
         .flatten(MessageId::derived(IdKind::Other, "flat"), now.add_nanos(2))
         .unwrap();
-    assert_eq!(report.closed, vec![btc()]);
+    assert!(report.closed.is_empty() && step.intents.is_empty());
     assert!(
         desk.set_trading_state(TradingState::Reducing, "ops", "x", now)
             .is_err()

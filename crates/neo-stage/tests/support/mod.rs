@@ -57,7 +57,7 @@ impl Handler for Counting {
         };
         Ok(Effects {
             ops: vec![Op::InsertAudit(audit)],
-            outbox: Vec::new(),
+            ..Effects::default()
         })
     }
 }
