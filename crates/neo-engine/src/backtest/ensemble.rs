@@ -20,6 +20,7 @@ use super::{BacktestConfig, BacktestError, Outcome, approx};
 use crate::analyst::PROBABILITY_UP;
 use crate::autonomy::wanted_side;
 use crate::desk::HORIZON_BARS;
+use super::desk_error;
 use crate::desk::{Desk, DeskConfig, InstrumentSteps, Step};
 use crate::intel::{
     Ensemble, EnsembleConfig, EnsembleMetrics, Forecast, RegimeScore, RegimeScoreSummary,
@@ -250,8 +251,4 @@ pub fn strategy_signal(
         metadata,
         original: Value::Null,
     }
-}
-
-fn desk_error(e: crate::desk::DeskError) -> BacktestError {
-    BacktestError::Desk(e.to_string())
 }

@@ -1,5 +1,6 @@
-//! The backtest driver: historical or simulated bars through the same risk
-//! engine, paper OMS and portfolio the live desk uses, on the bars' own clock.
+//! The backtest driver: historical or simulated bars through the live
+//! [`Desk`] itself (its risk engine, paper OMS and portfolio: one composition,
+//! see `desk/research.rs`), on the bars' own clock.
 //!
 //! Semantics (backtesting.py's, so results can be checked against it): a wish a
 //! strategy forms at bar t's close executes at bar t+1's open as market orders,
@@ -24,16 +25,16 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use neo_domain::contracts::{OrderIntentV1, OrderType, TimeInForce};
 use neo_domain::{
     ArithmeticError, Fixed, InstrumentId, MessageId, Money, Price, Quantity, Rounding, Side,
     Timestamp,
 };
 
+use crate::desk::{Desk, DeskConfig, DeskError, InstrumentSteps, ResearchOrder, Step};
 use crate::market::{Ohlcv, interval_nanos};
-use crate::oms::{FeeModel, OmsConfig, OmsError, OmsEvent, PaperOms, SlippageModel};
-use crate::portfolio::{Portfolio, PortfolioError};
-use crate::risk::{AccountView, InstrumentView, Mark, RiskEngine, RiskLimits};
+use crate::oms::{FeeModel, OmsConfig, OmsError, SlippageModel};
+use crate::portfolio::PortfolioError;
+use crate::risk::RiskLimits;
 
 pub use self::ensemble::{DEFAULT_MIN_EDGE, EnsembleBacktest, EnsembleReport, strategy_signal};
 pub use stats::{CurvePoint, Summary};
@@ -145,6 +146,30 @@ impl BacktestConfig {
     }
 }
 
+impl BacktestConfig {
+    /// The desk a research run trades through: the live composition with the
+    /// run's costs, its cash and research limits.
+    fn desk(&self) -> Result<Desk, BacktestError> {
+        let config = DeskConfig {
+            currency: self.currency.clone(),
+            initial_cash: self.cash,
+            risk: research_limits(),
+            oms: self.oms()?,
+            ..DeskConfig::default()
+        };
+        // Any price and whole units: the strategy sizes, the bars price.
+        let steps = InstrumentSteps {
+            price_step: Price::new(Fixed::from_raw(1)).map_err(|_| ArithmeticError::Overflow)?,
+            lot_step: Quantity::new(Fixed::ONE).map_err(|_| ArithmeticError::Overflow)?,
+        };
+        let steps = BTreeMap::from([(self.instrument, steps)]);
+        Desk::new(config, steps, Timestamp::from_nanos(0)).map_err(|e| match e {
+            DeskError::Config(problem) => BacktestError::Config(vec![problem]),
+            other => desk_error(other),
+        })
+    }
+}
+
 /// Risk limits for research: the engine still judges every order, but nothing
 /// short of an emptied account stops a strategy that is always in the market.
 fn research_limits() -> RiskLimits {
@@ -191,7 +216,7 @@ pub enum BacktestError {
     Ledger(#[from] trades::LedgerError),
     /// The desk failed.
     #[error("desk: {0}")]
-    Desk(String),
+    Desk(DeskError),
     /// The OMS failed.
     #[error(transparent)]
     Oms(#[from] OmsError),
@@ -231,9 +256,7 @@ pub(crate) fn approx(value: Fixed) -> f64 {
 pub struct Backtest<S> {
     config: BacktestConfig,
     strategy: S,
-    oms: PaperOms,
-    risk: RiskEngine,
-    portfolio: Portfolio,
+    desk: Desk,
     books: Books,
     pending: Option<Target>,
     /// Signed units held, and the same as `f64` with cash as `f64` (for the curve).
@@ -249,18 +272,13 @@ impl<S: Strategy> Backtest<S> {
         if !problems.is_empty() {
             return Err(BacktestError::Config(problems));
         }
-        let oms = PaperOms::new(config.oms()?);
-        let risk =
-            RiskEngine::new(research_limits()).map_err(|e| BacktestError::Config(e.problems))?;
-        let portfolio = Portfolio::new(&config.currency, config.cash, Timestamp::from_nanos(0))?;
+        let desk = config.desk()?;
         Ok(Backtest {
             cash_f: approx(config.cash.value()),
             books: Books::new(strategy.warmup_bars() as u64),
             config,
             strategy,
-            oms,
-            risk,
-            portfolio,
+            desk,
             pending: None,
             position: Fixed::ZERO,
             position_f: 0.0,
@@ -287,11 +305,12 @@ impl<S: Strategy> Backtest<S> {
 
     /// Ends the run: the summary, the trades and the curve.
     pub fn finish(self) -> Result<Outcome, BacktestError> {
-        let mut portfolio = self.portfolio;
+        let mut desk = self.desk;
         if let Some((close, at)) = self.books.last_close() {
-            portfolio.mark(self.config.instrument, close, at)?;
+            desk.mark_research(self.config.instrument, close, at)
+                .map_err(desk_error)?;
         }
-        let final_equity = portfolio.equity()?;
+        let final_equity = desk.equity().map_err(desk_error)?;
         self.books.conclude(self.config.cash, final_equity)
     }
 
@@ -300,7 +319,9 @@ impl<S: Strategy> Backtest<S> {
         let instrument = self.config.instrument;
         let candle = bar.candle(instrument, &self.config.interval);
         let now = bar.ts_open;
-        self.portfolio.mark(instrument, bar.open, now)?;
+        self.desk
+            .mark_research(instrument, bar.open, now)
+            .map_err(desk_error)?;
         if !self.position.is_zero() {
             let side = if self.position.is_positive() {
                 Side::Sell
@@ -308,20 +329,14 @@ impl<S: Strategy> Backtest<S> {
                 Side::Buy
             };
             let qty = Quantity::new(self.position.abs()).map_err(|_| ArithmeticError::Overflow)?;
-            self.submit(side, qty, true, bar)?;
-            let events = self.oms.on_candle(&candle)?;
-            self.book(events)?;
+            self.submit(side, qty, true, bar, &candle)?;
         }
         let side = target.side();
         let qty = self.affordable(bar.open, side)?;
         if qty.value().is_positive() {
-            self.submit(side, qty, false, bar)?;
-            let events = self.oms.on_candle(&candle)?;
-            self.book(events)?;
+            self.submit(side, qty, false, bar, &candle)?;
         }
-        if self.oms.known_orders() >= FORGET_EVERY {
-            self.oms.forget_settled();
-        }
+        self.desk.forget_settled_orders(FORGET_EVERY);
         Ok(())
     }
 
@@ -329,7 +344,7 @@ impl<S: Strategy> Backtest<S> {
     /// for a sell) plus the commission on the open (backtesting.py's
     /// `margin_available // (adjusted_price + commission per unit)` on a flat account).
     fn affordable(&self, open: Price, side: Side) -> Result<Quantity, ArithmeticError> {
-        let mut cash = self.portfolio.cash().value();
+        let mut cash = self.desk.cash().value();
         if let Sizing::Fraction(f) = self.config.size {
             cash = cash.mul_round(f, Rounding::Floor)?;
         }
@@ -355,15 +370,15 @@ impl<S: Strategy> Backtest<S> {
         Quantity::new(units).map_err(|_| ArithmeticError::Overflow)
     }
 
-    /// Risk-checks a market order for this bar's open and hands it to the OMS.
+    /// A market order at this bar's open, through the desk: risk, the OMS, the portfolio.
     fn submit(
         &mut self,
         side: Side,
         quantity: Quantity,
         reduce_only: bool,
         bar: &Ohlcv,
+        candle: &neo_domain::contracts::CandleV1,
     ) -> Result<(), BacktestError> {
-        let instrument = self.config.instrument;
         let now = bar.ts_open;
         // Ids from the bar's time and index: unique, deterministic and cheap (no hashing).
         let id = |kind: u8| {
@@ -373,75 +388,50 @@ impl<S: Strategy> Backtest<S> {
             tail[2..].copy_from_slice(&self.books.index.to_be_bytes());
             MessageId::v7(now, tail)
         };
-        let signal_id = id(0);
-        let intent = OrderIntentV1 {
-            id: id(2),
-            decision_id: id(1),
-            signal_id,
-            instrument,
+        let order = ResearchOrder::market(
+            [id(0), id(1), id(2)],
+            self.config.instrument,
             side,
             quantity,
-            order_type: OrderType::Market,
-            limit_price: None,
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            time_in_force: TimeInForce::Gtc,
             reduce_only,
-            arrival_price: Some(bar.open),
-            ts_event: now,
-        };
-        let instruments = BTreeMap::from([(
-            instrument,
-            InstrumentView {
-                net_quantity: self.position,
-                open_buy: Quantity::ZERO,
-                open_sell: Quantity::ZERO,
-                mark: Some(Mark {
-                    price: bar.open,
-                    at: now,
-                }),
-            },
-        )]);
-        let equity = self.portfolio.equity()?;
-        let gross = self
-            .position
-            .abs()
-            .mul_round(bar.open.value(), Rounding::Ceiling)?;
-        let view = AccountView {
+            bar.open,
             now,
-            equity,
-            day_start_equity: self.portfolio.day_start_equity(),
-            high_water_mark: self.portfolio.high_water_mark(),
-            gross_notional: Money::new(gross).map_err(|_| ArithmeticError::Overflow)?,
-            open_orders: u32::try_from(self.oms.open_orders()).unwrap_or(u32::MAX),
-            instruments: &instruments,
-        };
-        let approved =
-            self.risk
-                .check(intent, &view)
-                .map_err(|refusal| BacktestError::Refused {
-                    index: self.books.index,
-                    reasons: refusal.to_string(),
-                })?;
-        let submitted = self.oms.submit(approved, now)?;
-        self.book(submitted.events)
+        );
+        let step = self
+            .desk
+            .research_order(order, candle)
+            .map_err(desk_error)?;
+        if let Some(refused) = &step.refusal {
+            return Err(BacktestError::Refused {
+                index: self.books.index,
+                reasons: refused
+                    .risk
+                    .as_ref()
+                    .map_or_else(|| refused.message.clone(), ToString::to_string),
+            });
+        }
+        self.book(&step)
     }
 
-    /// Fills into the portfolio and the trade ledger.
-    fn book(&mut self, events: Vec<OmsEvent>) -> Result<(), BacktestError> {
-        for event in events {
-            if let OmsEvent::Fill(fill) = event {
-                self.portfolio.apply_fill(&fill)?;
-                self.books.ledger.on_fill(&fill, self.books.index)?;
-            }
+    /// Fills into the trade ledger; the position and cash as `f64` for the curve.
+    fn book(&mut self, step: &Step) -> Result<(), BacktestError> {
+        for report in &step.fills {
+            self.books.ledger.on_fill(&report.fill, self.books.index)?;
         }
-        self.position = self
-            .portfolio
-            .position(self.config.instrument)
-            .map_or(Fixed::ZERO, |p| p.quantity);
+        self.position = self.desk.net(self.config.instrument);
         self.position_f = approx(self.position);
-        self.cash_f = approx(self.portfolio.cash().value());
+        self.cash_f = approx(self.desk.cash().value());
         Ok(())
+    }
+}
+
+/// A desk failure in a run: the OMS's, the portfolio's and arithmetic's keep their own
+/// variants (and the overflow its advice); the rest is the desk's.
+pub(crate) fn desk_error(e: DeskError) -> BacktestError {
+    match e {
+        DeskError::Arithmetic(a) => BacktestError::Arithmetic(a),
+        DeskError::Oms(o) => BacktestError::Oms(o),
+        DeskError::Portfolio(p) => BacktestError::Portfolio(p),
+        other => BacktestError::Desk(other),
     }
 }

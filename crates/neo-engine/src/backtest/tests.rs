@@ -47,7 +47,7 @@ fn ensemble_books_fractional_lots_at_slipped_prices() {
         ..config()
     };
     let spec = crate::market::InstrumentSpec::preset_or_generic(btc);
-    let steps = crate::desk::InstrumentSteps {
+    let steps = InstrumentSteps {
         price_step: spec.price_step,
         lot_step: spec.lot_step,
     };

@@ -16,6 +16,7 @@ mod entry;
 mod exit;
 mod memory;
 mod operator;
+mod research;
 mod scorecard;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ pub use config::{DeskConfig, InstrumentSteps};
 pub use entry::{HORIZON_BARS, bracket_probability};
 pub use memory::{DeskMemory, OpenTrip, Restore, TripOutcome};
 pub use operator::{FlattenReport, OperatorError};
+pub use research::ResearchOrder;
 pub use scorecard::{Figures, Scorecard};
 
 /// Why the desk could not build or apply a step (a bug or a corrupt store, never bad input).
