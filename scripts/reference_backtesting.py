@@ -33,7 +33,10 @@ def ema(values, n):
     if len(values) < n:
         return out
     k = 2.0 / (n + 1)
-    prev = values[:n].mean()
+    prev = 0.0
+    for v in values[:n]:  # TA-Lib's plain running sum (numpy's mean sums pairwise)
+        prev += v
+    prev /= n
     out[n - 1] = prev
     for i in range(n, len(values)):
         prev = (values[i] - prev) * k + prev

@@ -38,10 +38,18 @@ fn ok_json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 
-/// Runs sma-cross(10, 20) on GOOG with extra cost flags; returns the JSON and the trades CSV.
+fn fx_tie() -> PathBuf {
+    neo_testkit::workspace_root().join("fixtures/ohlcv/FX-TIE.csv")
+}
+
+/// Runs a cross(10, 20) on GOOG with extra cost flags; returns the JSON and the trades CSV.
 fn goog_run(dir: &Path, name: &str, costs: &[&str], strategy: &str) -> (Value, String) {
+    run_on(&goog(), dir, name, costs, strategy)
+}
+
+/// Runs a cross(10, 20) on `data` with extra cost flags; returns the JSON and the trades CSV.
+fn run_on(data: &Path, dir: &Path, name: &str, costs: &[&str], strategy: &str) -> (Value, String) {
     let trades = dir.join(format!("{name}.csv"));
-    let data = goog();
     let mut args = vec![
         "backtest",
         "--data",
@@ -94,11 +102,11 @@ fn goog_reference_figures() {
 }
 
 /// The package's own run of the same backtest, when `backtesting` is installed.
-fn reference(costs: &[&str]) -> Option<Value> {
+fn reference(data: &Path, costs: &[&str]) -> Option<Value> {
     let script = neo_testkit::workspace_root().join("scripts/reference_backtesting.py");
     let out = Command::new("python3")
         .arg(&script)
-        .arg(goog())
+        .arg(data)
         .args(costs)
         .output()
         .ok()?;
@@ -132,61 +140,81 @@ fn matches_backtesting_py_trade_by_trade() {
     for (i, (strategy, costs, extra)) in cases.into_iter().enumerate() {
         let mut ref_args = costs.to_vec();
         ref_args.extend_from_slice(extra);
-        let Some(want) = reference(&ref_args) else {
+        let Some(want) = reference(&goog(), &ref_args) else {
             eprintln!(
                 "skipped: the backtesting package is not installed (pip install backtesting)"
             );
             return;
         };
         let (got, csv) = goog_run(&dir, &format!("r{i}"), costs, strategy);
-        for key in [
-            "return_pct",
-            "buy_hold_return_pct",
-            "cagr_pct",
-            "return_ann_pct",
-            "volatility_ann_pct",
-            "sharpe",
-            "sortino",
-            "max_drawdown_pct",
-            "win_rate_pct",
-            "profit_factor",
-            "exposure_pct",
-            "equity_peak",
-        ] {
-            let (w, g) = (want[key].as_f64().unwrap(), got[key].as_f64().unwrap());
-            assert!(
-                close(w, g),
-                "{strategy} {costs:?} {key}: reference {w}, neo {g}"
-            );
-        }
-        let final_equity: f64 = got["final_equity"].as_str().unwrap().parse().unwrap();
-        assert!(close(want["final_equity"].as_f64().unwrap(), final_equity));
-        let rows: Vec<Vec<&str>> = csv
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').collect())
-            .collect();
-        let trades = want["trade_list"].as_array().unwrap();
-        assert_eq!(
-            rows.len(),
-            trades.len(),
-            "{strategy} {costs:?}: trade count"
-        );
-        for (n, (row, t)) in rows.iter().zip(trades).enumerate() {
-            let sign = if row[4] == "long" { 1 } else { -1 };
-            let size: i64 = row[5].parse::<i64>().unwrap() * sign;
-            let num = |i: usize| row[i].parse::<f64>().unwrap();
-            let same = row[0].parse::<i64>().ok() == t["entry_bar"].as_i64()
-                && row[1].parse::<i64>().ok() == t["exit_bar"].as_i64()
-                && size == t["size"].as_i64().unwrap()
-                && close(num(6), t["entry_price"].as_f64().unwrap())
-                && close(num(7), t["exit_price"].as_f64().unwrap())
-                && close(num(8), t["pnl"].as_f64().unwrap());
-            assert!(
-                same,
-                "{strategy} {costs:?} trade {n}: neo {row:?}, reference {t}"
-            );
-        }
+        assert_matches(&want, &got, &csv, &format!("{strategy} {costs:?}"));
+    }
+}
+
+/// An exact tie of the two means is not a cross for backtesting.py (strictly
+/// below, then strictly above): FX-TIE's averages tie on flat runs, and a mean
+/// off by one bit would trade out of them.
+#[test]
+fn matches_backtesting_py_on_an_exact_tie() {
+    let dir = temp_dir("tie");
+    for (i, costs) in [&[][..], &["--commission", "0.0001"][..]]
+        .into_iter()
+        .enumerate()
+    {
+        let (got, csv) = run_on(&fx_tie(), &dir, &format!("t{i}"), costs, "sma-cross");
+        // The package's count, so the tie is checked even without Python.
+        assert_eq!(got["trades"], 11, "{costs:?}: {got}");
+        let Some(want) = reference(&fx_tie(), costs) else {
+            eprintln!("skipped the package comparison: pip install backtesting");
+            return;
+        };
+        assert_matches(&want, &got, &csv, &format!("FX-TIE {costs:?}"));
+    }
+}
+
+/// Every figure and every trade of a NEO run equals the package's.
+fn assert_matches(want: &Value, got: &Value, csv: &str, label: &str) {
+    for key in [
+        "return_pct",
+        "buy_hold_return_pct",
+        "cagr_pct",
+        "return_ann_pct",
+        "volatility_ann_pct",
+        "sharpe",
+        "sortino",
+        "max_drawdown_pct",
+        "win_rate_pct",
+        "profit_factor",
+        "exposure_pct",
+        "equity_peak",
+    ] {
+        let (w, g) = (want[key].as_f64(), got[key].as_f64());
+        let same = match (w, g) {
+            (Some(w), Some(g)) => close(w, g),
+            (w, g) => w.is_none() && g.is_none(),
+        };
+        assert!(same, "{label} {key}: reference {w:?}, neo {g:?}");
+    }
+    let final_equity: f64 = got["final_equity"].as_str().unwrap().parse().unwrap();
+    assert!(close(want["final_equity"].as_f64().unwrap(), final_equity));
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let trades = want["trade_list"].as_array().unwrap();
+    assert_eq!(rows.len(), trades.len(), "{label}: trade count");
+    for (n, (row, t)) in rows.iter().zip(trades).enumerate() {
+        let sign = if row[4] == "long" { 1 } else { -1 };
+        let size: i64 = row[5].parse::<i64>().unwrap() * sign;
+        let num = |i: usize| row[i].parse::<f64>().unwrap();
+        let same = row[0].parse::<i64>().ok() == t["entry_bar"].as_i64()
+            && row[1].parse::<i64>().ok() == t["exit_bar"].as_i64()
+            && size == t["size"].as_i64().unwrap()
+            && close(num(6), t["entry_price"].as_f64().unwrap())
+            && close(num(7), t["exit_price"].as_f64().unwrap())
+            && close(num(8), t["pnl"].as_f64().unwrap());
+        assert!(same, "{label} trade {n}: neo {row:?}, reference {t}");
     }
 }
 

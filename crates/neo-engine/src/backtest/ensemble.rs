@@ -16,11 +16,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::books::Books;
+use super::desk_error;
 use super::{BacktestConfig, BacktestError, Outcome, approx};
 use crate::analyst::PROBABILITY_UP;
 use crate::autonomy::wanted_side;
 use crate::desk::HORIZON_BARS;
-use super::desk_error;
 use crate::desk::{Desk, DeskConfig, InstrumentSteps, Step};
 use crate::intel::{
     Ensemble, EnsembleConfig, EnsembleMetrics, Forecast, RegimeScore, RegimeScoreSummary,

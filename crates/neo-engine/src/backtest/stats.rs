@@ -264,11 +264,8 @@ pub(crate) fn summarize(inputs: &Inputs<'_>) -> Summary {
     let stats = inputs.stats;
     let daily_returns: Vec<f64> = stats.daily.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
     let years_n = stats.periods_per_year();
-    let gmean = if daily_returns.is_empty() {
-        0.0
-    } else {
-        geometric_mean(&daily_returns)
-    };
+    // Undefined (NaN) under a day of data, as backtesting.py has it.
+    let gmean = geometric_mean(&daily_returns);
     let annual = (1.0 + gmean).powf(years_n) - 1.0;
     let var = if daily_returns.is_empty() {
         f64::NAN

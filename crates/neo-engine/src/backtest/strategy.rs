@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use neo_domain::Side;
 
-use crate::indicators::{Ema, Indicator, IndicatorError, Sma};
+use crate::indicators::{Ema, Indicator, IndicatorError, RollingMean};
 use crate::market::Ohlcv;
 
 /// The side a strategy wants to hold; the driver turns a change into orders.
@@ -69,7 +69,8 @@ pub trait Strategy {
 /// A moving average the crosses are built from.
 #[derive(Debug, Clone)]
 enum Average {
-    Simple(Sma),
+    /// pandas' rolling mean, as backtesting.py's documented `SMA` computes it.
+    Simple(RollingMean),
     Exponential(Ema),
 }
 
@@ -96,7 +97,7 @@ pub struct Cross {
 /// Which average a cross uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AverageKind {
-    /// Simple moving average.
+    /// Simple moving average (pandas' `rolling(n).mean()`, bit for bit).
     Simple,
     /// Exponential moving average (TA-Lib's: seeded with the first window's mean).
     Exponential,
@@ -114,7 +115,7 @@ impl Cross {
         }
         let make = |n| -> Result<Average, IndicatorError> {
             Ok(match kind {
-                AverageKind::Simple => Average::Simple(Sma::new(n)?),
+                AverageKind::Simple => Average::Simple(RollingMean::new(n)?),
                 AverageKind::Exponential => Average::Exponential(Ema::new(n)?),
             })
         };

@@ -71,3 +71,35 @@ fn ensemble_books_fractional_lots_at_slipped_prices() {
             .is_ok_and(|w| w == t.size.value())
     }));
 }
+
+/// Closes that fall, hold one 5-decimal price for 30 bars and then rise: the
+/// 10- and 20-bar means tie exactly on the flat run, and backtesting.py's
+/// `crossover` needs strictly below then strictly above, so the rise is no cross.
+#[test]
+fn an_exact_tie_of_the_means_is_not_a_cross() {
+    let sim = SimBarsConfig::new(7, 1, InstrumentId::new("SIM-USD").unwrap());
+    let bar = SimBars::new(&sim).unwrap().next().unwrap().bar;
+    let mut closes = Vec::new();
+    let mut price = 108_350_i64;
+    for step in [-7, 0, 11] {
+        for _ in 0..30 {
+            price += step;
+            #[allow(clippy::cast_precision_loss)]
+            closes.push(price as f64 / 100_000.0);
+        }
+    }
+    let mut cross = Cross::new(AverageKind::Simple, 10, 20).unwrap();
+    let wishes: Vec<Target> = closes
+        .iter()
+        .filter_map(|c| cross.on_bar(&bar, *c))
+        .collect();
+    assert!(wishes.is_empty(), "{wishes:?}");
+    // Without the tie (a V instead of a flat run) the same rise is a cross.
+    let mut cross = Cross::new(AverageKind::Simple, 10, 20).unwrap();
+    let v: Vec<f64> = (0..30)
+        .map(|i| 1.1 - f64::from(i) * 1e-4)
+        .chain((0..30).map(|i| 1.097 + f64::from(i) * 1e-4))
+        .collect();
+    let wishes: Vec<Target> = v.iter().filter_map(|c| cross.on_bar(&bar, *c)).collect();
+    assert_eq!(wishes, vec![Target::Long]);
+}

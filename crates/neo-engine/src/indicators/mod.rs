@@ -12,6 +12,7 @@
 mod average;
 mod momentum;
 mod ring;
+mod rolling;
 mod trend;
 mod variance;
 mod volatility;
@@ -21,6 +22,7 @@ mod tests;
 
 pub use average::{Ema, Sma, Wma};
 pub use momentum::{Macd, MacdOutput, Roc, Rsi};
+pub use rolling::RollingMean;
 pub use trend::{Adx, AdxOutput};
 pub use volatility::{Atr, BollingerBands, BollingerOutput, RealizedVolatility, StdDev, TrueRange};
 
