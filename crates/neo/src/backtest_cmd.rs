@@ -323,18 +323,44 @@ fn drive_ensemble(
     Ok((outcome, report, timer.spent.as_secs_f64()))
 }
 
-/// The ensemble's and the detector's figures, flat keys first (`regime_accuracy_pct`, ...).
-fn add_ensemble(map: &mut serde_json::Map<String, Value>, report: &EnsembleReport) -> Result<()> {
-    let e = &report.ensemble;
-    map.insert("signals".into(), json!(report.signals));
-    map.insert("refusals".into(), json!(report.refusals));
-    map.insert("brier".into(), json!(e.brier));
-    map.insert("forecast_accuracy_pct".into(), json!(e.accuracy_pct));
-    map.insert("weight_stability".into(), json!(e.weight_stability));
-    map.insert("ensemble".into(), serde_json::to_value(e)?);
+/// The ensemble's flat figures: the forecasts, the desk's per-feature figures
+/// and the regime detector's score; one list for `--json` and the HTML report.
+pub(crate) fn ensemble_figures(report: &EnsembleReport) -> serde_json::Map<String, Value> {
+    let (e, d) = (&report.ensemble, &report.desk);
+    let mut map = serde_json::Map::new();
+    let mut put = |key: &str, value: Value| map.insert(key.to_owned(), value);
+    put("signals", json!(report.signals));
+    put("brier", json!(e.brier));
+    put("forecast_accuracy_pct", json!(e.accuracy_pct));
+    put("weight_stability", json!(e.weight_stability));
+    put("calibration_ece", json!(d.calibration_ece));
+    put("calibration_outcomes", json!(d.calibration_outcomes));
+    put("kelly_scale_min", json!(d.kelly_scale_min));
+    put("desk_max_drawdown", json!(d.max_drawdown));
+    put("bracket_success_rate", json!(d.bracket_success_rate));
+    put("bracket_exits", json!(d.bracket_exits));
+    put("r_multiple_mean", json!(d.r_multiple_mean));
+    put("r_multiple_std", json!(d.r_multiple_std));
+    put("atr_accuracy", json!(d.atr_accuracy));
+    put("atr_checks", json!(d.atr_checks));
     if let Some(regime) = &report.regime {
-        map.insert("regime_accuracy_pct".into(), json!(regime.accuracy_pct));
-        map.insert("regime_delay_bars".into(), json!(regime.mean_delay_bars));
+        put(
+            "regime_accuracy",
+            json!(regime.accuracy_pct.map(|p| p / 100.0)),
+        );
+        put("regime_accuracy_pct", json!(regime.accuracy_pct));
+        put("regime_delay_bars", json!(regime.mean_delay_bars));
+    }
+    map
+}
+
+/// The ensemble's figures flat, then its detail objects.
+fn add_ensemble(map: &mut serde_json::Map<String, Value>, report: &EnsembleReport) -> Result<()> {
+    map.extend(ensemble_figures(report));
+    map.insert("refusals".into(), json!(report.refusals));
+    map.insert("ensemble".into(), serde_json::to_value(&report.ensemble)?);
+    map.insert("desk".into(), serde_json::to_value(&report.desk)?);
+    if let Some(regime) = &report.regime {
         map.insert("regime".into(), serde_json::to_value(regime)?);
     }
     Ok(())
@@ -363,6 +389,39 @@ fn ensemble_table(report: &EnsembleReport) -> String {
         ("forecast accuracy", format!("{}%", opt(e.accuracy_pct, 2))),
         ("weight stability", opt(e.weight_stability, 4)),
     ];
+    let d = &report.desk;
+    let desk_rows = [
+        (
+            "calibration ECE",
+            format!(
+                "{} ({} outcomes)",
+                opt(d.calibration_ece, 4),
+                d.calibration_outcomes
+            ),
+        ),
+        ("Kelly scale (min)", format!("{:.4}", d.kelly_scale_min)),
+        (
+            "bracket success",
+            format!(
+                "{} of {} exits",
+                opt(d.bracket_success_rate, 4),
+                d.bracket_exits
+            ),
+        ),
+        (
+            "R-multiple",
+            format!(
+                "mean {}, std {}",
+                opt(d.r_multiple_mean, 3),
+                opt(d.r_multiple_std, 3)
+            ),
+        ),
+        (
+            "ATR accuracy",
+            format!("{} of {} bars", opt(d.atr_accuracy, 4), d.atr_checks),
+        ),
+    ];
+    let rows = rows.into_iter().chain(desk_rows);
     for (name, value) in rows {
         let _ = writeln!(out, "  {name:<20} {value}");
     }
@@ -449,8 +508,12 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode> {
     }
     if let Some(path) = &args.report {
         let title = format!("{} on {}", args.strategy, args.data);
-        std::fs::write(path, backtest_report::html(&title, &outcome))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let decisions = extra.as_ref().map(ensemble_figures);
+        std::fs::write(
+            path,
+            backtest_report::html(&title, &outcome, decisions.as_ref()),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     let summary = &outcome.summary;
     #[allow(clippy::cast_precision_loss)]

@@ -52,8 +52,36 @@ fn chart(
     )
 }
 
-/// The whole report.
-pub(crate) fn html(title: &str, outcome: &Outcome) -> String {
+/// One figure per row; undefined figures read "n/a".
+fn figures_table(figures: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut out = String::from("<table>");
+    for (k, v) in figures {
+        let text = match v {
+            serde_json::Value::Number(n) if n.is_f64() => n
+                .as_f64()
+                .map_or_else(|| n.to_string(), |f| format!("{f:.4}")),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "n/a".to_owned(),
+            other => other.to_string(),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            escape(k),
+            escape(&text)
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The whole report; `decisions` adds the ensemble's figures (the desk's
+/// per-feature figures, the forecasts, the regime detector).
+pub(crate) fn html(
+    title: &str,
+    outcome: &Outcome,
+    decisions: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> String {
     let s = &outcome.summary;
     let mut out = String::new();
     let _ = write!(
@@ -65,27 +93,15 @@ pub(crate) fn html(title: &str, outcome: &Outcome) -> String {
          <h1>{t}</h1>",
         t = escape(title)
     );
-    let figures = serde_json::to_value(s).unwrap_or_default();
-    out.push_str("<h2>Summary</h2><table>");
-    if let Some(map) = figures.as_object() {
-        for (k, v) in map {
-            let text = match v {
-                serde_json::Value::Number(n) => n
-                    .as_f64()
-                    .map_or_else(|| n.to_string(), |f| format!("{f:.4}")),
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => "n/a".to_owned(),
-                other => other.to_string(),
-            };
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td></tr>",
-                escape(k),
-                escape(&text)
-            );
-        }
+    out.push_str("<h2>Summary</h2>");
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(s) {
+        out.push_str(&figures_table(&map));
     }
-    out.push_str("</table><h2>Equity</h2>");
+    if let Some(map) = decisions {
+        out.push_str("<h2>Decisions</h2>");
+        out.push_str(&figures_table(map));
+    }
+    out.push_str("<h2>Equity</h2>");
     out.push_str(&chart(&outcome.curve, |p| p.equity, "#1f6feb", "Equity"));
     out.push_str(&chart(
         &outcome.curve,

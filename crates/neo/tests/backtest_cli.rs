@@ -418,6 +418,11 @@ fn the_table_names_every_figure_and_marks_the_undefined() {
         "weight stability",
         "regime accuracy",
         "regime delay",
+        "calibration ECE",
+        "Kelly scale (min)",
+        "bracket success",
+        "R-multiple",
+        "ATR accuracy",
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
@@ -456,4 +461,61 @@ fn weekly_bars_backtest() {
     ]));
     assert_eq!(json["bars"], 60);
     assert!(json["trades"].as_u64().unwrap() >= 2, "{json}");
+}
+
+/// The desk's per-feature figures (what staged rollouts are judged on) come out
+/// of an ensemble backtest in `--json` and in the HTML report.
+#[test]
+fn the_ensemble_reports_the_desks_figures() {
+    let dir = temp_dir("figures-desk");
+    let report = dir.join("report.html");
+    let json = ok_json(&neo(&[
+        "backtest",
+        "--data",
+        "sim:seed=3,bars=20000",
+        "--strategy",
+        "ensemble",
+        "--json",
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    let fraction = |key: &str| {
+        let v = json[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}: {json}"));
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+        v
+    };
+    for key in [
+        "calibration_ece",
+        "bracket_success_rate",
+        "atr_accuracy",
+        "regime_accuracy",
+    ] {
+        fraction(key);
+    }
+    let scale = fraction("kelly_scale_min");
+    assert!(scale > 0.0, "the scale never reaches zero: {scale}");
+    assert!(json["r_multiple_mean"].as_f64().unwrap().is_finite());
+    assert!(json["bracket_exits"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(
+        json["calibration_outcomes"], json["trades"],
+        "every round trip is learned"
+    );
+    assert!(json["atr_checks"].as_u64().unwrap() > 10_000, "{json}");
+    assert_eq!(json["desk"]["atr_checks"], json["atr_checks"]);
+    let html = std::fs::read_to_string(report).unwrap();
+    assert!(html.contains("<h2>Decisions</h2>"), "no decisions section");
+    for key in [
+        "calibration_ece",
+        "kelly_scale_min",
+        "bracket_success_rate",
+        "r_multiple_mean",
+        "atr_accuracy",
+    ] {
+        assert!(
+            html.contains(&format!("<td>{key}</td>")),
+            "{key} missing from the report"
+        );
+    }
 }

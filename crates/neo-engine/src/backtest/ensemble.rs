@@ -21,7 +21,7 @@ use super::{BacktestConfig, BacktestError, Outcome, approx};
 use crate::analyst::PROBABILITY_UP;
 use crate::autonomy::wanted_side;
 use crate::desk::HORIZON_BARS;
-use crate::desk::{Desk, DeskConfig, InstrumentSteps, Step};
+use crate::desk::{Desk, DeskConfig, Figures, InstrumentSteps, Step};
 use crate::intel::{
     Ensemble, EnsembleConfig, EnsembleMetrics, Forecast, RegimeScore, RegimeScoreSummary,
 };
@@ -42,6 +42,9 @@ pub struct EnsembleReport {
     pub ensemble: EnsembleMetrics,
     /// Regime detection scored against the simulator (simulated data only).
     pub regime: Option<RegimeScoreSummary>,
+    /// The desk's per-feature figures at the end (calibration, Kelly scale,
+    /// brackets, R-multiples, ATR accuracy), as live exports them.
+    pub desk: Figures,
 }
 
 /// A backtest of the ensemble through the live desk.
@@ -201,6 +204,7 @@ impl EnsembleBacktest {
             refusals: self.refusals,
             ensemble: self.ensemble.metrics(),
             regime: self.scored.then(|| self.regimes.summary()),
+            desk: self.desk.figures(),
         };
         Ok((self.books.conclude(self.config.cash, equity)?, report))
     }
