@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use neo_domain::contracts::{OrderIntentV1, OrderType, TimeInForce};
+use neo_domain::contracts::OrderIntentV1;
 use neo_domain::{Fixed, IdKind, InstrumentId, MessageId, Quantity, Side, Timestamp};
 
+use super::research::market_intent;
 use super::{Desk, DeskError, Refused, Step};
 use crate::risk::{InstrumentView, RiskApproved};
 
@@ -90,23 +91,16 @@ impl Desk {
         };
         let quantity =
             Quantity::new(position.abs()).map_err(|_| neo_domain::ArithmeticError::Overflow)?;
-        Ok(OrderIntentV1 {
-            id: MessageId::derived(IdKind::Intent, &format!("{}:exit", cause.decision_id)),
-            decision_id: cause.decision_id,
-            signal_id: cause.signal_id,
+        let id = MessageId::derived(IdKind::Intent, &format!("{}:exit", cause.decision_id));
+        Ok(market_intent(
+            [cause.signal_id, cause.decision_id, id],
             instrument,
             side,
             quantity,
-            order_type: OrderType::Market,
-            limit_price: None,
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            time_in_force: TimeInForce::Gtc,
-            reduce_only: true,
-            arrival_price: self.quote(instrument, side),
-            ts_event: now,
-        })
+            true,
+            self.quote(instrument, side),
+            now,
+        ))
     }
 
     /// Risk's verdict on `intent` as if the orders in `cancelling` were gone.

@@ -15,6 +15,37 @@ use neo_domain::{InstrumentId, Money, Price, Quantity, Side, Timestamp};
 use super::{Desk, DeskError, Refused, Step};
 use crate::oms::OmsEvent;
 
+/// A good-till-cancelled market order without brackets; `ids` are its signal,
+/// decision and own id. Exits and research orders are both this shape.
+pub(crate) fn market_intent(
+    ids: [neo_domain::MessageId; 3],
+    instrument: InstrumentId,
+    side: Side,
+    quantity: Quantity,
+    reduce_only: bool,
+    arrival_price: Option<Price>,
+    now: Timestamp,
+) -> OrderIntentV1 {
+    let [signal_id, decision_id, id] = ids;
+    OrderIntentV1 {
+        id,
+        decision_id,
+        signal_id,
+        instrument,
+        side,
+        quantity,
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        stop_loss: None,
+        take_profit: None,
+        time_in_force: TimeInForce::Gtc,
+        reduce_only,
+        arrival_price,
+        ts_event: now,
+    }
+}
+
 /// A market order a research strategy sized itself, with its ids (the caller
 /// derives them cheaply from the bar, so millions of bars hash nothing).
 #[derive(Debug, Clone)]
@@ -35,25 +66,16 @@ impl ResearchOrder {
         price: Price,
         now: Timestamp,
     ) -> Self {
-        let [signal_id, decision_id, id] = ids;
         ResearchOrder {
-            intent: OrderIntentV1 {
-                id,
-                decision_id,
-                signal_id,
+            intent: market_intent(
+                ids,
                 instrument,
                 side,
                 quantity,
-                order_type: OrderType::Market,
-                limit_price: None,
-                stop_price: None,
-                stop_loss: None,
-                take_profit: None,
-                time_in_force: TimeInForce::Gtc,
                 reduce_only,
-                arrival_price: Some(price),
-                ts_event: now,
-            },
+                Some(price),
+                now,
+            ),
         }
     }
 }
