@@ -142,27 +142,33 @@ fn an_ema_cross_has_no_edge_and_returns_scale_like_a_random_walk() {
 
 #[test]
 fn the_price_stays_in_a_band_around_its_preset_over_years() {
-    let start = Timestamp::from_nanos(1_704_067_200_000_000_000);
-    let minutes = 1_000_000; // about two years: 23 half-lives of the anchor
     for seed in SEEDS {
-        let config = SimConfig {
-            max_substep_secs: 60.0,
-            ..SimConfig::for_instruments(&[id("BTC-USDT")])
-        };
-        let mut sim = SimMarket::new(config, seed, start).unwrap();
-        let btc = id("BTC-USDT");
-        let x0 = sim.mid(&btc).unwrap().ln();
-        let mut widest = 0.0_f64;
-        for i in 1..=minutes {
-            sim.step(start.add_nanos(i * 60_000_000_000)).unwrap();
-            widest = widest.max((sim.mid(&btc).unwrap().ln() - x0).abs());
-        }
+        // About two years (23 half-lives of the anchor), sampled every 5 minutes.
+        let widest = widest_log_move(seed, 200_000);
         // A factor of 3 either way; a plain random walk wanders past it.
         assert!(
             widest < 3.0_f64.ln(),
             "seed {seed}: log price moved {widest}"
         );
     }
+}
+
+/// The largest |log(mid / initial)| of BTC-USDT over `steps` five-minute steps.
+fn widest_log_move(seed: u64, steps: i64) -> f64 {
+    let start = Timestamp::from_nanos(1_704_067_200_000_000_000);
+    let config = SimConfig {
+        max_substep_secs: 300.0,
+        ..SimConfig::for_instruments(&[id("BTC-USDT")])
+    };
+    let mut sim = SimMarket::new(config, seed, start).unwrap();
+    let btc = id("BTC-USDT");
+    let x0 = sim.mid(&btc).unwrap().ln();
+    let mut widest = 0.0_f64;
+    for i in 1..=steps {
+        sim.step(start.add_nanos(i * 300_000_000_000)).unwrap();
+        widest = widest.max((sim.mid(&btc).unwrap().ln() - x0).abs());
+    }
+    widest
 }
 
 /// The numbers behind the checks, for docs/STRATEGY.md (run in release).
@@ -178,6 +184,9 @@ fn realism_report() {
             mean(&r) / sd(&r),
             sd(&r)
         );
+        // 20 million minutes (38 years) in five-minute steps.
+        let widest = widest_log_move(seed, 4_000_000);
+        println!("  widest move over 20M minutes: x{:.2}", widest.exp());
         for regime in Regime::ALL {
             let x: Vec<f64> = r
                 .iter()
