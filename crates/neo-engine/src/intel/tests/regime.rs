@@ -1,5 +1,5 @@
-//! The regime detector: determinism, validation, the bar likelihood and a
-//! regression check of its accuracy and delay on the simulator.
+//! The regime detector: determinism, validation, the bar likelihood and the
+//! goals for its accuracy and delay on the simulator.
 
 use super::{bar, sim, step_bar};
 use crate::intel::likelihood::bridge_inside_probability;
@@ -44,7 +44,7 @@ fn it_warms_up_then_always_answers_with_a_proper_belief() {
         }
     }
     let vol = d.base_volatility().unwrap();
-    // SIM-USD moves 0.1% a minute in a trend.
+    // SIM-USD moves 0.1% a minute in an uptrend (the base).
     assert!((0.0008..0.0013).contains(&vol), "{vol}");
 }
 
