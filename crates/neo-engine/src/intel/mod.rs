@@ -17,6 +17,7 @@ mod likelihood;
 mod math;
 mod models;
 mod regime;
+mod regime_config;
 mod score;
 
 #[cfg(test)]

@@ -14,20 +14,29 @@
 //!    (`drift = -range_reversion * (prev_close - level)`, the level being the
 //!    posterior mean of the price at which the current range started);
 //! 3. learn online, with a running mean for the first `1/alpha` bars and exponential
-//!    forgetting (`scale_halflife_bars`) after: the base variance by
-//!    expectation-maximisation (`base_var += rate * (sum_k posterior_k * var_estimate_k / vol_k^2 - base_var)`)
-//!    and the trade noise by Roll's estimator (minus the mean product of adjacent
-//!    trade moves); each bar's contribution is capped at `25 * base_var` so one
-//!    huge jump cannot blind the detector.
+//!    forgetting (`scale_halflife_bars`) after: the base variance from the bar's
+//!    variance estimate over the mean variance of the chain's stationary mix
+//!    (`base_var += rate * (var_estimate / sum_k share_k vol_k^2 - base_var)`),
+//!    which needs no labels, so a wrong start cannot lock the regimes one
+//!    volatility step off (an expectation-maximisation estimate can: with
+//!    volatilities a factor 2 apart, calling every regime the next one up fits
+//!    almost as well); and the trade noise by Roll's estimator (minus the mean
+//!    product of adjacent trade moves); each bar's contribution is capped at
+//!    `25 * base_var` so one huge jump cannot blind the detector.
+//!
+//! The simulator's regimes differ mostly by volatility (0.5, 1, 2 and 4 times the
+//! base), so the verdict rests on the bar's spread; the drifts are small and only
+//! feed the forecasts.
 //!
 //! The verdict is the most probable regime (maximum a posteriori), which is the
 //! choice that maximises the expected share of bars classified right.
 
 use neo_domain::Price;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::likelihood::{BarLikelihood, LogBar, bridge_variance};
 use super::math::normal_cdf;
+pub use super::regime_config::{RegimeDetectorConfig, RegimeModel};
 use crate::market::{Ohlcv, Regime};
 use crate::risk::ConfigError;
 
@@ -37,157 +46,6 @@ const MIN_BASE_VAR: f64 = 1e-20;
 const MAX_VAR_STEP: f64 = 25.0;
 /// Smallest posterior probability kept, so no regime becomes unreachable.
 const MIN_PROBABILITY: f64 = 1e-12;
-
-/// What the detector assumes about one regime.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegimeModel {
-    /// Mean log return per bar in base volatilities (an uptrend is positive).
-    pub drift: f64,
-    /// Per-bar volatility as a multiple of the base volatility (trends are 1).
-    pub volatility: f64,
-    /// Mean length of the regime in bars; sets the chance of staying each bar.
-    pub mean_duration_bars: f64,
-    /// Relative chance of switching into this regime when another one ends.
-    pub weight: f64,
-}
-
-/// The detector's parameters; the defaults were fitted on `SimBars` seeds 101-104.
-///
-/// Fit (200 000 one-minute bars per seed, true regimes known): per-regime mean and
-/// spread of the returns against the trend volatility, mean episode lengths and the
-/// switch counts; see docs/STRATEGY.md. Durations are in bars, so another bar
-/// interval needs its own fit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RegimeDetectorConfig {
-    /// The rising trend.
-    pub trend_up: RegimeModel,
-    /// The falling trend.
-    pub trend_down: RegimeModel,
-    /// The mean-reverting range.
-    pub range: RegimeModel,
-    /// The volatility burst.
-    pub high_volatility: RegimeModel,
-    /// Share of the distance to the range's starting level closed per bar.
-    pub range_reversion: f64,
-    /// How much of each bar the likelihood reads.
-    pub bar_likelihood: BarLikelihood,
-    /// Bars used to seed the base volatility before the first verdict (>= 2).
-    pub warmup_bars: u32,
-    /// Half-life, in bars, of the base volatility's online estimate.
-    pub scale_halflife_bars: f64,
-    /// Exponent on each bar's likelihood (1 = plain Bayes; below 1 trusts a bar less).
-    pub tempering: f64,
-    /// Model each trade's scatter around the efficient price (bid-ask bounce, tick
-    /// rounding), estimated online from the negative autocovariance of trade moves.
-    pub trade_noise: bool,
-}
-
-impl Default for RegimeDetectorConfig {
-    fn default() -> Self {
-        let model = |drift, volatility, mean_duration_bars, weight| RegimeModel {
-            drift,
-            volatility,
-            mean_duration_bars,
-            weight,
-        };
-        RegimeDetectorConfig {
-            trend_up: model(0.33, 1.0, 60.0, 1.0),
-            trend_down: model(-0.33, 1.0, 60.0, 1.0),
-            range: model(0.0, 0.78, 90.0, 1.5),
-            high_volatility: model(0.0, 2.85, 30.0, 0.5),
-            range_reversion: 0.05,
-            bar_likelihood: BarLikelihood::FourTrades,
-            warmup_bars: 20,
-            scale_halflife_bars: 2_000.0,
-            tempering: 1.0,
-            trade_noise: true,
-        }
-    }
-}
-
-impl RegimeDetectorConfig {
-    /// The model of `regime`.
-    pub fn get(&self, regime: Regime) -> &RegimeModel {
-        match regime {
-            Regime::TrendUp => &self.trend_up,
-            Regime::TrendDown => &self.trend_down,
-            Regime::Range => &self.range,
-            Regime::HighVolatility => &self.high_volatility,
-        }
-    }
-
-    /// Every problem at once, each a sentence, so a config is fixed in one pass.
-    pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        for regime in Regime::ALL {
-            let m = self.get(regime);
-            if !(m.drift.is_finite() && m.drift.abs() <= 10.0) {
-                problems.push(format!(
-                    "{regime}.drift must be within -10..=10, got {}",
-                    m.drift
-                ));
-            }
-            if !(m.volatility.is_finite() && m.volatility > 0.0 && m.volatility <= 100.0) {
-                problems.push(format!(
-                    "{regime}.volatility must be in (0, 100], got {}",
-                    m.volatility
-                ));
-            }
-            if !(m.mean_duration_bars.is_finite() && m.mean_duration_bars >= 1.0) {
-                problems.push(format!(
-                    "{regime}.mean_duration_bars must be at least 1, got {}",
-                    m.mean_duration_bars
-                ));
-            }
-            if !(m.weight.is_finite() && m.weight > 0.0) {
-                problems.push(format!(
-                    "{regime}.weight must be above zero, got {}",
-                    m.weight
-                ));
-            }
-        }
-        if !(0.0..=1.0).contains(&self.range_reversion) {
-            problems.push(format!(
-                "range_reversion must be in [0, 1], got {}",
-                self.range_reversion
-            ));
-        }
-        if !(2..=100_000).contains(&self.warmup_bars) {
-            problems.push(format!(
-                "warmup_bars must be 2 to 100000, got {}",
-                self.warmup_bars
-            ));
-        }
-        if !(self.scale_halflife_bars.is_finite() && self.scale_halflife_bars >= 1.0) {
-            problems.push(format!(
-                "scale_halflife_bars must be at least 1, got {}",
-                self.scale_halflife_bars
-            ));
-        }
-        if !(self.tempering.is_finite() && self.tempering > 0.0 && self.tempering <= 10.0) {
-            problems.push(format!(
-                "tempering must be in (0, 10], got {}",
-                self.tempering
-            ));
-        }
-        problems
-    }
-
-    /// `Ok` or every problem at once.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let problems = self.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError {
-                section: "regime detector",
-                problems,
-            })
-        }
-    }
-}
 
 /// The detector's belief after a bar, with what each regime implies for the next bars
 /// (what the regime-drift forecasting model reads).
@@ -268,6 +126,8 @@ pub struct RegimeDetector {
     drift_units: [f64; 4],
     vol_units: [f64; 4],
     alpha: f64,
+    /// Mean bar variance over the chain's stationary mix, in base variances.
+    mix: f64,
     prev_close: Option<f64>,
     warm_sum: f64,
     warm_bars: u32,
@@ -306,12 +166,17 @@ impl RegimeDetector {
             }
         }
         let alpha = 1.0 - (-std::f64::consts::LN_2 / config.scale_halflife_bars).exp();
+        let shares = stationary(&transition);
+        let mix = (0..4)
+            .map(|k| shares[k] * models[k].volatility * models[k].volatility)
+            .sum();
         Ok(RegimeDetector {
             transition,
             stay,
             drift_units: models.clone().map(|m| m.drift),
             vol_units: models.map(|m| m.volatility),
             alpha,
+            mix,
             prev_close: None,
             warm_sum: 0.0,
             warm_bars: 0,
@@ -370,34 +235,64 @@ impl RegimeDetector {
         self.prev_move = this_move;
         let probabilities = match self.probabilities {
             Some(p) => p,
-            None => {
-                self.warm_sum += bar.variance_estimate(kind, 0.0, 0.0);
-                self.noise_var += noise_sample;
-                self.warm_bars += 1;
-                if self.warm_bars < self.config.warmup_bars {
-                    return None;
-                }
-                let n = f64::from(self.warm_bars);
-                self.noise_var /= n;
-                let noise = if self.config.trade_noise {
-                    self.noise_var.max(0.0)
-                } else {
-                    0.0
-                };
-                let noise_cost = noise_share(kind) * noise;
-                self.base_var = (self.warm_sum / n - noise_cost).max(MIN_BASE_VAR);
-                self.level = prev_close;
-                [0.25; 4]
-            }
+            None => self.warm_up(&bar, noise_sample)?,
         };
-        // Predict.
+        let prior = self.predict(&probabilities, prev_close);
+        let noise = self.noise();
+        let base_vol = self.base_var.sqrt();
+        let mut drift = self.drift_units.map(|d| d * base_vol);
+        drift[RANGE] -= self.config.range_reversion * (prev_close - self.level);
+        let vol = self.vol_units.map(|v| v * base_vol);
+        let ln_l = self.ln_likelihoods(&bar, &drift, &vol, noise);
+        let post = bayes(&prior, &ln_l);
+        self.learn(&bar, noise, noise_sample);
+        self.probabilities = Some(post);
+        let posterior = RegimePosterior {
+            probabilities: post,
+            drift,
+            volatility: vol,
+            persistence: self.stay,
+        };
+        self.posterior = Some(posterior);
+        Some(posterior.map())
+    }
+
+    /// Accumulates a warm-up bar; once there are enough, seeds the base variance and
+    /// the trade noise and returns the flat starting belief.
+    fn warm_up(&mut self, bar: &LogBar, noise_sample: f64) -> Option<[f64; 4]> {
+        let kind = self.config.bar_likelihood;
+        self.warm_sum += bar.variance_estimate(kind, 0.0, 0.0);
+        self.noise_var += noise_sample;
+        self.warm_bars += 1;
+        if self.warm_bars < self.config.warmup_bars {
+            return None;
+        }
+        let n = f64::from(self.warm_bars);
+        self.noise_var /= n;
+        let noise_cost = noise_share(kind) * self.noise();
+        self.base_var = ((self.warm_sum / n - noise_cost) / self.mix).max(MIN_BASE_VAR);
+        self.level = bar.prev_close;
+        Some([0.25; 4])
+    }
+
+    /// The trade noise the likelihood uses (zero when `trade_noise` is off).
+    fn noise(&self) -> f64 {
+        if self.config.trade_noise {
+            self.noise_var.max(0.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// The belief carried one bar forward, and the range's level moved toward where
+    /// a range that began this bar would revert to.
+    fn predict(&mut self, probabilities: &[f64; 4], prev_close: f64) -> [f64; 4] {
         let mut prior = [0.0; 4];
         for (i, p) in probabilities.iter().enumerate() {
             for (j, q) in prior.iter_mut().enumerate() {
                 *q += p * self.transition[i][j];
             }
         }
-        // The range's level: where a range that began this bar would revert to.
         let entering: f64 = (0..4)
             .filter(|i| *i != RANGE)
             .map(|i| probabilities[i] * self.transition[i][RANGE])
@@ -408,16 +303,18 @@ impl RegimeDetector {
             1.0
         };
         self.level += fresh * (prev_close - self.level);
-        // Update.
-        let noise = if self.config.trade_noise {
-            self.noise_var.max(0.0)
-        } else {
-            0.0
-        };
-        let base_vol = self.base_var.sqrt();
-        let mut drift = self.drift_units.map(|d| d * base_vol);
-        drift[RANGE] -= self.config.range_reversion * (prev_close - self.level);
-        let vol = self.vol_units.map(|v| v * base_vol);
+        prior
+    }
+
+    /// The tempered log-likelihood of the bar under each regime.
+    fn ln_likelihoods(
+        &self,
+        bar: &LogBar,
+        drift: &[f64; 4],
+        vol: &[f64; 4],
+        noise: f64,
+    ) -> [f64; 4] {
+        let kind = self.config.bar_likelihood;
         let mut ln_l = [0.0; 4];
         // The bridge term depends on the volatility only: compute it once per value.
         let mut bridges: [(u64, f64); 4] = [(0, 0.0); 4];
@@ -439,33 +336,16 @@ impl RegimeDetector {
             }
             ln_l[i] = self.config.tempering * ln;
         }
-        let top = ln_l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut post = [0.0; 4];
-        let mut total = 0.0;
-        for i in 0..4 {
-            post[i] = prior[i] * (ln_l[i] - top).exp();
-            total += post[i];
-        }
-        if !(total.is_finite() && total > 0.0) {
-            post = prior;
-            total = prior.iter().sum();
-        }
-        for p in &mut post {
-            *p = (*p / total).max(MIN_PROBABILITY);
-        }
-        let total: f64 = post.iter().sum();
-        for p in &mut post {
-            *p /= total;
-        }
-        // Learn the base volatility and the trade noise.
-        let mut target = 0.0;
-        for i in 0..4 {
-            target += post[i] * bar.variance_estimate(kind, drift[i], noise)
-                / (self.vol_units[i] * self.vol_units[i]);
-        }
+        ln_l
+    }
+
+    /// Learns the base volatility (label-free: the bar's variance over the mix) and
+    /// the trade noise: a running mean at first (rate 1/n), exponential forgetting
+    /// once n > 1/alpha.
+    fn learn(&mut self, bar: &LogBar, noise: f64, noise_sample: f64) {
+        let target = bar.variance_estimate(self.config.bar_likelihood, 0.0, noise) / self.mix;
         let cap = MAX_VAR_STEP * self.base_var;
         if target.is_finite() && noise_sample.is_finite() {
-            // A running mean at first (rate 1/n), exponential forgetting once n > 1/alpha.
             self.filtered += 1;
             #[allow(clippy::cast_precision_loss)]
             let n = self.filtered as f64 + f64::from(self.warm_bars);
@@ -475,15 +355,6 @@ impl RegimeDetector {
             let sample = noise_sample.clamp(-cap, cap);
             self.noise_var += rate * (sample - self.noise_var);
         }
-        self.probabilities = Some(post);
-        let posterior = RegimePosterior {
-            probabilities: post,
-            drift,
-            volatility: vol,
-            persistence: self.stay,
-        };
-        self.posterior = Some(posterior);
-        Some(posterior.map())
     }
 
     /// The latest verdict, `None` while warming up.
@@ -530,6 +401,46 @@ impl RegimeDetector {
         self.bars = 0;
         self.filtered = 0;
     }
+}
+
+/// `prior * exp(ln_l)` normalised (shifted by the largest term so it cannot
+/// overflow), each probability floored at [`MIN_PROBABILITY`]; the prior when
+/// every likelihood vanishes.
+fn bayes(prior: &[f64; 4], ln_l: &[f64; 4]) -> [f64; 4] {
+    let top = ln_l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut post = [0.0; 4];
+    let mut total = 0.0;
+    for i in 0..4 {
+        post[i] = prior[i] * (ln_l[i] - top).exp();
+        total += post[i];
+    }
+    if !(total.is_finite() && total > 0.0) {
+        post = *prior;
+        total = prior.iter().sum();
+    }
+    for p in &mut post {
+        *p = (*p / total).max(MIN_PROBABILITY);
+    }
+    let total: f64 = post.iter().sum();
+    for p in &mut post {
+        *p /= total;
+    }
+    post
+}
+
+/// The chain's long-run share of time in each regime (power iteration from uniform).
+fn stationary(transition: &[[f64; 4]; 4]) -> [f64; 4] {
+    let mut p = [0.25; 4];
+    for _ in 0..2_000 {
+        let mut next = [0.0; 4];
+        for (i, pi) in p.iter().enumerate() {
+            for (j, q) in next.iter_mut().enumerate() {
+                *q += pi * transition[i][j];
+            }
+        }
+        p = next;
+    }
+    p
 }
 
 /// How much of a bar's variance estimate one unit of trade noise adds (four trades

@@ -12,9 +12,10 @@ use crate::risk::ConfigError;
 /// How prices move while one regime lasts.
 ///
 /// Per step of `h` seconds (`m = h / 60` minutes), the log price `x` moves by
-/// `drift * sigma * m - mean_reversion * m * (x - level) + vol_multiplier * sigma * sqrt(m) * Z`
+/// `drift * sigma * m - mean_reversion * m * (x - level) - a * h * (x - x0) + vol_multiplier * sigma * sqrt(m) * Z`
 /// where `sigma` is the instrument's per-minute volatility, `level` the log price
-/// when the regime began and `Z` a standard normal.
+/// when the regime began, `x0` the initial log price, `a = ln 2 / anchor_half_life_secs`
+/// and `Z` a standard normal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegimeParams {
@@ -34,41 +35,44 @@ pub struct RegimeParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegimeSet {
-    /// Steady rise.
+    /// Slow rise at the instrument's ordinary volatility.
     pub trend_up: RegimeParams,
-    /// Steady fall.
+    /// Slow fall, twice as volatile (falls are more violent than rises).
     pub trend_down: RegimeParams,
-    /// Mean reversion to the level where the range began.
+    /// Calm: half the volatility, weakly reverting to where the range began.
     pub range: RegimeParams,
-    /// Three times the usual volatility, no drift.
+    /// Four times the ordinary volatility, no drift.
     pub high_volatility: RegimeParams,
 }
 
-/// Trends of about an hour strong enough to see on 1-minute bars (0.35 sigma of
-/// drift per minute), ranges of 90 minutes, volatility bursts of 30.
+/// Regimes told apart mostly by volatility (0.5, 1, 2 and 4 times the instrument's),
+/// as in real markets: trends of about an hour drift 0.02 of a volatility per
+/// minute (a drift an EMA cross cannot farm against the noise), calm ranges of
+/// 90 minutes revert 0.3% of the way per minute (a lag-1 autocorrelation of about
+/// -0.002), volatility bursts of 30.
 impl Default for RegimeSet {
     fn default() -> Self {
-        let trend = |drift| RegimeParams {
+        let trend = |drift, vol_multiplier| RegimeParams {
             mean_duration_secs: 3_600.0,
             drift,
-            vol_multiplier: 1.0,
+            vol_multiplier,
             mean_reversion: 0.0,
             weight: 1.0,
         };
         RegimeSet {
-            trend_up: trend(0.35),
-            trend_down: trend(-0.35),
+            trend_up: trend(0.02, 1.0),
+            trend_down: trend(-0.02, 2.0),
             range: RegimeParams {
                 mean_duration_secs: 5_400.0,
                 drift: 0.0,
-                vol_multiplier: 0.8,
-                mean_reversion: 0.05,
+                vol_multiplier: 0.5,
+                mean_reversion: 0.003,
                 weight: 1.5,
             },
             high_volatility: RegimeParams {
                 mean_duration_secs: 1_800.0,
                 drift: 0.0,
-                vol_multiplier: 3.0,
+                vol_multiplier: 4.0,
                 mean_reversion: 0.0,
                 weight: 0.5,
             },
@@ -98,7 +102,7 @@ pub struct InstrumentSpec {
     pub initial_price: Price,
     /// Tick size: every bid, ask and trade price is a multiple of it.
     pub price_step: Price,
-    /// Standard deviation of one minute's log return in an ordinary (trend) regime.
+    /// Standard deviation of one minute's log return in an ordinary regime (`trend_up`).
     pub volatility: f64,
     /// Quoted spread in ticks (ask - bid = spread_ticks * price_step).
     pub spread_ticks: u32,
@@ -177,7 +181,13 @@ pub struct SimConfig {
     /// Longest integration step in seconds: a longer gap between calls is simulated
     /// in sub-steps of at most this length (capped at 100 000 sub-steps per call).
     pub max_substep_secs: f64,
+    /// Half-life of the log price's pull toward its initial value, in seconds: keeps
+    /// a run of any length in a band around the preset price (default 30 days).
+    pub anchor_half_life_secs: f64,
 }
+
+/// The anchor's default half-life: 30 days, far slower than any regime.
+const ANCHOR_HALF_LIFE_SECS: f64 = 30.0 * 86_400.0;
 
 /// NEO's four default instruments with their presets.
 impl Default for SimConfig {
@@ -189,6 +199,7 @@ impl Default for SimConfig {
             instruments: ids.map(InstrumentSpec::preset_or_generic).collect(),
             regimes: RegimeSet::default(),
             max_substep_secs: 10.0,
+            anchor_half_life_secs: ANCHOR_HALF_LIFE_SECS,
         }
     }
 }
@@ -218,6 +229,45 @@ impl SimConfig {
             !self.instruments.is_empty(),
             "instruments must list at least one instrument".to_owned(),
         );
+        self.instrument_problems(&mut need);
+        self.regime_problems(&mut need);
+        let total: f64 = Regime::ALL
+            .iter()
+            .map(|r| self.regimes.get(*r).weight)
+            .sum();
+        need(
+            total.is_finite() && total > 0.0,
+            "regimes: at least one weight must be above zero".to_owned(),
+        );
+        need(
+            self.max_substep_secs.is_finite()
+                && self.max_substep_secs > 0.0
+                && self.max_substep_secs <= 3_600.0,
+            format!(
+                "max_substep_secs must be in (0, 3600], got {}",
+                self.max_substep_secs
+            ),
+        );
+        need(
+            self.anchor_half_life_secs.is_finite()
+                && (60.0..=1e12).contains(&self.anchor_half_life_secs),
+            format!(
+                "anchor_half_life_secs must be in [60, 1e12], got {}",
+                self.anchor_half_life_secs
+            ),
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                section: "market sim",
+                problems,
+            })
+        }
+    }
+
+    /// The instruments' problems (duplicates, prices, sizes, volatility).
+    fn instrument_problems(&self, need: &mut impl FnMut(bool, String)) {
         let mut seen = BTreeSet::new();
         for spec in &self.instruments {
             let id = spec.instrument;
@@ -262,6 +312,10 @@ impl SimConfig {
                 ),
             );
         }
+    }
+
+    /// The regimes' problems (durations, drifts, volatilities, weights).
+    fn regime_problems(&self, need: &mut impl FnMut(bool, String)) {
         for regime in Regime::ALL {
             let p = self.regimes.get(regime);
             need(
@@ -299,31 +353,6 @@ impl SimConfig {
                     p.weight
                 ),
             );
-        }
-        let total: f64 = Regime::ALL
-            .iter()
-            .map(|r| self.regimes.get(*r).weight)
-            .sum();
-        need(
-            total.is_finite() && total > 0.0,
-            "regimes: at least one weight must be above zero".to_owned(),
-        );
-        need(
-            self.max_substep_secs.is_finite()
-                && self.max_substep_secs > 0.0
-                && self.max_substep_secs <= 3_600.0,
-            format!(
-                "max_substep_secs must be in (0, 3600], got {}",
-                self.max_substep_secs
-            ),
-        );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError {
-                section: "market sim",
-                problems,
-            })
         }
     }
 }

@@ -13,6 +13,8 @@ mod sim;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_realism;
 
 pub use bars::{Ohlcv, SimBar, SimBars, SimBarsConfig};
 pub use candles::{CandleAggregator, CandleError, CandleStats, interval_nanos};

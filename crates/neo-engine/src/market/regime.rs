@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Regime {
-    /// Prices drift upward.
+    /// Prices drift upward at ordinary volatility.
     TrendUp,
-    /// Prices drift downward.
+    /// Prices drift downward, more violently than they rise.
     TrendDown,
-    /// Prices mean-revert around a level.
+    /// Calm: low volatility, prices weakly mean-revert around a level.
     Range,
     /// Large moves either way; trends and levels are unreliable.
     HighVolatility,

@@ -1,5 +1,13 @@
 //! The simulated market: per instrument, a geometric random walk whose drift,
-//! volatility and mean reversion follow a hidden Markov chain of regimes.
+//! volatility and mean reversion follow a hidden Markov chain of regimes, with a
+//! slow pull of the log price toward its initial value (the anchor).
+//!
+//! Realism rules (checked by `market/tests_realism.rs`): one-minute returns are
+//! uncorrelated (no regime drifts more than a few hundredths of its volatility per
+//! minute, and the range's reversion is weak), so no simple rule such as an
+//! EMA cross can farm the simulator; regimes differ mostly by volatility; and the
+//! anchor (a half-life of weeks) keeps the price in a band of its initial value
+//! however long the run, so exact prices never overflow or reach zero.
 //!
 //! The caller supplies time ([`SimMarket::step`]), so a backtest can run it as
 //! fast as it likes and a live shell can tick it from a real clock; the same seed
@@ -51,6 +59,8 @@ struct InstrumentState {
     log_mid: f64,
     /// Log price a range reverts to (where the current range began).
     level: f64,
+    /// The initial log price, which the anchor pulls toward.
+    anchor: f64,
     log_floor: f64,
     log_ceiling: f64,
     last: Option<TickV1>,
@@ -75,14 +85,16 @@ impl InstrumentState {
             regime,
             log_mid,
             level: log_mid,
+            anchor: log_mid,
             log_floor: log_mid - band,
             log_ceiling: log_mid + band,
             last: None,
         }
     }
 
-    /// Advances the hidden state by `secs` seconds (one sub-step).
-    fn advance(&mut self, secs: f64, regimes: &RegimeSet) {
+    /// Advances the hidden state by `secs` seconds (one sub-step); `anchor_rate` is
+    /// the share of the distance to the anchor closed per second.
+    fn advance(&mut self, secs: f64, regimes: &RegimeSet, anchor_rate: f64) {
         let params = regimes.get(self.regime);
         let switch_probability = 1.0 - (-secs / params.mean_duration_secs).exp();
         if self.rng.next_f64() < switch_probability
@@ -94,7 +106,8 @@ impl InstrumentState {
         let p = regimes.get(self.regime);
         let minutes = secs / 60.0;
         let sigma = self.spec.volatility;
-        let pull = (p.mean_reversion * minutes).min(1.0) * (self.log_mid - self.level);
+        let pull = (p.mean_reversion * minutes).min(1.0) * (self.log_mid - self.level)
+            + (anchor_rate * secs).min(1.0) * (self.log_mid - self.anchor);
         let shock = p.vol_multiplier * sigma * minutes.sqrt() * self.rng.next_normal();
         let next = self.log_mid + p.drift * sigma * minutes - pull + shock;
         self.log_mid = next.clamp(self.log_floor, self.log_ceiling);
@@ -174,6 +187,8 @@ fn pick_weighted(
 pub struct SimMarket {
     regimes: RegimeSet,
     max_substep_secs: f64,
+    /// Share of the distance to the anchor closed per second.
+    anchor_rate: f64,
     instruments: Vec<InstrumentState>,
     index: BTreeMap<InstrumentId, usize>,
     now: Timestamp,
@@ -196,6 +211,7 @@ impl SimMarket {
         Ok(SimMarket {
             regimes: config.regimes,
             max_substep_secs: config.max_substep_secs,
+            anchor_rate: std::f64::consts::LN_2 / config.anchor_half_life_secs,
             instruments,
             index,
             now: start,
@@ -223,7 +239,7 @@ impl SimMarket {
             let h = secs / substeps as f64;
             for state in &mut self.instruments {
                 for _ in 0..substeps {
-                    state.advance(h, &self.regimes);
+                    state.advance(h, &self.regimes, self.anchor_rate);
                 }
             }
         }

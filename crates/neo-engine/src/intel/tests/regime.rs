@@ -1,5 +1,5 @@
-//! The regime detector: determinism, validation, the bar likelihood and a
-//! regression check of its accuracy and delay on the simulator.
+//! The regime detector: determinism, validation, the bar likelihood and the
+//! goals for its accuracy and delay on the simulator.
 
 use super::{bar, sim, step_bar};
 use crate::intel::likelihood::bridge_inside_probability;
@@ -44,7 +44,7 @@ fn it_warms_up_then_always_answers_with_a_proper_belief() {
         }
     }
     let vol = d.base_volatility().unwrap();
-    // SIM-USD moves 0.1% a minute in a trend.
+    // SIM-USD moves 0.1% a minute in an uptrend (the base).
     assert!((0.0008..0.0013).contains(&vol), "{vol}");
 }
 
@@ -66,19 +66,31 @@ fn a_bar_with_a_zero_price_is_ignored() {
 }
 
 #[test]
-fn a_steady_climb_reads_as_an_uptrend_and_a_violent_chop_as_high_volatility() {
+fn an_ordinary_climb_reads_as_an_uptrend_a_quiet_drift_as_a_range_and_a_chop_as_high_volatility() {
+    // Learn the base volatility on the simulator (SIM-USD: 0.1% a bar in an uptrend).
     let mut d = detector();
+    for x in sim(5, 3_000) {
+        d.update(&x.bar);
+    }
     let mut p = 100.0_f64;
     let mut verdict = None;
-    // Noise of about 0.1% a bar around a drift of +0.05% a bar.
-    for i in 0..300 {
+    // About 0.1% a bar of noise around a drift of +0.02% a bar.
+    for i in 0..100 {
         let wiggle = if i % 2 == 0 { 1.0012 } else { 0.9993 };
         let next = p * wiggle * 1.0002;
         verdict = d.update(&step_bar(i, p, next));
         p = next;
     }
     assert_eq!(verdict, Some(Regime::TrendUp));
-    for i in 300..340 {
+    // A quarter of that.
+    for i in 100..200 {
+        let wiggle = if i % 2 == 0 { 1.0003 } else { 0.9997 };
+        let next = p * wiggle;
+        verdict = d.update(&step_bar(i, p, next));
+        p = next;
+    }
+    assert_eq!(verdict, Some(Regime::Range));
+    for i in 200..240 {
         let swing = if i % 2 == 0 { 1.006 } else { 1.0 / 1.006 };
         let next = p * swing;
         verdict = d.update(&bar(i, p, p.max(next) * 1.003, p.min(next) / 1.003, next));
@@ -140,38 +152,29 @@ fn the_bridge_table_matches_a_direct_integral() {
     assert!((bridge_inside_probability(100.0) - 1.0).abs() < 1e-6);
 }
 
-/// Regression guard on two seeds not used for fitting (the defaults were fitted on
-/// seeds 101-104). Measured in release with these exact bars; see docs/STRATEGY.md.
+/// The goals of issue 11 on seeds not used for fitting (the defaults were fitted
+/// on seeds 101-104): accuracy above 80% and a mean switch delay under 5 bars.
+/// Measured on these bars (docs/STRATEGY.md): seed 7 91.96% / 2.70 bars, seed 11
+/// 94.63% / 2.32, seed 12 91.26% / 2.26.
 #[test]
-fn accuracy_and_delay_on_the_simulator_do_not_regress() {
-    // (seed, accuracy %, mean delay) as measured on 100 000 bars.
-    for (seed, accuracy, delay) in [
-        (11, MEASURED_11.0, MEASURED_11.1),
-        (12, MEASURED_12.0, MEASURED_12.1),
-    ] {
+fn accuracy_and_delay_on_the_simulator_meet_the_goals() {
+    for seed in [7, 11, 12] {
         let mut d = detector();
         let mut s = RegimeScore::new();
-        for x in sim(seed, 100_000) {
+        for x in sim(seed, GOAL_BARS) {
             s.record(x.regime, d.update(&x.bar));
         }
         let got = s.summary();
         let acc = got.accuracy_pct.unwrap();
         let del = got.mean_delay_bars.unwrap();
-        assert!(
-            acc >= accuracy - 0.5,
-            "seed {seed}: accuracy {acc:.2}% < {accuracy}% - 0.5"
-        );
-        assert!(
-            del <= delay + 0.5,
-            "seed {seed}: delay {del:.2} > {delay} + 0.5"
-        );
-        // And far above the rule classifier's 70%, under its 13 bars.
-        assert!(acc > 80.0 && del < 9.0);
+        assert!(got.switches > 200, "seed {seed}: {} switches", got.switches);
+        assert!(acc > 80.0, "seed {seed}: accuracy {acc:.2}% <= 80%");
+        assert!(del < 5.0, "seed {seed}: mean delay {del:.2} >= 5 bars");
     }
 }
 
-const MEASURED_11: (f64, f64) = (84.85, 6.49);
-const MEASURED_12: (f64, f64) = (84.14, 6.53);
+/// Bars per seed in the goal test: about 450 regime switches, a second in debug.
+pub(super) const GOAL_BARS: u64 = 30_000;
 
 #[test]
 fn log_prices_read_the_fixed_point_scale() {
