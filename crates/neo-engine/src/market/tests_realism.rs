@@ -56,6 +56,15 @@ fn autocorrelation(r: &[f64], regimes: &[Regime], regime: Option<Regime>) -> f64
     cov / var
 }
 
+/// The returns of the bars spent in `regime`.
+fn within(r: &[f64], regimes: &[Regime], regime: Regime) -> Vec<f64> {
+    r.iter()
+        .zip(regimes)
+        .filter(|(_, k)| **k == regime)
+        .map(|(v, _)| *v)
+        .collect()
+}
+
 #[test]
 fn one_minute_returns_are_uncorrelated_and_drift_little_in_every_regime() {
     for seed in SEEDS {
@@ -69,12 +78,7 @@ fn one_minute_returns_are_uncorrelated_and_drift_little_in_every_regime() {
                 rho.abs() < 0.05,
                 "seed {seed} {regime}: autocorrelation {rho}"
             );
-            let x: Vec<f64> = r
-                .iter()
-                .zip(&regimes)
-                .filter(|(_, k)| **k == regime)
-                .map(|(v, _)| *v)
-                .collect();
+            let x = within(&r, &regimes, regime);
             let ratio = mean(&x) / sd(&x);
             assert!(
                 ratio.abs() < 0.05,
@@ -87,15 +91,7 @@ fn one_minute_returns_are_uncorrelated_and_drift_little_in_every_regime() {
 #[test]
 fn regimes_differ_by_volatility() {
     let (r, regimes) = returns(4, BARS);
-    let vol = |regime: Regime| {
-        let x: Vec<f64> = r
-            .iter()
-            .zip(&regimes)
-            .filter(|(_, k)| **k == regime)
-            .map(|(v, _)| *v)
-            .collect();
-        sd(&x)
-    };
+    let vol = |regime: Regime| sd(&within(&r, &regimes, regime));
     let [up, down, range, high] = Regime::ALL.map(vol);
     // Presets 0.5, 1, 2, 4 (the range's a little above 0.5 from bid-ask bounce).
     assert!(range * 1.5 < up, "range {range} vs trend up {up}");
