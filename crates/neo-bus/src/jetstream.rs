@@ -368,10 +368,10 @@ impl Bus for JetStreamBus {
             max_ack_pending: i64::try_from(spec.capacity).unwrap_or(i64::MAX),
             ..pull::Config::default()
         };
-        let consumer = stream
-            .get_or_create_consumer(&spec.durable, config)
-            .await
-            .map_err(unavailable)?;
+        // Create or update: an existing durable takes this release's filter and
+        // limits (get-or-create would keep the old ones, and a widened filter
+        // would never deliver what it adds).
+        let consumer = stream.create_consumer(config).await.map_err(unavailable)?;
         Ok(JetStreamSubscription {
             bus: self.clone(),
             consumer,

@@ -169,12 +169,8 @@ impl Bus for MemoryBus {
             filter: spec.filter.clone(),
             queue: Arc::new(Queue::new(spec.capacity, spec.when_full)),
         });
-        if group.filter != spec.filter {
-            return Err(BusError::Rejected(format!(
-                "durable {} already reads {}, not {}",
-                spec.durable, group.filter, spec.filter
-            )));
-        }
+        // As JetStream does, the durable follows the newest filter it is given.
+        group.filter = spec.filter;
         Ok(MemorySubscription {
             bus: self.clone(),
             queue: Arc::clone(&group.queue),

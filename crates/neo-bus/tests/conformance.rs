@@ -1,7 +1,7 @@
 //! The same scenarios against both buses: per-subject ordering, redelivery
 //! after nak, dead-lettering after max deliveries, dedupe of a republished id,
-//! a restarted consumer resuming where it stopped, work sharing within a
-//! durable, and redelivery of what was never answered.
+//! a restarted consumer resuming where it stopped, a durable following a new
+//! filter, work sharing within a durable, and redelivery of what was never answered.
 
 // Helpers outside #[test] functions may unwrap too: a failing test should stop loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -179,6 +179,21 @@ async fn restarted_consumer_resumes<B: Bus>(bus: B) {
     );
 }
 
+/// A durable resubscribed with a wider filter (a new release's desk reading
+/// operator commands too) gets what the wider filter adds.
+async fn a_durable_follows_its_new_filter<B: Bus>(bus: B) {
+    drop(
+        bus.subscribe(spec("widened", "signals.normalized.>"))
+            .await
+            .unwrap(),
+    );
+    let mut sub = bus.subscribe(spec("widened", "signals.>")).await.unwrap();
+    bus.publish(&envelope(5, "signals.operator.trading"))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut sub, 1, Duration::from_secs(5)).await, [5]);
+}
+
 async fn members_of_a_durable_share_the_work<B: Bus>(bus: B) {
     let mut a = bus.subscribe(spec("shared", "signals.>")).await.unwrap();
     let mut b = bus.subscribe(spec("shared", "signals.>")).await.unwrap();
@@ -254,6 +269,7 @@ conformance!(
     dead_letter_after_max_deliveries,
     dedupe_of_a_republished_id,
     restarted_consumer_resumes,
+    a_durable_follows_its_new_filter,
     members_of_a_durable_share_the_work,
     unanswered_deliveries_come_back,
 );
