@@ -107,7 +107,8 @@ async fn halt_lets_exits_out_resume_and_flatten_over_http_and_a_halt_survives_a_
         .command(
             "/v1/trading/state",
             &json!({"state": "active", "reason": "all clear"}),
-            None,
+            // The halt's key again: another action is another command, not its duplicate.
+            Some("h1"),
         )
         .await;
     assert_eq!(

@@ -105,7 +105,7 @@ async fn submit(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     live(state)?;
     let now = (state.clock)();
-    let id = command_id(headers, now)?;
+    let id = command_id(headers, action, now)?;
     let command = TradingCommandV1 {
         id,
         action,
@@ -136,8 +136,13 @@ async fn submit(
     answer(state, id, duplicate).await
 }
 
-/// The command's id: from `Idempotency-Key` when given (a retry is the same command), else new.
-fn command_id(headers: &HeaderMap, now: neo_domain::Timestamp) -> Result<MessageId, ApiError> {
+/// The command's id: from `Idempotency-Key` and the action when given (a retry
+/// is the same command; a key reused for another action is another command), else new.
+fn command_id(
+    headers: &HeaderMap,
+    action: TradingAction,
+    now: neo_domain::Timestamp,
+) -> Result<MessageId, ApiError> {
     if let Some(key) = headers.get("idempotency-key") {
         let key = key
             .to_str()
@@ -148,7 +153,7 @@ fn command_id(headers: &HeaderMap, now: neo_domain::Timestamp) -> Result<Message
             })?;
         return Ok(MessageId::derived(
             IdKind::Other,
-            &format!("trading-command:{key}"),
+            &format!("trading-command:{}:{key}", action.as_str()),
         ));
     }
     let mut random = [0u8; 10];
