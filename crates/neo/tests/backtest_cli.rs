@@ -166,7 +166,7 @@ fn matches_backtesting_py_on_an_exact_tie() {
         assert_eq!(got["trades"], 11, "{costs:?}: {got}");
         let Some(want) = reference(&fx_tie(), costs) else {
             eprintln!("skipped the package comparison: pip install backtesting");
-            return;
+            continue;
         };
         assert_matches(&want, &got, &csv, &format!("FX-TIE {costs:?}"));
     }

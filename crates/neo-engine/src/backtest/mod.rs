@@ -404,10 +404,7 @@ impl<S: Strategy> Backtest<S> {
         if let Some(refused) = &step.refusal {
             return Err(BacktestError::Refused {
                 index: self.books.index,
-                reasons: refused
-                    .risk
-                    .as_ref()
-                    .map_or_else(|| refused.message.clone(), ToString::to_string),
+                reasons: refused.message.clone(),
             });
         }
         self.book(&step)

@@ -442,7 +442,8 @@ impl Desk {
     fn watch_equity(&mut self, now: Timestamp, step: &mut Step) -> Result<(), DeskError> {
         let equity = self.portfolio.equity()?;
         let hwm = self.portfolio.high_water_mark();
-        self.scorecard.drawdown(self.portfolio.drawdown()?);
+        // The halt's own measure, from the equity just computed.
+        self.scorecard.drawdown(crate::risk::drawdown(equity, hwm));
         step.state_changes
             .extend(self.risk.on_equity(equity, hwm, now));
         Ok(())

@@ -184,12 +184,7 @@ fn realism_report() {
         let widest = widest_log_move(seed, 4_000_000);
         println!("  widest move over 20M minutes: x{:.2}", widest.exp());
         for regime in Regime::ALL {
-            let x: Vec<f64> = r
-                .iter()
-                .zip(&regimes)
-                .filter(|(_, k)| **k == regime)
-                .map(|(v, _)| *v)
-                .collect();
+            let x = within(&r, &regimes, regime);
             println!(
                 "  {regime}: share {:.3}, autocorrelation {:+.4}, drift/vol {:+.4}, sd {:.6}",
                 x.len() as f64 / r.len() as f64,
