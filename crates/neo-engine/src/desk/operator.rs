@@ -73,12 +73,7 @@ impl Desk {
             .filter(|(_, p)| !p.quantity.is_zero())
             .map(|(id, _)| *id)
             .collect();
-        instruments.extend(
-            self.ticks
-                .keys()
-                .copied()
-                .filter(|id| !self.oms.active_orders(*id).is_empty()),
-        );
+        instruments.extend(self.oms.working_instruments());
         instruments.sort();
         instruments.dedup();
         let mut report = FlattenReport::default();

@@ -239,33 +239,8 @@ fn a_restored_desk_continues_exactly_where_the_first_stopped() {
     let step = first
         .on_signal(&signal("a", SignalType::Entry, Some(Side::Buy), now), now)
         .unwrap();
-    // What a store would hold: the fills, each order's latest state, the entry's info.
-    let mut latest: BTreeMap<MessageId, OrderV1> = BTreeMap::new();
-    for o in &step.orders {
-        latest.insert(o.id, o.clone());
-    }
     let intent = &step.intents[0];
-    let orders = latest
-        .values()
-        .map(|o| RestoredOrder {
-            order: o.clone(),
-            fills: step
-                .fills
-                .iter()
-                .filter(|f| f.fill.order_id == o.id)
-                .count() as u32,
-            bracket: if o.role == OrderRole::Entry {
-                (intent.stop_loss, intent.take_profit)
-            } else {
-                (None, None)
-            },
-        })
-        .collect();
-    let restore = Restore {
-        fills: step.fills.iter().map(|f| f.fill.clone()).collect(),
-        orders,
-        memory: step.memory.clone(),
-    };
+    let restore = what_a_store_holds(&step);
     let (mut second, _, _) = warm(DeskConfig::default());
     second.restore(restore).unwrap();
     let at = now.add_nanos(5);
@@ -308,3 +283,34 @@ mod trust;
 
 #[path = "tests_figures.rs"]
 mod figures;
+
+/// What a store would hold after `step`: the fills, each order's latest state,
+/// the entry's bracket and the memory.
+pub(super) fn what_a_store_holds(step: &Step) -> Restore {
+    let mut latest: BTreeMap<MessageId, OrderV1> = BTreeMap::new();
+    for o in &step.orders {
+        latest.insert(o.id, o.clone());
+    }
+    let intent = &step.intents[0];
+    let orders = latest
+        .values()
+        .map(|o| RestoredOrder {
+            order: o.clone(),
+            fills: step
+                .fills
+                .iter()
+                .filter(|f| f.fill.order_id == o.id)
+                .count() as u32,
+            bracket: if o.role == OrderRole::Entry {
+                (intent.stop_loss, intent.take_profit)
+            } else {
+                (None, None)
+            },
+        })
+        .collect();
+    Restore {
+        fills: step.fills.iter().map(|f| f.fill.clone()).collect(),
+        orders,
+        memory: step.memory.clone(),
+    }
+}

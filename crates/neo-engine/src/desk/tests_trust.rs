@@ -108,6 +108,28 @@ fn flatten_closes_through_risk_while_halted() {
 }
 
 #[test]
+fn flatten_after_a_restore_finds_working_orders_before_any_tick() {
+    let (mut first, now, _) = warm(DeskConfig::default());
+    let step = enter(&mut first, "in", now);
+    // Only the orders come back (as a resting order would): no fills, no tick yet.
+    let restore = Restore {
+        fills: Vec::new(),
+        ..what_a_store_holds(&step)
+    };
+    let mut second = Desk::new(DeskConfig::default(), steps(), now).unwrap();
+    second.restore(restore).unwrap();
+    let working = second.oms.open_orders();
+    assert!(working > 0);
+    let command = MessageId::derived(IdKind::Other, "flatten-restored");
+    second.flatten(command, now.add_nanos(1)).unwrap();
+    assert_eq!(
+        second.oms.open_orders(),
+        0,
+        "{working} working orders were left"
+    );
+}
+
+#[test]
 fn calibration_learns_the_raw_confidence_of_every_round_trip() {
     let (mut desk, now, _) = warm(DeskConfig::default());
     let step = enter(&mut desk, "in", now);

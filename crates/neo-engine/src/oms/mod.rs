@@ -167,6 +167,14 @@ impl PaperOms {
         self.active.values().map(Vec::len).sum()
     }
 
+    /// Instruments with an order still working (restored ones included).
+    pub fn working_instruments(&self) -> impl Iterator<Item = InstrumentId> + '_ {
+        self.active
+            .iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(id, _)| *id)
+    }
+
     /// Takes an approved intent; the same intent again creates nothing.
     pub fn submit(
         &mut self,
