@@ -46,6 +46,26 @@ pub trait Live: Send + Sync + 'static {
     fn trading_status(&self) -> TradingStatus;
 }
 
+/// A JSON body as `T`, or 422 naming the first field that does not fit (as a JSON pointer).
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    message: &str,
+) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let pointer = if path == "." {
+            String::new()
+        } else {
+            format!("/{}", path.replace('.', "/"))
+        };
+        ApiError::Invalid {
+            message: message.to_owned(),
+            details: vec![Issue::new(pointer, e.into_inner().to_string())],
+        }
+    })
+}
+
 /// The trading state as the operator API shows it.
 pub(super) fn status_json(status: &TradingStatus) -> Value {
     json!({
@@ -206,19 +226,7 @@ pub(super) async fn risk_check(
     State(state): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let intent: OrderIntentV1 = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let pointer = if path == "." {
-            String::new()
-        } else {
-            format!("/{}", path.replace('.', "/"))
-        };
-        ApiError::Invalid {
-            message: "the body is not an OrderIntentV1".to_owned(),
-            details: vec![Issue::new(pointer, e.into_inner().to_string())],
-        }
-    })?;
+    let intent: OrderIntentV1 = json_body(&body, "the body is not an OrderIntentV1")?;
     let now = (state.clock)();
     Ok(Json(match live(&state)?.risk_check(intent, now) {
         Ok(()) => json!({ "approved": true, "reasons": [] }),

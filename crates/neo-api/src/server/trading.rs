@@ -19,7 +19,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::rest::{live, status_json};
+use super::rest::{json_body, live, status_json};
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
 
 /// How long a request waits for the desk to apply its command.
@@ -82,19 +82,7 @@ pub(super) async fn flatten(
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let pointer = if path == "." {
-            String::new()
-        } else {
-            format!("/{}", path.replace('.', "/"))
-        };
-        ApiError::Invalid {
-            message: format!("the body must be {shape}"),
-            details: vec![Issue::new(pointer, e.into_inner().to_string())],
-        }
-    })
+    json_body(body, &format!("the body must be {shape}"))
 }
 
 async fn submit(
