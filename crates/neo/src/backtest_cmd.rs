@@ -314,7 +314,11 @@ fn drive_ensemble(
     source: &Source,
 ) -> Result<(Outcome, EnsembleReport, f64)> {
     let (min_edge, steps) = ensemble_params(params, config.instrument)?;
-    let mut bt = EnsembleBacktest::new(config, EnsembleConfig::default(), steps, min_edge)?;
+    let ensemble = match source {
+        Source::Sim(_) => EnsembleConfig::for_sim_bars(),
+        Source::File(_) => EnsembleConfig::default(),
+    };
+    let mut bt = EnsembleBacktest::new(config, ensemble, steps, min_edge)?;
     let mut timer = Timer {
         spent: std::time::Duration::ZERO,
     };

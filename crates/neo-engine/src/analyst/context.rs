@@ -1,17 +1,17 @@
 //! Per-instrument market context: indicator state fed with closed candles, and
-//! the rule-based regime classifier on top of it.
-
-use std::collections::VecDeque;
+//! the regime detector (the ensemble's own, so both read the market alike).
 
 use neo_domain::Timestamp;
 use neo_domain::contracts::CandleV1;
 
-use super::{AnalystConfig, RegimeThresholds};
+use super::AnalystConfig;
 use crate::indicators::{Adx, Atr, Bar, Ema, Indicator, IndicatorError, RealizedVolatility, Rsi};
-use crate::market::Regime;
+use crate::intel::RegimeDetector;
+use crate::market::{Ohlcv, Regime};
+use crate::risk::ConfigError;
 
-/// Realized-volatility values a percentile needs before the classifier answers.
-const MIN_VOL_HISTORY: usize = 30;
+/// Largest drift, in standard errors, the snapshot reports.
+const MAX_DRIFT_T: f64 = 1_000.0;
 
 /// What the analyst knows about one instrument after its latest closed candle.
 /// Indicator fields are `None` while they warm up.
@@ -41,33 +41,15 @@ pub struct MarketSnapshot {
     pub minus_di: Option<f64>,
     /// Per-bar realized volatility of log returns.
     pub realized_vol: Option<f64>,
-    /// Share of recent realized-volatility values at or below the current one.
-    pub vol_percentile: Option<f64>,
-    /// Current realized volatility over its recent mean.
+    /// Realized volatility over the detector's learned base volatility (an
+    /// uptrend's per-bar volatility).
     pub vol_ratio: Option<f64>,
-    /// The classifier's verdict, once every input is warm.
+    /// The recent drift in standard errors (positive up), as the detector reads it.
+    pub drift_t: Option<f64>,
+    /// The detector's probability of the regime it calls.
+    pub regime_probability: Option<f64>,
+    /// The detector's verdict, once it is warm.
     pub regime: Option<Regime>,
-}
-
-/// Classifies a regime from warm indicator values (the thresholds are documented on
-/// [`RegimeThresholds`]): high volatility first, then a trend, else a range.
-pub(crate) fn classify(
-    t: &RegimeThresholds,
-    trend_score: f64,
-    adx: f64,
-    vol_percentile: f64,
-    vol_ratio: f64,
-) -> Regime {
-    if vol_ratio >= t.high_vol_ratio && vol_percentile >= t.high_vol_percentile {
-        return Regime::HighVolatility;
-    }
-    let trending = (trend_score.abs() >= t.trend_score && adx >= t.adx_trend)
-        || trend_score.abs() >= t.strong_trend_score;
-    match (trending, trend_score > 0.0) {
-        (true, true) => Regime::TrendUp,
-        (true, false) => Regime::TrendDown,
-        (false, _) => Regime::Range,
-    }
 }
 
 /// Indicator state of one instrument.
@@ -79,13 +61,23 @@ pub(crate) struct InstrumentContext {
     atr: Atr,
     adx: Adx,
     vol: RealizedVolatility,
-    vol_history: VecDeque<f64>,
-    vol_history_len: usize,
+    detector: RegimeDetector,
     snapshot: MarketSnapshot,
 }
 
+/// Why an instrument's context cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ContextError {
+    /// An indicator period is out of range.
+    #[error(transparent)]
+    Indicator(#[from] IndicatorError),
+    /// The regime detector's config has problems.
+    #[error(transparent)]
+    Detector(#[from] ConfigError),
+}
+
 impl InstrumentContext {
-    pub(crate) fn new(config: &AnalystConfig) -> Result<Self, IndicatorError> {
+    pub(crate) fn new(config: &AnalystConfig) -> Result<Self, ContextError> {
         Ok(InstrumentContext {
             ema_fast: Ema::new(config.ema_fast)?,
             ema_slow: Ema::new(config.ema_slow)?,
@@ -93,8 +85,7 @@ impl InstrumentContext {
             atr: Atr::new(config.atr_period)?,
             adx: Adx::new(config.adx_period)?,
             vol: RealizedVolatility::new(config.vol_period)?,
-            vol_history: VecDeque::with_capacity(config.vol_history),
-            vol_history_len: config.vol_history,
+            detector: RegimeDetector::new(config.regime.clone())?,
             snapshot: MarketSnapshot {
                 bars: 0,
                 last_ts: Timestamp::EPOCH,
@@ -108,8 +99,9 @@ impl InstrumentContext {
                 plus_di: None,
                 minus_di: None,
                 realized_vol: None,
-                vol_percentile: None,
                 vol_ratio: None,
+                drift_t: None,
+                regime_probability: None,
                 regime: None,
             },
         })
@@ -119,8 +111,8 @@ impl InstrumentContext {
         &self.snapshot
     }
 
-    /// Feeds one accepted closed candle and re-classifies.
-    pub(crate) fn update(&mut self, candle: &CandleV1, thresholds: &RegimeThresholds) {
+    /// Feeds one accepted closed candle to the indicators and the detector.
+    pub(crate) fn update(&mut self, candle: &CandleV1) {
         let close = candle.close.value().to_f64();
         let bar = Bar::new(
             candle.high.value().to_f64(),
@@ -144,32 +136,19 @@ impl InstrumentContext {
             (Some(fast), Some(slow), Some(atr)) if atr > 0.0 => Some((fast - slow) / atr),
             _ => None,
         };
-        (s.vol_percentile, s.vol_ratio) = match s.realized_vol {
-            Some(vol) => {
-                if self.vol_history.len() == self.vol_history_len {
-                    self.vol_history.pop_front();
-                }
-                self.vol_history.push_back(vol);
-                let n = self.vol_history.len();
-                if n >= MIN_VOL_HISTORY.min(self.vol_history_len) {
-                    // O(window) per bar, summed afresh so no rounding drift accumulates.
-                    let below = self.vol_history.iter().filter(|v| **v <= vol).count();
-                    let sum: f64 = self.vol_history.iter().sum();
-                    #[allow(clippy::cast_precision_loss)]
-                    let (below, n) = (below as f64, n as f64);
-                    let mean = sum / n;
-                    let ratio = if mean > 0.0 { vol / mean } else { 1.0 };
-                    (Some(below / n), Some(ratio))
-                } else {
-                    (None, None)
-                }
-            }
-            None => (None, None),
-        };
-        s.regime = match (s.trend_score, s.adx, s.vol_percentile, s.vol_ratio) {
-            (Some(score), Some(adx), Some(pct), Some(ratio)) => {
-                Some(classify(thresholds, score, adx, pct, ratio))
-            }
+        s.regime = self.detector.update(&Ohlcv::from(candle));
+        // A perfectly steady move is infinitely many standard errors; JSON needs a number.
+        s.drift_t = self
+            .detector
+            .drift_t()
+            .map(|t| t.clamp(-MAX_DRIFT_T, MAX_DRIFT_T));
+        s.regime_probability = self
+            .detector
+            .posterior()
+            .zip(s.regime)
+            .map(|(p, r)| p.probabilities[usize::from(r.code())]);
+        s.vol_ratio = match (s.realized_vol, self.detector.base_volatility()) {
+            (Some(vol), Some(base)) if base > 0.0 => Some(vol / base),
             _ => None,
         };
     }

@@ -180,8 +180,9 @@ fn collect_features(features: &mut BTreeMap<String, f64>, s: &MarketSnapshot) {
         ("plus_di", s.plus_di),
         ("minus_di", s.minus_di),
         ("realized_vol", s.realized_vol),
-        ("vol_percentile", s.vol_percentile),
         ("vol_ratio", s.vol_ratio),
+        ("drift_t", s.drift_t),
+        ("regime_probability", s.regime_probability),
         ("regime", s.regime.map(|r| f64::from(r.code()))),
     ];
     for (name, value) in optional {
@@ -260,7 +261,7 @@ fn entry(
     let dir = if side == Side::Buy { 1.0 } else { -1.0 };
     let mut v = Verdict::new(follow, BASE_CONFIDENCE);
     let mut forced_hold = false;
-    let t = &config.regime;
+    let t = &config.trend;
     match snapshot.and_then(|s| s.regime.map(|r| (s, r))) {
         None => {
             let bars = snapshot.map_or(0, |s| s.bars);
@@ -272,7 +273,10 @@ fn entry(
         Some((s, regime)) => {
             let score = s.trend_score.unwrap_or(0.0);
             let adx = s.adx.unwrap_or(0.0);
-            let evidence = format!("trend score {score:.2} ATR, ADX {adx:.1}");
+            let drift = s.drift_t.unwrap_or(0.0);
+            let evidence = format!(
+                "trend score {score:.2} ATR, ADX {adx:.1}, drift {drift:.1} standard errors"
+            );
             match regime {
                 Regime::TrendUp | Regime::TrendDown => {
                     let with_trend = (regime == Regime::TrendUp) == (side == Side::Buy);
@@ -309,7 +313,7 @@ fn entry(
                 Regime::HighVolatility => {
                     v.confidence -= 0.15;
                     v.warn(format!(
-                        "volatility is high: realized volatility {:.3}% per bar, {:.1}x its recent mean",
+                        "volatility is high: realized volatility {:.3}% per bar, {:.1}x an ordinary trend's",
                         s.realized_vol.unwrap_or(0.0) * 100.0,
                         s.vol_ratio.unwrap_or(0.0)
                     ));

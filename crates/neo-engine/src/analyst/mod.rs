@@ -2,7 +2,8 @@
 //!
 //! Per instrument it keeps indicator state fed with closed candles (EMA fast and
 //! slow, RSI, ATR, ADX, realized volatility), passes every candle through the
-//! data-quality gates first, and classifies the market regime. On a signal,
+//! data-quality gates first, and feeds the regime detector the ensemble uses too
+//! ([`crate::intel::RegimeDetector`]: one detector for both). On a signal,
 //! [`RuleAnalyst::analyse`] weighs the signal's side against that context and the
 //! current position and returns an [`AgentOutputV1`] whose rationale names the
 //! evidence and whose features hold the values used. The same candles and signal
@@ -24,6 +25,7 @@ pub use context::MarketSnapshot;
 pub use decide::PROBABILITY_UP;
 
 use crate::indicators::MAX_PERIOD;
+use crate::intel::RegimeDetectorConfig;
 use crate::market::{Finding, GateConfig, QualityGate, Regime};
 use crate::risk::ConfigError;
 use context::InstrumentContext;
@@ -31,46 +33,24 @@ use context::InstrumentContext;
 /// The agent name on every output (a subject token).
 pub const AGENT_NAME: &str = "rule";
 
-/// Thresholds of the regime classifier, checked in this order on every closed bar:
-///
-/// 1. **High volatility** when the realized volatility is at least `high_vol_ratio`
-///    times its mean over the last `vol_history` bars *and* at or above the
-///    `high_vol_percentile` of those values.
-/// 2. **Trend** (up or down by the sign of the score) when the trend score
-///    `(EMA fast - EMA slow) / ATR` is at least `trend_score` in size with
-///    `ADX >= adx_trend`, or at least `strong_trend_score` whatever the ADX.
-/// 3. **Range** otherwise.
-///
-/// `strong_adx` is not used by the classifier: the decision rules call a trend
-/// with that ADX (or a score of `strong_trend_score`) *strong* and refuse to trade
-/// against it.
+/// When a trend is *strong*: the decision rules refuse to trade against a trend
+/// with this ADX or this trend score (`(EMA fast - EMA slow) / ATR`). The regime
+/// itself is the [`RegimeDetector`]'s verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RegimeThresholds {
-    /// ADX from which a moderate trend score counts as a trend.
-    pub adx_trend: f64,
+pub struct TrendStrength {
     /// ADX from which a trend is strong.
     pub strong_adx: f64,
-    /// Trend score (in ATRs) that makes a trend when the ADX agrees.
-    pub trend_score: f64,
-    /// Trend score that makes a trend on its own (and a strong one).
+    /// Trend score (in ATRs) from which a trend is strong.
     pub strong_trend_score: f64,
-    /// Realized volatility over its recent mean from which volatility is high.
-    pub high_vol_ratio: f64,
-    /// Percentile (0..1) of recent realized volatility from which volatility is high.
-    pub high_vol_percentile: f64,
 }
 
-/// Tuned on the simulator's defaults (see `tests.rs`, `regime_detection_accuracy`).
-impl Default for RegimeThresholds {
+/// ADX 30 or 1.6 ATRs between the EMAs.
+impl Default for TrendStrength {
     fn default() -> Self {
-        RegimeThresholds {
-            adx_trend: 20.0,
+        TrendStrength {
             strong_adx: 30.0,
-            trend_score: 0.8,
             strong_trend_score: 1.6,
-            high_vol_ratio: 1.5,
-            high_vol_percentile: 0.8,
         }
     }
 }
@@ -91,21 +71,22 @@ pub struct AnalystConfig {
     pub adx_period: usize,
     /// Realized-volatility period (log returns).
     pub vol_period: usize,
-    /// Bars of realized volatility its percentile and mean are taken over.
-    pub vol_history: usize,
     /// RSI at or above which a market is overbought.
     pub rsi_overbought: f64,
     /// RSI at or below which a market is oversold.
     pub rsi_oversold: f64,
     /// Confidence below which an entry becomes a hold.
     pub min_confidence: f64,
-    /// Regime classifier thresholds.
-    pub regime: RegimeThresholds,
+    /// When a trend counts as strong.
+    pub trend: TrendStrength,
+    /// The regime detector, the same model the strategy ensemble uses.
+    pub regime: RegimeDetectorConfig,
     /// Data-quality gates applied to every candle.
     pub gates: GateConfig,
 }
 
-/// Classic periods (EMA 12/26, RSI/ATR/ADX 14, volatility 20 over 240 bars).
+/// Classic periods (EMA 12/26, RSI/ATR/ADX 14, volatility 20) and the detector's
+/// defaults.
 impl Default for AnalystConfig {
     fn default() -> Self {
         AnalystConfig {
@@ -115,11 +96,11 @@ impl Default for AnalystConfig {
             atr_period: 14,
             adx_period: 14,
             vol_period: 20,
-            vol_history: 240,
             rsi_overbought: 70.0,
             rsi_oversold: 30.0,
             min_confidence: 0.35,
-            regime: RegimeThresholds::default(),
+            trend: TrendStrength::default(),
+            regime: RegimeDetectorConfig::default(),
             gates: GateConfig::default(),
         }
     }
@@ -141,7 +122,6 @@ impl AnalystConfig {
             ("atr_period", self.atr_period, 1),
             ("adx_period", self.adx_period, 2),
             ("vol_period", self.vol_period, 2),
-            ("vol_history", self.vol_history, 2),
         ] {
             need(
                 (min..=MAX_PERIOD).contains(&value),
@@ -171,32 +151,23 @@ impl AnalystConfig {
                 self.min_confidence
             ),
         );
-        let t = &self.regime;
-        for (name, value) in [
-            ("regime.adx_trend", t.adx_trend),
-            ("regime.strong_adx", t.strong_adx),
-        ] {
-            need(
-                (0.0..=100.0).contains(&value),
-                format!("{name} must be in [0, 100], got {value}"),
-            );
-        }
-        for (name, value) in [
-            ("regime.trend_score", t.trend_score),
-            ("regime.strong_trend_score", t.strong_trend_score),
-            ("regime.high_vol_ratio", t.high_vol_ratio),
-        ] {
-            need(
-                value.is_finite() && value > 0.0,
-                format!("{name} must be above zero, got {value}"),
-            );
-        }
+        let t = &self.trend;
         need(
-            (0.0..=1.0).contains(&t.high_vol_percentile),
+            (0.0..=100.0).contains(&t.strong_adx),
+            format!("trend.strong_adx must be in [0, 100], got {}", t.strong_adx),
+        );
+        need(
+            t.strong_trend_score.is_finite() && t.strong_trend_score > 0.0,
             format!(
-                "regime.high_vol_percentile must be in [0, 1], got {}",
-                t.high_vol_percentile
+                "trend.strong_trend_score must be above zero, got {}",
+                t.strong_trend_score
             ),
+        );
+        problems.extend(
+            self.regime
+                .problems()
+                .into_iter()
+                .map(|p| format!("regime.{p}")),
         );
         if let Err(e) = self.gates.validate() {
             problems.extend(e.problems.into_iter().map(|p| format!("gates.{p}")));
@@ -252,7 +223,7 @@ impl RuleAnalyst {
             self.contexts.insert(candle.instrument, context);
         }
         if let Some(context) = self.contexts.get_mut(&candle.instrument) {
-            context.update(candle, &self.config.regime);
+            context.update(candle);
         }
         findings
     }

@@ -8,7 +8,8 @@ use neo_domain::{Contract, Fixed, IdKind, InstrumentId, MessageId, Price, Side, 
 use proptest::prelude::*;
 
 use super::*;
-use crate::market::GateConfig;
+use crate::intel::RegimeDetectorConfig;
+use crate::market::{CandleAggregator, GateConfig, SimConfig, SimMarket};
 
 const SECOND: i64 = 1_000_000_000;
 const MINUTE: i64 = 60 * SECOND;
@@ -40,29 +41,42 @@ fn price(x: f64) -> Price {
     .unwrap()
 }
 
-/// One-minute candles from a list of (drift, sigma, reversion) segments of log returns.
+/// Sub-steps per candle: a candle is the open, extremes and close of a walk, as
+/// the simulator's (a tick every 5 s) are.
+const STEPS: u32 = 12;
+
+/// One-minute candles from a list of (bars, drift, sigma, reversion) segments:
+/// per bar a log-return drift, a standard deviation, and the share of the distance
+/// to the starting level closed.
 fn series(symbol: &str, segments: &[(usize, f64, f64, f64)]) -> Vec<CandleV1> {
     let mut out = Vec::new();
     let (mut x, level) = (100f64.ln(), 100f64.ln());
     let mut i = 0u64;
+    let mut k = 0u64;
+    let steps = f64::from(STEPS);
     for &(bars, drift, sigma, revert) in segments {
+        // Uniform noise in [-1, 1] has a standard deviation of 1/sqrt(3).
+        let step_sd = sigma / steps.sqrt() * 3f64.sqrt();
         for _ in 0..bars {
-            let open = x.exp();
-            x += drift + sigma * noise(i) - revert * (x - level);
-            let close = x.exp();
-            let wick = sigma * 0.5 * (1.0 + noise(i + 1_000_000).abs());
-            let high = open.max(close) * (1.0 + wick);
-            let low = open.min(close) * (1.0 - wick);
+            let open = x;
+            let (mut high, mut low) = (x, x);
+            let pull = revert * (x - level) / steps;
+            for _ in 0..STEPS {
+                x += drift / steps + step_sd * noise(k) - pull;
+                high = high.max(x);
+                low = low.min(x);
+                k += 1;
+            }
             let ts_open = start().add_nanos(i as i64 * MINUTE);
             out.push(CandleV1 {
                 instrument: id(symbol),
                 interval: "1m".into(),
                 ts_open,
                 ts_event: ts_open.add_nanos(MINUTE),
-                open: price(open),
-                high: price(high),
-                low: price(low),
-                close: price(close),
+                open: price(open.exp()),
+                high: price(high.exp()),
+                low: price(low.exp()),
+                close: price(x.exp()),
                 volume: "1".parse().unwrap(),
             });
             i += 1;
@@ -107,26 +121,68 @@ fn last_time(candles: &[CandleV1]) -> Timestamp {
     candles.last().unwrap().ts_event
 }
 
+/// 0.1% a bar: the volatility of an uptrend, the detector's base.
+const SIGMA: f64 = 0.001;
+
+/// A history with each regime's volatility (down 2, high 4, up 1 and range 0.5
+/// times `SIGMA`) in the shares the detector expects them, so it learns `SIGMA`
+/// as the base, then `tail`.
+fn after_history(tail: (usize, f64, f64, f64)) -> Vec<CandleV1> {
+    series(
+        "BTC-USDT",
+        &[
+            (60, 0.0, 2.0 * SIGMA, 0.0),
+            (15, 0.0, 4.0 * SIGMA, 0.0),
+            (60, 0.0, SIGMA, 0.0),
+            (135, 0.0, 0.5 * SIGMA, 0.02),
+            tail,
+        ],
+    )
+}
+
+/// A steady fall of 1.5 base volatilities a bar, at twice the base volatility.
 fn downtrend() -> Vec<CandleV1> {
-    series(
-        "BTC-USDT",
-        &[(60, 0.0, 0.001, 0.3), (60, -0.0008, 0.001, 0.0)],
-    )
+    after_history((60, -1.5 * SIGMA, 2.0 * SIGMA, 0.0))
 }
 
+/// BTC-USDT's one-minute candles from the simulator (seed 1) up to the first bar,
+/// after six hours, that closes 40 bars into a true range: a range is the
+/// simulator's calm, mean-reverting regime, which the detector was fitted on.
 fn range() -> Vec<CandleV1> {
-    series("BTC-USDT", &[(300, 0.0, 0.001, 0.3)])
+    let btc = id("BTC-USDT");
+    let mut sim = SimMarket::new(SimConfig::default(), 1, start()).unwrap();
+    let mut agg = CandleAggregator::new("1m").unwrap();
+    let (mut out, mut truth, mut calm) = (Vec::new(), None, 0);
+    for i in 0.. {
+        for tick in sim.step(start().add_nanos(i * 5 * SECOND)).unwrap() {
+            if tick.instrument != btc {
+                continue;
+            }
+            if let Some(candle) = agg.push(&tick).unwrap() {
+                out.push(candle);
+                calm = if truth == Some(Regime::Range) {
+                    calm + 1
+                } else {
+                    0
+                };
+                if out.len() > 360 && calm == 40 {
+                    return out;
+                }
+            }
+            truth = sim.true_regime(&btc);
+        }
+    }
+    unreachable!("the simulator never ranges")
 }
 
+/// A steady climb of 1.5 base volatilities a bar.
 fn uptrend() -> Vec<CandleV1> {
-    series(
-        "BTC-USDT",
-        &[(60, 0.0, 0.001, 0.3), (60, 0.0008, 0.001, 0.0)],
-    )
+    after_history((60, 1.5 * SIGMA, SIGMA, 0.0))
 }
 
+/// Six times the base volatility, without a drift.
 fn wild() -> Vec<CandleV1> {
-    series("BTC-USDT", &[(300, 0.0, 0.001, 0.3), (12, 0.0, 0.006, 0.0)])
+    after_history((12, 0.0, 6.0 * SIGMA, 0.0))
 }
 
 #[test]
@@ -394,8 +450,9 @@ fn features_name_the_values_used() {
         "plus_di",
         "minus_di",
         "realized_vol",
-        "vol_percentile",
         "vol_ratio",
+        "drift_t",
+        "regime_probability",
         "regime",
         "close",
         "bars",
@@ -485,9 +542,9 @@ fn config_validation_lists_every_problem() {
         rsi_period: 0,
         rsi_oversold: 80.0,
         min_confidence: 2.0,
-        regime: RegimeThresholds {
-            high_vol_percentile: 1.5,
-            ..RegimeThresholds::default()
+        regime: RegimeDetectorConfig {
+            drift_t: -1.0,
+            ..Default::default()
         },
         gates: GateConfig {
             max_age_secs: 0,
@@ -498,9 +555,16 @@ fn config_validation_lists_every_problem() {
     let err = RuleAnalyst::new(bad).unwrap_err();
     assert_eq!(err.problems.len(), 6, "{err}");
     assert!(err.to_string().contains("gates.max_age_secs"), "{err}");
-    let parsed: AnalystConfig =
-        serde_json::from_str(r#"{"ema_fast": 8, "regime": {"adx_trend": 22}}"#).unwrap();
+    let parsed: AnalystConfig = serde_json::from_str(
+        r#"{"ema_fast": 8, "regime": {"drift_t": 5.0}, "trend": {"strong_adx": 25.0}}"#,
+    )
+    .unwrap();
     assert_eq!((parsed.ema_fast, parsed.ema_slow), (8, 26));
+    assert_eq!(
+        (parsed.regime.drift_t, parsed.trend.strong_adx),
+        (5.0, 25.0)
+    );
+    assert!(serde_json::from_str::<AnalystConfig>(r#"{"regime": {"adx_trend": 22}}"#).is_err());
     assert!(serde_json::from_str::<AnalystConfig>(r#"{"ema": 8}"#).is_err());
 }
 

@@ -53,7 +53,7 @@ fn ensemble_books_fractional_lots_at_slipped_prices() {
     };
     let mut bt = EnsembleBacktest::new(
         config,
-        crate::intel::EnsembleConfig::default(),
+        crate::intel::EnsembleConfig::for_sim_bars(),
         steps,
         DEFAULT_MIN_EDGE,
     )

@@ -75,6 +75,15 @@ impl Default for EnsembleConfig {
 }
 
 impl EnsembleConfig {
+    /// The defaults with the detector reading [`SimBars`](crate::market::SimBars)'
+    /// four-trade bars (what `neo backtest --data sim:` feeds).
+    pub fn for_sim_bars() -> Self {
+        EnsembleConfig {
+            detector: RegimeDetectorConfig::for_sim_bars(),
+            ..EnsembleConfig::default()
+        }
+    }
+
     /// How many models are enabled.
     pub fn enabled_models(&self) -> usize {
         [

@@ -40,6 +40,10 @@ pub enum BarLikelihood {
     OpenClose,
     /// Open, high, low and close as four equally spaced trades (the simulator's bars).
     FourTrades,
+    /// The gap and the body as [`OpenClose`](Self::OpenClose) does, and the high and
+    /// low as the extremes of a continuous path (a candle of many trades: live feeds
+    /// and NEO's own candles) through the Rogers-Satchell variance.
+    Candle,
 }
 
 /// One bar in natural-log prices, with the previous bar's close.
@@ -57,6 +61,12 @@ pub(crate) struct LogBar {
     pub(crate) close: f64,
 }
 
+/// Degrees of freedom of the Rogers-Satchell variance (its variance is about a
+/// third of `var^2` for a continuous path, against `2 var^2` for a squared return).
+/// Fitted through the analyst on the simulator's candles (2: 85.7%, 4: 85.9%,
+/// 6: 84.3% of bars classified right; `cargo test -p neo-engine --test analyst`).
+pub(crate) const RANGE_DEGREES: f64 = 4.0;
+
 /// Increments per bar under the four-trade reading.
 const INCREMENTS: f64 = 4.0;
 
@@ -72,7 +82,7 @@ impl LogBar {
                 let r = self.close - self.prev_close - drift;
                 r * r - 2.0 * noise
             }
-            BarLikelihood::OpenClose | BarLikelihood::FourTrades => {
+            BarLikelihood::OpenClose | BarLikelihood::FourTrades | BarLikelihood::Candle => {
                 let step = drift / INCREMENTS;
                 let gap = self.open - self.prev_close - step;
                 let body = self.close - self.open - 3.0 * step;
@@ -102,7 +112,7 @@ impl LogBar {
             BarLikelihood::CloseToClose => {
                 ln_normal_pdf(self.close - self.prev_close, drift, vol * vol + 2.0 * noise)
             }
-            BarLikelihood::OpenClose | BarLikelihood::FourTrades => {
+            BarLikelihood::OpenClose | BarLikelihood::FourTrades | BarLikelihood::Candle => {
                 let v = vol * vol / INCREMENTS;
                 let step = drift / INCREMENTS;
                 // Gap and body share the open's error: covariance -noise.
@@ -115,6 +125,17 @@ impl LogBar {
                 )
             }
         }
+    }
+
+    /// `ln` of the range's quasi-likelihood for a per-bar variance `var` (> 0): the
+    /// Rogers-Satchell variance `(h - c)(h - o) + (l - c)(l - o)` (drift-free, mean
+    /// `var` for a continuous path) read as a gamma variable with
+    /// [`RANGE_DEGREES`] degrees of freedom; the terms free of `var` are left out.
+    pub(crate) fn ln_range(&self, var: f64) -> f64 {
+        let rs = (self.high - self.close) * (self.high - self.open)
+            + (self.low - self.close) * (self.low - self.open);
+        let k = RANGE_DEGREES;
+        -0.5 * k * var.ln() - 0.5 * k * rs.max(0.0) / var
     }
 
     /// `ln B`: where the two interior trades were, given the open, the close and the

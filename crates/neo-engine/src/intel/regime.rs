@@ -29,7 +29,13 @@
 //! feed the forecasts.
 //!
 //! The verdict is the most probable regime (maximum a posteriori), which is the
-//! choice that maximises the expected share of bars classified right.
+//! choice that maximises the expected share of bars classified right, with one
+//! exception: a drift of at least `drift_t` standard errors (an exponential mean
+//! of log returns over `drift_window_bars`, against their exponential variance)
+//! is a trend in its direction, however volatile (a crash is a downtrend). The
+//! simulator's trends drift too little for that to fire (0.02 volatilities a
+//! bar); a market that climbs or falls steadily is a trend whatever its
+//! volatility level.
 
 use neo_domain::Price;
 use serde::Serialize;
@@ -142,6 +148,58 @@ pub struct RegimeDetector {
     bars: u64,
     /// Bars filtered since the warm-up (for the base volatility's learning rate).
     filtered: u64,
+    drift: DriftEvidence,
+    verdict: Option<Regime>,
+}
+
+/// Exponential mean and variance of log returns: how many standard errors the
+/// recent drift is from zero.
+#[derive(Debug, Clone, Copy)]
+struct DriftEvidence {
+    alpha: f64,
+    mean: f64,
+    var: f64,
+    seen: bool,
+}
+
+impl DriftEvidence {
+    fn new(span_bars: f64) -> Self {
+        DriftEvidence {
+            alpha: 2.0 / (span_bars + 1.0),
+            mean: 0.0,
+            var: 0.0,
+            seen: false,
+        }
+    }
+
+    fn update(&mut self, r: f64) {
+        if !r.is_finite() {
+            return;
+        }
+        if !self.seen {
+            self.seen = true;
+            self.mean = r;
+            return;
+        }
+        let diff = r - self.mean;
+        let step = self.alpha * diff;
+        self.mean += step;
+        self.var = (1.0 - self.alpha) * (self.var + diff * step);
+    }
+
+    /// The mean over its standard error (`var * alpha / (2 - alpha)` for an
+    /// exponential mean of independent returns); infinite for a perfectly steady
+    /// move, zero for none.
+    fn t(&self) -> f64 {
+        let se2 = self.var * self.alpha / (2.0 - self.alpha);
+        if se2 > 0.0 {
+            self.mean / se2.sqrt()
+        } else if self.mean == 0.0 {
+            0.0
+        } else {
+            self.mean.signum() * f64::INFINITY
+        }
+    }
 }
 
 /// Index of the range in [`Regime::ALL`].
@@ -188,6 +246,8 @@ impl RegimeDetector {
             posterior: None,
             bars: 0,
             filtered: 0,
+            drift: DriftEvidence::new(config.drift_window_bars),
+            verdict: None,
             config,
         })
     }
@@ -224,15 +284,18 @@ impl RegimeDetector {
         let kind = self.config.bar_likelihood;
         let this_move = match kind {
             BarLikelihood::CloseToClose => close - prev_close,
-            BarLikelihood::OpenClose | BarLikelihood::FourTrades => close - open,
+            BarLikelihood::OpenClose | BarLikelihood::FourTrades | BarLikelihood::Candle => {
+                close - open
+            }
         };
         let noise_sample = match kind {
             BarLikelihood::CloseToClose => -self.prev_move * this_move,
-            BarLikelihood::OpenClose | BarLikelihood::FourTrades => {
+            BarLikelihood::OpenClose | BarLikelihood::FourTrades | BarLikelihood::Candle => {
                 bar.noise_estimate(self.prev_move)
             }
         };
         self.prev_move = this_move;
+        self.drift.update(close - prev_close);
         let probabilities = match self.probabilities {
             Some(p) => p,
             None => self.warm_up(&bar, noise_sample)?,
@@ -254,7 +317,21 @@ impl RegimeDetector {
             persistence: self.stay,
         };
         self.posterior = Some(posterior);
-        Some(posterior.map())
+        self.verdict = Some(self.judge(&posterior));
+        self.verdict
+    }
+
+    /// The most probable regime, unless the drift is strong enough to be a trend
+    /// on its own (see the module doc).
+    fn judge(&self, posterior: &RegimePosterior) -> Regime {
+        let t = self.drift.t();
+        if t.abs() < self.config.drift_t {
+            posterior.map()
+        } else if t > 0.0 {
+            Regime::TrendUp
+        } else {
+            Regime::TrendDown
+        }
     }
 
     /// Accumulates a warm-up bar; once there are enough, seeds the base variance and
@@ -333,6 +410,8 @@ impl RegimeDetector {
                     }
                 };
                 ln += bridge;
+            } else if kind == BarLikelihood::Candle {
+                ln += bar.ln_range(vol[i] * vol[i] + 2.0 * noise);
             }
             ln_l[i] = self.config.tempering * ln;
         }
@@ -359,7 +438,12 @@ impl RegimeDetector {
 
     /// The latest verdict, `None` while warming up.
     pub fn regime(&self) -> Option<Regime> {
-        self.posterior.as_ref().map(RegimePosterior::map)
+        self.verdict
+    }
+
+    /// The recent drift in standard errors (positive up), `None` while warming up.
+    pub fn drift_t(&self) -> Option<f64> {
+        self.posterior.map(|_| self.drift.t())
     }
 
     /// The latest belief, `None` while warming up.
@@ -400,6 +484,8 @@ impl RegimeDetector {
         self.posterior = None;
         self.bars = 0;
         self.filtered = 0;
+        self.drift = DriftEvidence::new(self.config.drift_window_bars);
+        self.verdict = None;
     }
 }
 
@@ -448,7 +534,9 @@ fn stationary(transition: &[[f64; 4]; 4]) -> [f64; 4] {
 fn noise_share(kind: BarLikelihood) -> f64 {
     match kind {
         BarLikelihood::CloseToClose => 2.0,
-        BarLikelihood::OpenClose | BarLikelihood::FourTrades => (2.0 + 2.0 / 3.0) / 2.0 * 4.0,
+        BarLikelihood::OpenClose | BarLikelihood::FourTrades | BarLikelihood::Candle => {
+            (2.0 + 2.0 / 3.0) / 2.0 * 4.0
+        }
     }
 }
 

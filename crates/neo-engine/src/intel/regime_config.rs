@@ -21,7 +21,9 @@ pub struct RegimeModel {
     pub weight: f64,
 }
 
-/// The detector's parameters; the defaults were fitted on `SimBars` seeds 101-104.
+/// The detector's parameters; the defaults were fitted on `SimBars` seeds 101-104,
+/// and the candle reading (the default) through the analyst on the simulator's
+/// one-minute candles.
 ///
 /// Fit (200 000 one-minute bars per seed, true regimes known): per-regime mean and
 /// spread of the returns against trend_up's volatility, mean episode lengths and the
@@ -40,7 +42,9 @@ pub struct RegimeDetectorConfig {
     pub high_volatility: RegimeModel,
     /// Share of the distance to the range's starting level closed per bar.
     pub range_reversion: f64,
-    /// How much of each bar the likelihood reads.
+    /// How much of each bar the likelihood reads, and how the bars were made:
+    /// `candle` (the default) for candles of many trades, `four_trades` for the
+    /// simulator's bar generator, `close_to_close` for any other source.
     pub bar_likelihood: BarLikelihood,
     /// Bars used to seed the base volatility before the first verdict (>= 2).
     pub warmup_bars: u32,
@@ -51,6 +55,14 @@ pub struct RegimeDetectorConfig {
     /// Model each trade's scatter around the efficient price (bid-ask bounce, tick
     /// rounding), estimated online from the negative autocovariance of trade moves.
     pub trade_noise: bool,
+    /// Span, in bars, of the exponential mean and variance of log returns that
+    /// measure the drift (see `drift_t`).
+    pub drift_window_bars: f64,
+    /// Drift, in standard errors of that mean, that makes a trend in its direction
+    /// whatever the volatility says: the simulator's
+    /// trends drift too little to see (0.02 volatilities a bar), a real market's
+    /// strong trends do not.
+    pub drift_t: f64,
 }
 
 impl Default for RegimeDetectorConfig {
@@ -67,16 +79,28 @@ impl Default for RegimeDetectorConfig {
             range: model(0.0, 0.5, 90.0, 1.5),
             high_volatility: model(0.0, 4.0, 30.0, 0.5),
             range_reversion: 0.003,
-            bar_likelihood: BarLikelihood::FourTrades,
+            bar_likelihood: BarLikelihood::Candle,
             warmup_bars: 20,
             scale_halflife_bars: 2_000.0,
             tempering: 1.0,
             trade_noise: true,
+            drift_window_bars: 20.0,
+            drift_t: 4.0,
         }
     }
 }
 
 impl RegimeDetectorConfig {
+    /// The defaults reading [`SimBars`](crate::market::SimBars)' four-trade bars
+    /// (the default reads candles of many trades, as live feeds and NEO's own
+    /// candles are).
+    pub fn for_sim_bars() -> Self {
+        RegimeDetectorConfig {
+            bar_likelihood: BarLikelihood::FourTrades,
+            ..RegimeDetectorConfig::default()
+        }
+    }
+
     /// The model of `regime`.
     pub fn get(&self, regime: Regime) -> &RegimeModel {
         match regime {
@@ -140,6 +164,15 @@ impl RegimeDetectorConfig {
                 "tempering must be in (0, 10], got {}",
                 self.tempering
             ));
+        }
+        if !(self.drift_window_bars.is_finite() && self.drift_window_bars >= 2.0) {
+            problems.push(format!(
+                "drift_window_bars must be at least 2, got {}",
+                self.drift_window_bars
+            ));
+        }
+        if !(self.drift_t.is_finite() && self.drift_t > 0.0) {
+            problems.push(format!("drift_t must be above zero, got {}", self.drift_t));
         }
         problems
     }

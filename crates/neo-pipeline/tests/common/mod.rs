@@ -81,7 +81,7 @@ pub async fn restart(dir: TempDir, mut c: Config) -> Rig {
     let telegram = MockHttp::start().await.unwrap();
     c.notify.slack.webhook_url = Some(neo_notify::Secret::new(slack.url("/services/T0/B0/x")));
     c.notify.telegram.api_base = telegram.url("");
-    rig_in(dir.keep(), c, slack, telegram).await
+    Box::pin(rig_in(dir.keep(), c, slack, telegram)).await
 }
 
 async fn rig_in(dir: PathBuf, c: Config, slack: MockHttp, telegram: MockHttp) -> Rig {

@@ -24,7 +24,7 @@ fn config(horizon: u32, window: usize) -> EnsembleConfig {
         learning_rate: 1.0,
         weight_floor: 0.05,
         commit_margin: 0.0,
-        ..EnsembleConfig::default()
+        ..EnsembleConfig::for_sim_bars()
     }
 }
 
@@ -117,7 +117,7 @@ fn weight_moves_to_the_model_that_is_right_and_back_when_it_turns() {
 fn the_default_ensemble_is_deterministic_and_warms_up() {
     let bars = sim(21, 1_500);
     let run = || {
-        let mut e = Ensemble::new(EnsembleConfig::default()).unwrap();
+        let mut e = Ensemble::new(EnsembleConfig::for_sim_bars()).unwrap();
         let out: Vec<_> = bars.iter().map(|x| e.on_bar(&x.bar)).collect();
         (out, serde_json::to_string(&e.metrics()).unwrap())
     };

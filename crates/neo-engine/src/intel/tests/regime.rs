@@ -7,7 +7,7 @@ use crate::intel::{BarLikelihood, RegimeDetector, RegimeDetectorConfig, RegimeSc
 use crate::market::{Ohlcv, Regime};
 
 fn detector() -> RegimeDetector {
-    RegimeDetector::new(RegimeDetectorConfig::default()).unwrap()
+    RegimeDetector::new(RegimeDetectorConfig::for_sim_bars()).unwrap()
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn the_same_bars_give_the_same_verdicts_bit_for_bit() {
 
 #[test]
 fn it_warms_up_then_always_answers_with_a_proper_belief() {
-    let config = RegimeDetectorConfig::default();
+    let config = RegimeDetectorConfig::for_sim_bars();
     let warmup = config.warmup_bars as usize;
     let mut d = detector();
     for (i, x) in sim(3, 400).iter().enumerate() {
@@ -38,7 +38,17 @@ fn it_warms_up_then_always_answers_with_a_proper_belief() {
         if let Some(p) = d.posterior() {
             let total: f64 = p.probabilities.iter().sum();
             assert!((total - 1.0).abs() < 1e-9);
-            assert_eq!(Some(p.map()), verdict);
+            let t = d.drift_t().unwrap();
+            if t.abs() < config.drift_t {
+                assert_eq!(Some(p.map()), verdict);
+            } else {
+                let trend = if t > 0.0 {
+                    Regime::TrendUp
+                } else {
+                    Regime::TrendDown
+                };
+                assert_eq!(Some(trend), verdict, "a drift of {t} standard errors");
+            }
             let up = p.probability_up(5);
             assert!(up > 0.0 && up < 1.0);
         }
@@ -107,8 +117,10 @@ fn validation_lists_every_problem() {
     c.high_volatility.weight = -1.0;
     c.tempering = f64::NAN;
     c.warmup_bars = 1;
+    c.drift_t = 0.0;
+    c.drift_window_bars = f64::INFINITY;
     let err = RegimeDetector::new(c).unwrap_err();
-    assert_eq!(err.problems.len(), 5, "{err}");
+    assert_eq!(err.problems.len(), 7, "{err}");
     assert!(err.to_string().contains("range.volatility"));
 }
 

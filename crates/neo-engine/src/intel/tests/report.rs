@@ -35,12 +35,16 @@ fn score(config: &RegimeDetectorConfig, bars: &[SimBar]) -> RegimeScore {
 #[ignore = "report: prints the regime detector's accuracy and delay"]
 fn regime_detection() {
     let data: Vec<Vec<SimBar>> = REPORT_SEEDS.iter().map(|s| sim(*s, BARS)).collect();
-    let base = RegimeDetectorConfig::default();
+    let base = RegimeDetectorConfig::for_sim_bars();
     let mut variants = vec![(
-        "default (four_trades, tempering 1)".to_owned(),
+        "for_sim_bars (four_trades, tempering 1)".to_owned(),
         base.clone(),
     )];
-    for kind in [BarLikelihood::OpenClose, BarLikelihood::CloseToClose] {
+    for kind in [
+        BarLikelihood::Candle,
+        BarLikelihood::OpenClose,
+        BarLikelihood::CloseToClose,
+    ] {
         let c = RegimeDetectorConfig {
             bar_likelihood: kind,
             ..base.clone()
@@ -52,6 +56,13 @@ fn regime_detection() {
         ..base.clone()
     };
     variants.push(("no range reversion".to_owned(), c));
+    for t in [3.0, 6.0, 1e9] {
+        let c = RegimeDetectorConfig {
+            drift_t: t,
+            ..base.clone()
+        };
+        variants.push((format!("drift_t {t}"), c));
+    }
     for t in [1.5, 2.0, 3.0] {
         let c = RegimeDetectorConfig {
             tempering: t,
@@ -112,7 +123,7 @@ fn forecasting() {
                 let config = EnsembleConfig {
                     horizon_bars: horizon,
                     commit_margin: margin,
-                    ..EnsembleConfig::default()
+                    ..EnsembleConfig::for_sim_bars()
                 };
                 let mut e = Ensemble::new(config).unwrap();
                 for x in bars {
@@ -151,14 +162,14 @@ fn forecasting() {
 fn throughput() {
     let bars: Vec<_> = sim(1, 1_000_000).into_iter().map(|x| x.bar).collect();
     for round in 0..3 {
-        let mut e = Ensemble::new(EnsembleConfig::default()).unwrap();
+        let mut e = Ensemble::new(EnsembleConfig::for_sim_bars()).unwrap();
         let start = Instant::now();
         let mut issued = 0u64;
         for b in &bars {
             issued += u64::from(e.on_bar(b).is_some());
         }
         let secs = start.elapsed().as_secs_f64();
-        let mut d = RegimeDetector::new(RegimeDetectorConfig::default()).unwrap();
+        let mut d = RegimeDetector::new(RegimeDetectorConfig::for_sim_bars()).unwrap();
         let start = Instant::now();
         let mut answered = 0u64;
         for b in &bars {
