@@ -66,6 +66,12 @@ impl MessageId {
         MessageId(Uuid::new_v5(&kind.namespace(), key.as_bytes()))
     }
 
+    /// A version 8 id from 16 bytes the caller derived (a keyed hash of an
+    /// idempotency key, so nobody without the key can predict it).
+    pub const fn custom(bytes: [u8; 16]) -> Self {
+        MessageId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
     /// From a UUID parsed elsewhere (database rows).
     pub const fn from_uuid(uuid: Uuid) -> Self {
         MessageId(uuid)
@@ -76,7 +82,7 @@ impl MessageId {
         &self.0
     }
 
-    /// The UUID version: 7 for new ids, 5 for derived ones.
+    /// The UUID version: 7 for new ids, 5 for derived ones, 8 for keyed ones.
     pub fn version(&self) -> usize {
         self.0.get_version_num()
     }
@@ -107,7 +113,7 @@ impl JsonSchema for MessageId {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "UUID: v7 for new messages, v5 when derived from an idempotency key.",
+            "description": "UUID: v7 for new messages, v5 when derived from an idempotency key, v8 when derived under an installation secret.",
             "type": "string",
             "format": "uuid",
         })

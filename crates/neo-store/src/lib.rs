@@ -112,6 +112,8 @@ pub struct StateRecord {
 pub enum StateKey {
     /// The trading desk (trading state, high-water mark, calibrator, open round trips).
     Desk,
+    /// The gateway's installation secret, under which signal ids are derived.
+    Gateway,
 }
 
 impl StateKey {
@@ -119,6 +121,7 @@ impl StateKey {
     pub const fn as_str(self) -> &'static str {
         match self {
             StateKey::Desk => "desk",
+            StateKey::Gateway => "gateway",
         }
     }
 }

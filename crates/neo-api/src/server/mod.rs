@@ -4,6 +4,7 @@
 //! readiness.
 
 mod error;
+mod id_secret;
 mod openapi;
 mod rest;
 mod trading;
@@ -49,8 +50,13 @@ pub struct GatewayConfig {
     pub signature_tolerance_secs: u64,
     /// Largest body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Refuse alerts whose own time is further than this from now (unset: no check).
-    pub freshness_secs: Option<u64>,
+    /// Refuse alerts whose own time is further than this many seconds from now
+    /// (default 300; 0 turns the check off). Alerts without a time are not checked.
+    pub freshness_secs: u64,
+    /// The installation secret signal ids are derived under, so nobody can
+    /// predict (and pre-claim) another sender's id. Unset: one is created at the
+    /// first alert and kept in the store (set it when several gateways share a store).
+    pub id_secret: Option<Secret>,
     /// Alerts without a sender id resent within this many seconds are the same alert.
     pub dedupe_bucket_secs: u64,
     /// How priorities are assigned.
@@ -65,7 +71,8 @@ impl Default for GatewayConfig {
             signing_secrets: Vec::new(),
             signature_tolerance_secs: 300,
             max_body_bytes: 64 * 1024,
-            freshness_secs: None,
+            freshness_secs: 300,
+            id_secret: None,
             dedupe_bucket_secs: 60,
             priority: PriorityRules::default(),
         }
@@ -89,6 +96,13 @@ impl GatewayConfig {
         }
         if self.signing_secrets.iter().any(|s| s.expose().len() < 16) {
             problems.push("gateway.signing_secrets must each be at least 16 characters".to_owned());
+        }
+        if self
+            .id_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            problems.push("gateway.id_secret must be at least 32 characters".to_owned());
         }
         if self.max_body_bytes < 256 {
             problems.push("gateway.max_body_bytes must be at least 256".to_owned());
@@ -126,6 +140,7 @@ pub struct AppState {
     writer: Writer,
     clock: Clock,
     replays: Arc<Mutex<ReplayGuard>>,
+    ids: Arc<tokio::sync::OnceCell<id_secret::IdSecret>>,
     live: Option<Arc<dyn Live>>,
     wake: Option<Arc<Notify>>,
     guards: Option<Guards>,
@@ -143,6 +158,7 @@ impl AppState {
             writer,
             clock,
             replays: Arc::new(Mutex::new(replays)),
+            ids: Arc::new(tokio::sync::OnceCell::new()),
             live: None,
             wake: None,
             guards: None,

@@ -99,7 +99,8 @@ async fn tradingview_inner(
         received_at,
         state.bucket(),
     )?;
-    if let Some(window) = state.config.freshness_secs {
+    let window = state.config.freshness_secs;
+    if window > 0 {
         intake::check_freshness(
             signal.ts_event,
             received_at,

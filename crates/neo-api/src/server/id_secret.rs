@@ -1,0 +1,135 @@
+//! The installation secret signal ids are derived under: an HMAC key, from the
+//! config or created once and kept in the store, so an id is stable across
+//! restarts and gateways yet nobody without the secret can compute (and
+//! pre-claim) the id of someone else's alert.
+
+use neo_domain::{MessageId, Timestamp};
+use neo_store::{Op, StateKey, StateRecord, Store, StoreError, Unit, Writer};
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::{Value, json};
+
+use crate::intake::Secret;
+
+/// Random bytes in a created secret.
+const SECRET_BYTES: usize = 32;
+
+/// The keyed derivation of signal ids.
+#[derive(Debug)]
+pub(crate) struct IdSecret {
+    key: hmac::Key,
+}
+
+/// Why the secret could not be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IdSecretError {
+    /// The store did not answer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The operating system gave no randomness.
+    #[error("no randomness for the installation secret")]
+    Random,
+    /// The stored document is not one this version wrote.
+    #[error("the stored gateway state has no id_secret")]
+    Corrupt,
+}
+
+impl IdSecret {
+    /// From secret bytes (the config's text, or the stored hex).
+    pub(crate) fn new(secret: &[u8]) -> Self {
+        IdSecret {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    /// The id of `key` (already namespaced by source and sender): the first 16
+    /// bytes of HMAC-SHA256 as a version 8 UUID.
+    pub(crate) fn signal_id(&self, key: &str) -> MessageId {
+        let tag = hmac::sign(&self.key, key.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&tag.as_ref()[..16]);
+        MessageId::custom(bytes)
+    }
+
+    /// The configured secret, else the stored one, else a new one written to the
+    /// store (and read back, so two gateways racing at first start agree).
+    pub(crate) async fn load(
+        configured: Option<&Secret>,
+        store: &Store,
+        writer: &Writer,
+        now: Timestamp,
+    ) -> Result<Self, IdSecretError> {
+        if let Some(secret) = configured {
+            return Ok(IdSecret::new(secret.expose().as_bytes()));
+        }
+        if let Some(stored) = stored(store).await? {
+            return Ok(IdSecret::new(&stored));
+        }
+        let mut fresh = [0u8; SECRET_BYTES];
+        SystemRandom::new()
+            .fill(&mut fresh)
+            .map_err(|_| IdSecretError::Random)?;
+        let record = StateRecord {
+            key: StateKey::Gateway,
+            body: json!({ "id_secret": hex(&fresh) }),
+            ts_event: now,
+        };
+        let unit = Unit {
+            inbox: None,
+            ops: vec![Op::PutState(record)],
+            outbox: Vec::new(),
+        };
+        writer.commit(vec![unit]).await?;
+        let kept = stored(store).await?.ok_or(IdSecretError::Corrupt)?;
+        Ok(IdSecret::new(&kept))
+    }
+}
+
+/// The stored secret's bytes, if one was written.
+async fn stored(store: &Store) -> Result<Option<Vec<u8>>, IdSecretError> {
+    let Some(record) = store.get_state(StateKey::Gateway).await? else {
+        return Ok(None);
+    };
+    match record.body.get("id_secret") {
+        Some(Value::String(text)) => unhex(text).map(Some).ok_or(IdSecretError::Corrupt),
+        _ => Err(IdSecretError::Corrupt),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.is_empty() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_depend_on_the_secret_and_the_key() {
+        let a = IdSecret::new(b"one installation's secret, 32 bytes");
+        let b = IdSecret::new(b"another installation's secret, 32");
+        assert_eq!(a.signal_id("k"), a.signal_id("k"));
+        assert_ne!(a.signal_id("k"), a.signal_id("k2"));
+        assert_ne!(a.signal_id("k"), b.signal_id("k"));
+        assert_eq!(a.signal_id("k").version(), 8);
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_junk() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(unhex(&hex(&bytes)), Some(bytes.to_vec()));
+        for junk in ["", "abc", "zz", "é1"] {
+            assert_eq!(unhex(junk), None, "{junk}");
+        }
+    }
+}
