@@ -157,7 +157,16 @@ fn check_normalized(raw_body: &[u8]) -> Result<(), TestCaseError> {
         return Ok(());
     };
     let rules = PriorityRules::default();
-    let Ok(signal) = normalize(raw, SignalSource::Tradingview, &rules, received()) else {
+    let (ids, sender) = (
+        neo_api::intake::SignalIds::new(b"an installation secret of 32 bytes"),
+        neo_api::intake::Sender::holding(PASSPHRASE.as_bytes()),
+    );
+    let scope = neo_api::intake::IdScope {
+        ids: &ids,
+        sender: &sender,
+        bucket: neo_api::intake::DEFAULT_BUCKET,
+    };
+    let Ok(signal) = normalize(raw, SignalSource::Tradingview, &rules, received(), &scope) else {
         return Ok(());
     };
     prop_assert_eq!(signal.check(), vec![]);
@@ -175,6 +184,18 @@ proptest! {
     fn json_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = parse_tradingview_json(&bytes, received());
         let _ = parse_alert(&bytes, received());
+    }
+
+    #[test]
+    fn credential_scan_never_panics_and_finds_a_quoted_passphrase(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        secret in "[a-zA-Z0-9][a-zA-Z0-9 ]{0,19}",
+        junk in "\\PC{0,40}",
+    ) {
+        let _ = neo_api::intake::scan_credentials(&bytes);
+        let body = format!("{{\"passphrase\": \"{secret}\", {junk}");
+        let (found, _) = neo_api::intake::scan_credentials(body.as_bytes());
+        prop_assert!(found.is_some_and(|p| p.matches(secret.trim())), "{}", body);
     }
 
     #[test]

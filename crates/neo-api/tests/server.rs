@@ -21,14 +21,19 @@ const NOW: i64 = 1_795_295_343; // 2026-11-21T21:09:03Z
 const SECRET: &str = "a-long-signing-secret-0123456789";
 
 async fn app(url: &str) -> (axum::Router, Store) {
+    app_with(url, |_| {}).await
+}
+
+async fn app_with(url: &str, adjust: impl FnOnce(&mut GatewayConfig)) -> (axum::Router, Store) {
     let store = Store::connect(url).await.unwrap();
     let (writer, _task) = store.writer(WriterConfig::default());
-    let config = GatewayConfig {
+    let mut config = GatewayConfig {
         passphrase: Some(Secret::new("correct horse")),
         signing_secrets: vec![Secret::new(SECRET)],
         max_body_bytes: 4096,
         ..GatewayConfig::default()
     };
+    adjust(&mut config);
     assert!(config.validate().is_empty(), "{:?}", config.validate());
     let clock = Arc::new(|| Timestamp::from_unix_secs(NOW).unwrap());
     (
@@ -131,10 +136,62 @@ async fn every_refusal_is_a_json_4xx_and_stores_nothing(url: &str) {
     let mut unexpanded = alert();
     unexpanded["close"] = json!("{{close}}");
     let cases = [
+        // Authentication first: a body without the passphrase learns nothing more.
         (
             post(tv, "application/json", "{not json"),
+            StatusCode::UNAUTHORIZED,
+            "missing_passphrase",
+        ),
+        (
+            post(tv, "application/json", r#"{"ticker": 5, "action": "buy"}"#),
+            StatusCode::UNAUTHORIZED,
+            "missing_passphrase",
+        ),
+        // The right passphrase in a broken body is told about the breakage.
+        (
+            post(
+                tv,
+                "application/json",
+                r#"{"passphrase": "correct horse", "ticker": }"#,
+            ),
             StatusCode::BAD_REQUEST,
             "invalid_json",
+        ),
+        (
+            post(
+                tv,
+                "application/json",
+                r#"{"passphrase": "correct horse", "ticker": "AAPL", "ticker": "MSFT", "action": "buy"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "duplicate_key",
+        ),
+        (
+            post(
+                tv,
+                "application/json",
+                r#"{"passphrase": "correct horse", "ticker": 5, "action": "buy"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_value",
+        ),
+        (
+            post(
+                tv,
+                "application/json",
+                r#"{"passphrase": "correct horse", "ticker": "AAPL", "symbol": "MSFT", "action": "buy"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "conflicting_fields",
+        ),
+        (
+            post(
+                tv,
+                "application/json",
+                r#"{"passphrase": "correct horse", "ticker": "AAPL", "action": "buy", "timenow": "1970-01-01T00:00:01Z"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "stale_alert",
         ),
         (
             post(tv, "application/json", wrong.to_string()),
@@ -244,7 +301,105 @@ async fn health_ready_and_503_when_the_store_is_down(url: &str) {
     );
 }
 
+/// What TradingView sends: Pine's order name repeats on every trade, an explicit
+/// id is the key, senders never collide, and a changed alert under a used id is 409.
+async fn idempotency_fits_tradingview(url: &str) {
+    let (app, store) = app_with(url, |c| {
+        c.strategy_passphrases
+            .insert("swing".into(), Secret::new("swing's own passphrase"));
+    })
+    .await;
+    let tv = |body: Value| {
+        post(
+            "/v1/webhooks/tradingview",
+            "application/json",
+            body.to_string(),
+        )
+    };
+    let order = |price: f64| {
+        json!({"passphrase": "correct horse", "ticker": "AAPL", "action": "buy",
+               "strategy.order.id": "Long", "close": price})
+    };
+    let (first, second) = (
+        call(&app, tv(order(180.0))).await,
+        call(&app, tv(order(185.0))).await,
+    );
+    assert_eq!(
+        (first.0, second.0),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(
+        (&first.1["duplicate"], &second.1["duplicate"]),
+        (&json!(false), &json!(false))
+    );
+    assert_ne!(
+        first.1["signal_id"], second.1["signal_id"],
+        "the second Long was dropped"
+    );
+
+    let explicit = |price: f64| {
+        json!({"passphrase": "correct horse", "ticker": "AAPL", "action": "buy",
+               "id": "Long-1795295343", "close": price})
+    };
+    let (status, accepted) = call(&app, tv(explicit(180.0))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let (status, again) = call(&app, tv(explicit(180.0))).await;
+    assert_eq!(
+        (status, &again["duplicate"]),
+        (StatusCode::ACCEPTED, &json!(true))
+    );
+    assert_eq!(again["signal_id"], accepted["signal_id"]);
+    let (status, conflict) = call(&app, tv(explicit(181.0))).await;
+    assert_eq!(
+        (status, conflict["error"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_conflict")),
+        "{conflict}"
+    );
+    assert_eq!(conflict["details"][0]["path"], "/price", "{conflict}");
+
+    // Another strategy (its own passphrase) with the same id is its own alert.
+    let mut swing = explicit(180.0);
+    swing["passphrase"] = json!("swing's own passphrase");
+    swing["strategy"] = json!("swing");
+    let (status, theirs) = call(&app, tv(swing)).await;
+    assert_eq!(
+        (status, &theirs["duplicate"]),
+        (StatusCode::ACCEPTED, &json!(false)),
+        "{theirs}"
+    );
+    assert_ne!(theirs["signal_id"], accepted["signal_id"]);
+    assert_eq!(store.count(Table::Signals).await.unwrap(), 4);
+}
+
+/// The replay guard holds a signature only once its request was committed: a
+/// refused request can be sent again and is judged again, not called a replay.
+async fn a_refused_signed_request_is_not_a_replay(url: &str) {
+    let (app, store) = app(url).await;
+    let body = json!({"source": "api", "instrument": "btc", "signal_type": "entry"}).to_string();
+    let signed = || {
+        Request::post("/v1/webhooks/generic")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                sign(SECRET.as_bytes(), NOW, body.as_bytes()),
+            )
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let (status, answer) = call(&app, signed()).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("contract_violation")),
+            "{answer}"
+        );
+    }
+    assert_eq!(store.count(Table::Signals).await.unwrap(), 0);
+}
+
 neo_testkit::on_both_stores!(
+    idempotency_fits_tradingview,
+    a_refused_signed_request_is_not_a_replay,
     accepts_stores_and_dedupes,
     every_refusal_is_a_json_4xx_and_stores_nothing,
     signed_generic_webhook_and_replays,

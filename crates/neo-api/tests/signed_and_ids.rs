@@ -1,15 +1,13 @@
 //! Signatures of the generic webhook, replays, passphrases and idempotent ids.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should stop loudly
 
-use std::time::Duration;
-
 use neo_api::intake::{
-    DEFAULT_BUCKET, DEFAULT_TOLERANCE_SECS, PassphraseConfig, PriorityRules, ReplayGuard,
-    ReplayVerdict, Secret, check_passphrase, normalize, parse_alert, parse_generic,
-    previous_bucket_signal_id, sign, signal_id, verify_signature, verify_signature_detailed,
+    DEFAULT_BUCKET, DEFAULT_TOLERANCE_SECS, IdScope, PassphraseConfig, PriorityRules, ReplayGuard,
+    ReplayVerdict, Secret, Sender, SignalIds, check_passphrase, differing_fields, normalize,
+    parse_alert, parse_generic, sign, verify_signature, verify_signature_detailed,
 };
+use neo_domain::Timestamp;
 use neo_domain::contracts::{SignalEventV1, SignalSource, SignalType};
-use neo_domain::{IdKind, MessageId, Timestamp};
 use serde_json::json;
 
 const T: i64 = 1_795_295_343;
@@ -154,15 +152,31 @@ fn passphrases_compare_exactly() {
     assert_eq!(bad.validate().unwrap_err().len(), 3);
 }
 
-fn alert(body: &str, at: Timestamp) -> SignalEventV1 {
+const INSTALLATION: &[u8] = b"this installation's secret, 32 bytes or more";
+
+fn ids() -> SignalIds {
+    SignalIds::new(INSTALLATION)
+}
+
+fn alert_from(body: &str, at: Timestamp, ids: &SignalIds, sender: &Sender) -> SignalEventV1 {
     let raw = parse_alert(body.as_bytes(), at).unwrap();
+    let scope = IdScope {
+        ids,
+        sender,
+        bucket: DEFAULT_BUCKET,
+    };
     normalize(
         raw,
         SignalSource::Tradingview,
         &PriorityRules::default(),
         at,
+        &scope,
     )
     .unwrap()
+}
+
+fn alert(body: &str, at: Timestamp) -> SignalEventV1 {
+    alert_from(body, at, &ids(), &Sender::holding(b"the passphrase"))
 }
 
 #[test]
@@ -172,6 +186,7 @@ fn same_content_in_a_bucket_is_one_signal() {
     let first = alert(body, bucket_start);
     let again = alert(body, bucket_start.add_nanos(59_999_999_999));
     assert_eq!(first.id, again.id);
+    assert_eq!(first.id.version(), 8);
     // The same numbers written differently are the same content.
     let respelled = r#"{"ticker":"BINANCE:BTCUSDT","action":"BUY","price":42000.50,"qty":0.015}"#;
     assert_eq!(alert(respelled, bucket_start).id, first.id);
@@ -179,13 +194,8 @@ fn same_content_in_a_bucket_is_one_signal() {
     let next = bucket_start.add_nanos(60_000_000_000);
     let later = alert(body, next);
     assert_ne!(later.id, first.id);
-    let previous = previous_bucket_signal_id(
-        SignalSource::Tradingview,
-        None,
-        &later,
-        next,
-        DEFAULT_BUCKET,
-    );
+    let sender = Sender::holding(b"the passphrase");
+    let previous = ids().previous_bucket_id(&sender, &later, next, DEFAULT_BUCKET);
     assert_eq!(previous, Some(first.id));
     // Different content: different id.
     let other = body.replace("42000.5", "42000.6");
@@ -193,7 +203,7 @@ fn same_content_in_a_bucket_is_one_signal() {
 }
 
 #[test]
-fn a_sender_id_is_the_key() {
+fn an_explicit_id_is_the_key_and_pines_order_name_is_not() {
     let with_id = |id: &str, price: &str, at: Timestamp| {
         alert(
             &format!(r#"{{"ticker":"AAPL","action":"buy","id":"{id}","close":"{price}"}}"#),
@@ -201,47 +211,113 @@ fn a_sender_id_is_the_key() {
         )
     };
     let a = with_id("alert-1", "180", secs(T));
-    assert_eq!(
-        a.id,
-        MessageId::derived(IdKind::Signal, "tradingview:id:alert-1")
-    );
-    // Pinned: changing the key format changes every dedupe key already stored.
-    assert_eq!(a.id.to_string(), "2a045aa4-9095-5798-b426-6dd47302dffa");
-    // Same id later and with other content: the same signal.
-    assert_eq!(with_id("alert-1", "181", secs(T + 3600)).id, a.id);
+    assert_eq!(a.source_id.as_deref(), Some("alert-1"));
+    // Same id later and with other content: the same key (the server answers 409
+    // for the changed content).
+    let changed = with_id("alert-1", "181", secs(T + 3600));
+    assert_eq!(changed.id, a.id);
+    assert_eq!(differing_fields(&a, &changed), vec!["price"]);
+    assert!(differing_fields(&a, &a).is_empty());
     assert_ne!(with_id("alert-2", "180", secs(T)).id, a.id);
-    let by_hand = signal_id(
-        SignalSource::Tradingview,
-        Some("alert-1"),
-        &a,
-        secs(0),
-        Duration::ZERO,
+    // `strategy.order.id` is Pine's order name ("Long"): every trade repeats it, so
+    // it is metadata, and the content decides.
+    let long = |price: &str| {
+        alert(
+            &format!(
+                r#"{{"ticker":"AAPL","action":"buy","strategy.order.id":"Long","close":"{price}"}}"#
+            ),
+            secs(T),
+        )
+    };
+    let (first, second) = (long("180"), long("185"));
+    assert_eq!(first.source_id, None);
+    assert_eq!(first.metadata["strategy.order.id"], "Long");
+    assert_ne!(first.id, second.id);
+}
+
+#[test]
+fn ids_are_per_sender_and_per_installation() {
+    let body = r#"{"ticker":"AAPL","action":"buy","id":"7"}"#;
+    let at = secs(T);
+    let ours = alert_from(
+        body,
+        at,
+        &ids(),
+        &Sender::holding(b"strategy A's passphrase"),
     );
-    assert_eq!(by_hand, a.id);
+    let theirs = alert_from(
+        body,
+        at,
+        &ids(),
+        &Sender::holding(b"strategy B's passphrase"),
+    );
+    assert_ne!(ours.id, theirs.id, "two senders' equal ids collide");
+    let elsewhere = alert_from(
+        body,
+        at,
+        &SignalIds::new(b"another installation's secret, 32+ bytes"),
+        &Sender::holding(b"strategy A's passphrase"),
+    );
+    assert_ne!(
+        ours.id, elsewhere.id,
+        "an id is predictable without the secret"
+    );
+    // Two strategies sharing one passphrase are told apart by their names.
+    let shared = Sender::holding(b"one passphrase");
+    let named = |name: &str| {
+        let body = format!(r#"{{"ticker":"AAPL","action":"buy","id":"7","strategy":"{name}"}}"#);
+        alert_from(&body, at, &ids(), &shared).id
+    };
+    assert_ne!(named("swing"), named("scalp"));
+}
+
+fn generic(body: &[u8], at: Timestamp) -> Result<SignalEventV1, neo_api::intake::IntakeError> {
+    let (ids, sender) = (ids(), Sender::holding(b"signing secret, 16+"));
+    let scope = IdScope {
+        ids: &ids,
+        sender: &sender,
+        bucket: DEFAULT_BUCKET,
+    };
+    parse_generic(body, at, &scope)
 }
 
 #[test]
 fn generic_bodies() {
     let at = secs(T);
-    let s = parse_generic(BODY, at).unwrap();
+    let s = generic(BODY, at).unwrap();
     assert_eq!(s.source, SignalSource::Api);
     assert_eq!(s.signal_type, SignalType::Entry);
-    assert_eq!(s.id.version(), 5);
-    assert_eq!(parse_generic(BODY, at.add_nanos(1)).unwrap().id, s.id);
+    assert_eq!(s.id.version(), 8);
+    assert_eq!(generic(BODY, at.add_nanos(1)).unwrap().id, s.id);
 
+    // A sent id is the sender's key, never the stored id (nobody picks their own).
     let with_id = json!({
         "id": "0199a3c1-7d2e-7c4a-9f10-3b5e8d2a6c01", "source": "api", "instrument": "AAPL",
         "signal_type": "alert", "priority": "low", "ts_event": "2026-11-21T21:09:03Z"
     });
-    let s = parse_generic(with_id.to_string().as_bytes(), at).unwrap();
-    assert_eq!(s.id.to_string(), "0199a3c1-7d2e-7c4a-9f10-3b5e8d2a6c01");
+    let s = generic(with_id.to_string().as_bytes(), at).unwrap();
+    assert_ne!(s.id.to_string(), "0199a3c1-7d2e-7c4a-9f10-3b5e8d2a6c01");
+    assert_eq!(
+        s.source_id.as_deref(),
+        Some("0199a3c1-7d2e-7c4a-9f10-3b5e8d2a6c01")
+    );
+    assert_eq!(
+        generic(
+            with_id.to_string().as_bytes(),
+            at.add_nanos(3_600_000_000_000)
+        )
+        .unwrap()
+        .id,
+        s.id
+    );
 
     let source_id = json!({
         "source_id": "job-7", "instrument": "AAPL", "signal_type": "alert",
         "priority": "low", "ts_event": "2026-11-21T21:09:03Z"
     });
-    let s = parse_generic(source_id.to_string().as_bytes(), at).unwrap();
-    assert_eq!(s.id, MessageId::derived(IdKind::Signal, "api:id:job-7"));
+    let s = generic(source_id.to_string().as_bytes(), at).unwrap();
+    assert_eq!(s.source_id.as_deref(), Some("job-7"));
+    assert_eq!(s.id.version(), 8);
 
     let cases: &[(&[u8], u16, &str, &str)] = &[
         (b"not json", 400, "invalid_json", ""),
@@ -267,7 +343,7 @@ fn generic_bodies() {
         ),
     ];
     for (body, status, code, path) in cases {
-        let err = parse_generic(body, at).unwrap_err();
+        let err = generic(body, at).unwrap_err();
         assert_eq!((err.status(), err.code()), (*status, *code), "{err}");
         assert_eq!(err.details()[0].path, *path, "{err}");
     }

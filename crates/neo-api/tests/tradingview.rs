@@ -2,9 +2,11 @@
 //! real-looking payloads in, normalized signals (or the right error) out.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should stop loudly
 
+use std::sync::LazyLock;
+
 use neo_api::intake::{
-    IntakeError, PriorityRules, check_freshness, normalize, parse_alert, parse_plain_text,
-    parse_tradingview_json,
+    DEFAULT_BUCKET, IdScope, IntakeError, PriorityRules, Sender, SignalIds, check_freshness,
+    normalize, parse_alert, parse_plain_text, parse_tradingview_json,
 };
 use neo_domain::contracts::{Priority, SignalEventV1, SignalSource, SignalType};
 use neo_domain::{Contract, Side, Timestamp};
@@ -18,6 +20,18 @@ fn received() -> Timestamp {
     at("2026-11-21T21:09:04Z")
 }
 
+static IDS: LazyLock<SignalIds> =
+    LazyLock::new(|| SignalIds::new(b"an installation secret of 32 bytes"));
+static SENDER: LazyLock<Sender> = LazyLock::new(|| Sender::holding(b"hunter2-long-secret"));
+
+fn scope() -> IdScope<'static> {
+    IdScope {
+        ids: &IDS,
+        sender: &SENDER,
+        bucket: DEFAULT_BUCKET,
+    }
+}
+
 fn tv(body: &str) -> Result<SignalEventV1, IntakeError> {
     let raw = parse_alert(body.as_bytes(), received())?;
     normalize(
@@ -25,6 +39,7 @@ fn tv(body: &str) -> Result<SignalEventV1, IntakeError> {
         SignalSource::Tradingview,
         &PriorityRules::default(),
         received(),
+        &scope(),
     )
 }
 
@@ -61,7 +76,9 @@ fn strategy_alert_becomes_an_entry() {
     assert_eq!(s.quantity.unwrap().to_string(), "0.015");
     assert_eq!(s.strategy.as_deref(), Some("ema-cross 9/21"));
     assert_eq!(s.interval.as_deref(), Some("15"));
-    assert_eq!(s.source_id.as_deref(), Some("Long"));
+    // Pine's order name repeats on every trade: kept, but never the key.
+    assert_eq!(s.source_id, None);
+    assert_eq!(s.metadata["order_id"], json!("Long"));
     assert_eq!(s.comment.as_deref(), Some("long on cross"));
     // timenow (when the alert fired) wins over time (the bar's open).
     assert_eq!(s.ts_event, at("2026-11-21T21:09:03Z"));
@@ -433,9 +450,15 @@ fn priority_rules_are_configurable_and_validated() {
     assert!(rules.validate().is_ok());
     let raw = |body: &str| parse_alert(body.as_bytes(), received()).unwrap();
     let norm = |body: &str| {
-        normalize(raw(body), SignalSource::Tradingview, &rules, received())
-            .unwrap()
-            .priority
+        normalize(
+            raw(body),
+            SignalSource::Tradingview,
+            &rules,
+            received(),
+            &scope(),
+        )
+        .unwrap()
+        .priority
     };
     assert_eq!(
         norm(r#"{"ticker":"AAPL","comment":"near liquidation"}"#),

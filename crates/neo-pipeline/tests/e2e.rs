@@ -150,8 +150,17 @@ async fn every_client_error_has_its_status_and_json_body(url: &str) {
         }
     };
     let cases = [
+        // Authentication first: a broken body without the passphrase is 401, with it 400.
         (
             send("{\"ticker\": ".to_owned(), "application/json").await,
+            401,
+        ),
+        (
+            send(
+                format!("{{\"passphrase\": \"{PASS}\", \"ticker\": "),
+                "application/json",
+            )
+            .await,
             400,
         ),
         (

@@ -72,6 +72,15 @@ pub enum IntakeError {
     /// The body is not JSON.
     #[error("the body is not valid JSON: {0}")]
     InvalidJson(String),
+    /// The same key twice in one object (or one text alert): which one was meant
+    /// is not guessed.
+    #[error("the key {key:?} appears twice in the object at {path:?}: send it once")]
+    DuplicateKey {
+        /// The JSON pointer of the object.
+        path: String,
+        /// The repeated key.
+        key: String,
+    },
     /// A plain-text alert line is not `key=value` or `key: value`.
     #[error("line {line} is not `key=value` or `key: value`")]
     BadLine {
@@ -149,7 +158,10 @@ impl IntakeError {
     /// The HTTP status to answer with: 400 unreadable, 401 not authenticated, 422 invalid content.
     pub fn status(&self) -> u16 {
         match self {
-            IntakeError::NotUtf8 | IntakeError::InvalidJson(_) | IntakeError::BadLine { .. } => 400,
+            IntakeError::NotUtf8
+            | IntakeError::InvalidJson(_)
+            | IntakeError::DuplicateKey { .. }
+            | IntakeError::BadLine { .. } => 400,
             IntakeError::MissingPassphrase
             | IntakeError::BadPassphrase
             | IntakeError::MissingSignature
@@ -168,6 +180,7 @@ impl IntakeError {
         match self {
             IntakeError::NotUtf8 => "not_utf8",
             IntakeError::InvalidJson(_) => "invalid_json",
+            IntakeError::DuplicateKey { .. } => "duplicate_key",
             IntakeError::BadLine { .. } => "bad_line",
             IntakeError::Invalid(problems) => problems
                 .first()
@@ -190,6 +203,12 @@ impl IntakeError {
             IntakeError::Invalid(problems) => problems.iter().map(|p| p.issue.clone()).collect(),
             IntakeError::InvalidJson(_) | IntakeError::NotUtf8 | IntakeError::BadLine { .. } => {
                 vec![Issue::new("", self.to_string())]
+            }
+            IntakeError::DuplicateKey { path, key } => {
+                vec![Issue::new(
+                    format!("{path}/{}", pointer(key).trim_start_matches('/')),
+                    self.to_string(),
+                )]
             }
             IntakeError::StaleAlert { .. } | IntakeError::FutureAlert { .. } => {
                 vec![Issue::new("/time", self.to_string())]

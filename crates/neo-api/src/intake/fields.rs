@@ -108,10 +108,10 @@ const ALIASES: &[(&str, Field)] = &[
     ("timenow", Field::Time),
     ("time", Field::Time),
     ("timestamp", Field::Time),
+    // Only an explicit id is a key: Pine's `strategy.order.id` (and `order_id`)
+    // is the order's *name* ("Long"), repeated on every trade; it stays metadata.
     ("id", Field::SourceId),
-    ("order_id", Field::SourceId),
     ("alert_id", Field::SourceId),
-    ("strategy.order.id", Field::SourceId),
     ("comment", Field::Comment),
     ("strategy.order.comment", Field::Comment),
     ("message", Field::Comment),
@@ -198,6 +198,8 @@ pub(crate) fn read_fields(
         }
         if field == Field::Side {
             check_side_agreement(&values, &mut problems);
+        } else if field.is_identity() {
+            check_agreement(field, &values, &mut problems);
         }
         let mut chosen = false;
         for (_, key, value) in values {
@@ -236,6 +238,75 @@ fn is_blank(value: &Value) -> bool {
         Value::String(s) => s.trim().is_empty(),
         _ => false,
     }
+}
+
+impl Field {
+    /// Fields whose aliases must agree when several are sent (`ticker` and
+    /// `symbol`): they say what and whose the alert is. Others (`time` and
+    /// `timenow`, `price` and `close`) legitimately differ, and the best-ranked
+    /// alias wins.
+    const fn is_identity(self) -> bool {
+        matches!(
+            self,
+            Field::Ticker | Field::Exchange | Field::Strategy | Field::SourceId | Field::SignalType
+        )
+    }
+}
+
+/// Two aliases of an identity field with different values are refused rather
+/// than one picked (`ticker` and `symbol` naming two instruments).
+fn check_agreement(field: Field, values: &[(usize, String, Value)], problems: &mut Vec<Problem>) {
+    let meaning = |v: &Value| -> Option<String> {
+        let Value::String(s) = v else { return None };
+        let s = s.trim();
+        match field {
+            // `BINANCE:BTCUSDT` and `BTCUSDT` name the same symbol.
+            Field::Ticker => Some(s.rsplit(':').next().unwrap_or(s).to_ascii_uppercase()),
+            Field::Exchange => Some(s.to_ascii_uppercase()),
+            Field::SignalType => parse_signal_type(s).map(|t| t.to_string()),
+            _ => Some(s.to_owned()),
+        }
+    };
+    let given: Vec<(&str, String)> = values
+        .iter()
+        .filter(|(_, _, v)| !is_blank(v))
+        .filter_map(|(_, key, v)| meaning(v).map(|m| (key.as_str(), m)))
+        .collect();
+    if let Some((first_key, first)) = given.first()
+        && let Some((other_key, other)) = given.iter().find(|(_, m)| m != first)
+    {
+        problems.push(Problem::new(
+            ProblemKind::ConflictingFields,
+            pointer(other_key),
+            format!(
+                "says {other:?} but {first_key} says {first:?}: send one {}",
+                field.name()
+            ),
+        ));
+    }
+}
+
+/// The passphrase and the strategy name an alert's fields carry, read before
+/// anything is validated: authentication comes first, so an unauthenticated
+/// body is told nothing about its content.
+pub(crate) fn credentials(map: &Map<String, Value>) -> (Option<Secret>, Option<String>) {
+    let best = |wanted: Field| {
+        map.iter()
+            .filter_map(|(key, value)| match lookup(key) {
+                Some((field, rank)) if field == wanted && !is_blank(value) => Some((rank, value)),
+                _ => None,
+            })
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, value)| value)
+    };
+    let passphrase = best(Field::Passphrase).map(|v| match v {
+        Value::String(s) => Secret::new(s.clone()),
+        other => Secret::new(other.to_string()),
+    });
+    let strategy = best(Field::Strategy)
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_owned());
+    (passphrase, strategy)
 }
 
 /// `action: buy` with `side: sell` is refused rather than guessed.
@@ -281,7 +352,7 @@ fn apply(alert: &mut RawAlert, field: Field, value: &Value, path: &str) -> Resul
         }
         Field::PrevPositionSize => alert.prev_position_size = Some(decimal::<Fixed>(value, path)?),
         Field::Strategy => alert.strategy = Some(text(value, path)?),
-        Field::Interval => alert.interval = Some(text(value, path)?),
+        Field::Interval => alert.interval = Some(interval(value, path)?),
         Field::Time => alert.time = Some(time(value, path)?),
         Field::SourceId => alert.source_id = Some(text(value, path)?),
         Field::Comment => alert.comment = Some(text(value, path)?),
@@ -348,17 +419,25 @@ fn bad_value(path: &str, word: &str, accepted: &str) -> Problem {
     )
 }
 
-/// A text field: strings trimmed, numbers and booleans as written.
+/// A text field: a string, trimmed. Anything else is refused, not coerced (a
+/// number where a ticker belongs is a broken template, not a ticker).
 fn text(value: &Value, path: &str) -> Result<String, Problem> {
     match value {
         Value::String(s) => Ok(s.trim().to_owned()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Null | Value::Array(_) | Value::Object(_) => Err(Problem::new(
+        other => Err(Problem::new(
             ProblemKind::BadValue,
             path,
-            "must be a string or a number",
+            format!("must be a string, not {}", super::json::kind_of(other)),
         )),
+    }
+}
+
+/// The interval: text, or a whole number of minutes (TradingView's `{{interval}}`
+/// unquoted is `15`).
+fn interval(value: &Value, path: &str) -> Result<String, Problem> {
+    match value {
+        Value::Number(n) if n.is_u64() => Ok(n.to_string()),
+        other => text(other, path),
     }
 }
 

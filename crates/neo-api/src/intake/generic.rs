@@ -1,30 +1,24 @@
 //! The generic signed webhook's body: a SignalEventV1 as JSON, with `id` and
 //! `source` optional, validated against the contract's schema and rules.
 
-use std::time::Duration;
-
 use neo_domain::contracts::{SignalEventV1, SignalSource};
 use neo_domain::{Contract, IdKind, MessageId, Timestamp};
 use serde_json::Value;
 
 use super::error::{IntakeError, Problem, ProblemKind};
-use super::idempotency::{DEFAULT_BUCKET, signal_id};
+use super::idempotency::IdScope;
 use super::json::{kind_of, parse_json};
 
 /// Reads a SignalEventV1-shaped body (after its signature was verified).
-/// `source` may be omitted and must otherwise be `api`; `id` may be omitted and
-/// is then derived like a TradingView alert's ([`signal_id`] with `source_id`,
-/// else the content and the default bucket), so a resend is a duplicate. Every
-/// schema and contract problem is listed (422 `contract_violation`).
-pub fn parse_generic(body: &[u8], received_at: Timestamp) -> Result<SignalEventV1, IntakeError> {
-    parse_generic_with_bucket(body, received_at, DEFAULT_BUCKET)
-}
-
-/// [`parse_generic`] with an explicit idempotency bucket.
-pub fn parse_generic_with_bucket(
+/// `source` may be omitted and must otherwise be `api`. The signal's id is
+/// always derived ([`IdScope::id`]): the sender's key is `source_id`, else the
+/// `id` it sent (a UUID), else the content within the bucket, so a resend is a
+/// duplicate and no sender can choose (or pre-claim) a stored id. Every schema
+/// and contract problem is listed (422 `contract_violation`).
+pub fn parse_generic(
     body: &[u8],
     received_at: Timestamp,
-    bucket: Duration,
+    scope: &IdScope<'_>,
 ) -> Result<SignalEventV1, IntakeError> {
     let mut map = match parse_json(body)? {
         Value::Object(map) => map,
@@ -49,8 +43,8 @@ pub fn parse_generic_with_bucket(
             ));
         }
     }
-    let derive_id = !map.contains_key("id");
-    if derive_id {
+    let sent_id = map.get("id").and_then(Value::as_str).map(str::to_owned);
+    if !map.contains_key("id") {
         // A placeholder so the document is complete; replaced below.
         map.insert(
             "id".into(),
@@ -81,14 +75,9 @@ pub fn parse_generic_with_bucket(
     if !issues.is_empty() {
         return Err(invalid(issues));
     }
-    if derive_id {
-        signal.id = signal_id(
-            signal.source,
-            signal.source_id.as_deref(),
-            &signal,
-            received_at,
-            bucket,
-        );
+    if signal.source_id.is_none() {
+        signal.source_id = sent_id;
     }
+    signal.id = scope.id(&signal, received_at);
     Ok(signal)
 }

@@ -23,12 +23,14 @@ mod text;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_strict;
 
 pub use error::{IntakeError, Problem, ProblemKind};
-pub use generic::{parse_generic, parse_generic_with_bucket};
-pub use idempotency::{DEFAULT_BUCKET, previous_bucket_signal_id, signal_id};
+pub use generic::parse_generic;
+pub use idempotency::{DEFAULT_BUCKET, IdScope, Sender, SignalIds, differing_fields};
 pub use json::parse_tradingview_json;
-pub use normalize::{check_freshness, infer_type, normalize, normalize_with_bucket};
+pub use normalize::{check_freshness, infer_type, normalize};
 pub use passphrase::{PassphraseConfig, Secret, check_passphrase};
 pub use priority::PriorityRules;
 pub use raw::{MarketPosition, RawAlert};
@@ -36,4 +38,4 @@ pub use signature::{
     DEFAULT_TOLERANCE_SECS, ReplayGuard, ReplayVerdict, SIGNATURE_HEADER, SignatureHeader,
     VerifiedSignature, sign, verify_signature, verify_signature_detailed,
 };
-pub use text::{parse_alert, parse_plain_text};
+pub use text::{AlertDocument, parse_alert, parse_plain_text, read_document, scan_credentials};

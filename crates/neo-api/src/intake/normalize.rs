@@ -8,19 +8,9 @@ use neo_domain::instrument::parse_ticker;
 use neo_domain::{Contract, Side, Timestamp};
 
 use super::error::{IntakeError, Problem, ProblemKind};
-use super::idempotency::{DEFAULT_BUCKET, signal_id};
+use super::idempotency::IdScope;
 use super::priority::PriorityRules;
 use super::raw::{MarketPosition, RawAlert};
-
-/// Normalizes with the default idempotency bucket ([`DEFAULT_BUCKET`], 60 s).
-pub fn normalize(
-    raw: RawAlert,
-    source: SignalSource,
-    rules: &PriorityRules,
-    received_at: Timestamp,
-) -> Result<SignalEventV1, IntakeError> {
-    normalize_with_bucket(raw, source, rules, received_at, DEFAULT_BUCKET)
-}
 
 /// Normalizes an alert:
 ///
@@ -29,16 +19,16 @@ pub fn normalize(
 /// - signal type and side: see [`infer_type`];
 /// - priority: [`PriorityRules::priority`];
 /// - `ts_event`: the alert's time when given, else `received_at`;
-/// - id: [`signal_id`] with the sender's id, else the content and `bucket`.
+/// - id: [`IdScope::id`]: the sender's explicit id, else the content within the bucket.
 ///
 /// The result passes `SignalEventV1::check()`; its issues become 422
 /// `contract_violation` problems (with the paths the sender used).
-pub fn normalize_with_bucket(
+pub fn normalize(
     raw: RawAlert,
     source: SignalSource,
     rules: &PriorityRules,
     received_at: Timestamp,
-    bucket: Duration,
+    scope: &IdScope<'_>,
 ) -> Result<SignalEventV1, IntakeError> {
     let ticker_path = raw.path_of("ticker");
     let Some(ticker) = raw.ticker.as_deref() else {
@@ -86,13 +76,7 @@ pub fn normalize_with_bucket(
         metadata: raw.metadata.clone(),
         original: raw.original.clone(),
     };
-    signal.id = signal_id(
-        source,
-        raw.source_id.as_deref(),
-        &signal,
-        received_at,
-        bucket,
-    );
+    signal.id = scope.id(&signal, received_at);
     let issues = signal.check();
     if !issues.is_empty() {
         let problems = issues

@@ -10,6 +10,7 @@ use ring::hmac;
 use serde::{Deserialize, Deserializer};
 
 use super::error::IntakeError;
+use super::idempotency::Sender;
 
 /// A fixed key: HMAC here only maps both sides to equal-length tags, so the
 /// comparison time depends on neither the secret's content nor its length.
@@ -109,12 +110,17 @@ impl PassphraseConfig {
             .or(self.global.as_ref())
     }
 
-    /// Checks an alert's passphrase. With no secret configured for it, every
-    /// alert is refused (fail closed): a server that wants an open endpoint
-    /// must not call this.
-    pub fn check(&self, given: Option<&str>, strategy: Option<&str>) -> Result<(), IntakeError> {
+    /// Checks an alert's passphrase and names the sender by it. With no secret
+    /// configured for it, every alert is refused (fail closed): a server that
+    /// wants an open endpoint must not call this.
+    pub fn check(
+        &self,
+        given: Option<&str>,
+        strategy: Option<&str>,
+    ) -> Result<Sender, IntakeError> {
         match self.expected_for(strategy) {
-            Some(expected) => check_passphrase(given, expected),
+            Some(expected) => check_passphrase(given, expected)
+                .map(|()| Sender::holding(expected.expose().as_bytes())),
             None if given.is_none() => Err(IntakeError::MissingPassphrase),
             None => Err(IntakeError::BadPassphrase),
         }

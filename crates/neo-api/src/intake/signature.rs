@@ -9,6 +9,7 @@ use neo_domain::Timestamp;
 use ring::hmac;
 
 use super::error::IntakeError;
+use super::idempotency::Sender;
 
 /// The header's name.
 pub const SIGNATURE_HEADER: &str = "X-Neo-Signature";
@@ -95,6 +96,8 @@ pub struct VerifiedSignature {
     pub t: i64,
     /// The `v1` that matched, lower-case hex.
     pub signature: String,
+    /// Who signed: the secret that matched, as a sender.
+    pub sender: Sender,
 }
 
 /// Verifies the header against the raw body under any of `secrets` (several
@@ -141,6 +144,7 @@ pub fn verify_signature_detailed(
                 return Ok(VerifiedSignature {
                     t: parsed.t,
                     signature: encode_hex(candidate),
+                    sender: Sender::holding(secret),
                 });
             }
         }
@@ -249,6 +253,12 @@ impl ReplayGuard {
         }
         self.seen.insert(entry);
         ReplayVerdict::Fresh
+    }
+
+    /// Forgets `(t, sig)`: its request was not committed, so a retry of it is
+    /// not a replay.
+    pub fn forget(&mut self, t: i64, sig: &str) {
+        self.seen.remove(&(t, sig.to_ascii_lowercase()));
     }
 
     /// Entries held now.

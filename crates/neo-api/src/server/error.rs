@@ -32,6 +32,16 @@ pub enum ApiError {
     /// A signed request seen before.
     #[error("this signature was already used: sign every request anew")]
     Replayed,
+    /// The replay guard holds as many live signatures as it may: nothing was
+    /// accepted (failing closed), retry shortly.
+    #[error("too many signed requests in the tolerance window: retry shortly")]
+    ReplayGuardFull,
+    /// An idempotency key already accepted with different content.
+    #[error("this id was already used for an alert with a different {}: send a new id for a new alert", .fields.join(", "))]
+    IdempotencyConflict {
+        /// The content fields that differ from the first alert's.
+        fields: Vec<&'static str>,
+    },
     /// A query parameter or path segment is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -84,6 +94,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Replayed => StatusCode::UNAUTHORIZED,
+            ApiError::ReplayGuardFull => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::IdempotencyConflict { .. } => StatusCode::CONFLICT,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -101,6 +113,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::UnreadableBody(_) => "unreadable_body",
             ApiError::Replayed => "replayed_signature",
+            ApiError::ReplayGuardFull => "replay_guard_full",
+            ApiError::IdempotencyConflict { .. } => "idempotency_conflict",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
             ApiError::Invalid { .. } => "invalid",
@@ -114,6 +128,15 @@ impl ApiError {
         match self {
             ApiError::Intake(e) => e.details(),
             ApiError::Invalid { details, .. } => details.clone(),
+            ApiError::IdempotencyConflict { fields } => fields
+                .iter()
+                .map(|f| {
+                    Issue::new(
+                        format!("/{f}"),
+                        "differs from the alert first accepted under this id",
+                    )
+                })
+                .collect(),
             _ => Vec::new(),
         }
     }

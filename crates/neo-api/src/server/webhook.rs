@@ -6,12 +6,13 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use neo_domain::contracts::{SignalEventV1, SignalSource};
-use neo_domain::{Envelope, subject};
+use neo_domain::{Envelope, MessageId, Timestamp, subject};
 use neo_store::{InboxKey, Op, Unit, UnitOutcome};
 use serde_json::{Value, json};
 
+use super::id_secret::IdSecret;
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
-use crate::intake::{self, IntakeError, Secret};
+use crate::intake::{self, IdScope, IntakeError, ReplayVerdict, Secret, Sender, SignalIds};
 use crate::metrics::names;
 
 /// How the body is to be read, from its content type.
@@ -89,15 +90,27 @@ async fn tradingview_inner(
     }
     let body = read(&state, body)?;
     let received_at = (state.clock)();
-    let raw = intake::parse_alert(&body, received_at)?;
-    let given = raw.passphrase.as_ref().map(Secret::expose);
-    state.passphrases.check(given, raw.strategy.as_deref())?;
-    let signal = intake::normalize_with_bucket(
+    // Authenticate first: an unauthenticated body is told nothing about its content.
+    let document = intake::read_document(&body);
+    let (passphrase, strategy) = match &document {
+        Ok(doc) => doc.credentials(),
+        Err(_) => intake::scan_credentials(&body),
+    };
+    let given = passphrase.as_ref().map(Secret::expose);
+    let sender = state.passphrases.check(given, strategy.as_deref())?;
+    let raw = document?.into_alert(received_at)?;
+    let ids = state.signal_ids().await?;
+    let scope = IdScope {
+        ids,
+        sender: &sender,
+        bucket: state.bucket(),
+    };
+    let signal = intake::normalize(
         raw,
         SignalSource::Tradingview,
         &state.config.priority,
         received_at,
-        state.bucket(),
+        &scope,
     )?;
     let window = state.config.freshness_secs;
     if window > 0 {
@@ -107,7 +120,7 @@ async fn tradingview_inner(
             std::time::Duration::from_secs(window),
         )?;
     }
-    accept(&state, signal, received_at).await
+    accept(&state, signal, received_at, &scope).await
 }
 
 async fn generic_inner(
@@ -137,34 +150,47 @@ async fn generic_inner(
         now,
         state.config.signature_tolerance_secs,
     )?;
-    // A poisoned lock only means another request panicked mid-check; the guard's set is intact.
-    let fresh = state
-        .replays
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .check_and_remember(verified.t, &verified.signature);
-    if !fresh {
-        return Err(ApiError::Replayed);
+    match state.replays().check(verified.t, &verified.signature) {
+        ReplayVerdict::Fresh => {}
+        ReplayVerdict::Replay => return Err(ApiError::Replayed),
+        ReplayVerdict::Full => return Err(ApiError::ReplayGuardFull),
     }
-    let signal = intake::parse_generic_with_bucket(&body, now, state.bucket())?;
-    accept(&state, signal, now).await
+    let answer = signed(&state, &body, now, &verified.sender).await;
+    if answer.is_err() {
+        // Not committed: a retry of this request is not a replay.
+        state.replays().forget(verified.t, &verified.signature);
+    }
+    answer
 }
 
-/// Commits the signal, its outbox envelope and its inbox key together; a key seen
-/// before means the same alert again.
+/// The signed body, once its signature is held by the replay guard.
+async fn signed(
+    state: &AppState,
+    body: &[u8],
+    now: Timestamp,
+    sender: &Sender,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ids = state.signal_ids().await?;
+    let scope = IdScope {
+        ids,
+        sender,
+        bucket: state.bucket(),
+    };
+    let signal = intake::parse_generic(body, now, &scope)?;
+    accept(state, signal, now, &scope).await
+}
+
+/// Commits the signal, its outbox envelope and its inbox key together. A key
+/// seen before is the same alert again (202, `duplicate: true`) when its content
+/// matches what was accepted, and a 409 `idempotency_conflict` naming the
+/// fields that differ when it does not.
 async fn accept(
     state: &AppState,
     signal: SignalEventV1,
-    received_at: neo_domain::Timestamp,
+    received_at: Timestamp,
+    scope: &IdScope<'_>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if signal.source_id.is_none()
-        && let Some(previous) = intake::previous_bucket_signal_id(
-            signal.source,
-            None,
-            &signal,
-            received_at,
-            state.bucket(),
-        )
+    if let Some(previous) = scope.previous_bucket_id(&signal, received_at)
         && state
             .store
             .handled(GATEWAY_CONSUMER, &[previous])
@@ -184,24 +210,63 @@ async fn accept(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let unit = Unit {
         inbox: Some(InboxKey::new(GATEWAY_CONSUMER, id)),
-        ops: vec![Op::InsertSignal(signal)],
+        ops: vec![Op::InsertSignal(signal.clone())],
         outbox: vec![envelope],
     };
     let outcome = state.writer.commit(vec![unit]).await?;
     let duplicate = matches!(outcome.first(), Some(UnitOutcome::AlreadyHandled));
-    let name = if duplicate {
-        names::SIGNALS_DUPLICATE
+    if duplicate {
+        conflict_check(state, &signal).await?;
+        metrics::counter!(names::SIGNALS_DUPLICATE, "source" => source.as_str()).increment(1);
     } else {
         state.wake_relay();
-        names::SIGNALS_ACCEPTED
-    };
-    metrics::counter!(name, "source" => source.as_str()).increment(1);
+        metrics::counter!(names::SIGNALS_ACCEPTED, "source" => source.as_str()).increment(1);
+    }
     Ok(answer(id, duplicate))
 }
 
-fn answer(id: neo_domain::MessageId, duplicate: bool) -> (StatusCode, Json<Value>) {
+/// A duplicate's content against the alert first accepted under its id.
+async fn conflict_check(state: &AppState, again: &SignalEventV1) -> Result<(), ApiError> {
+    let Some(first) = state.store.get_signal(again.id).await? else {
+        return Ok(());
+    };
+    let fields = intake::differing_fields(&first, again);
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::IdempotencyConflict { fields })
+    }
+}
+
+fn answer(id: MessageId, duplicate: bool) -> (StatusCode, Json<Value>) {
     (
         StatusCode::ACCEPTED,
         Json(json!({ "signal_id": id.to_string(), "duplicate": duplicate })),
     )
+}
+
+impl AppState {
+    /// The installation's id derivation, loaded (or created) on first use.
+    async fn signal_ids(&self) -> Result<&SignalIds, ApiError> {
+        let secret = self
+            .ids
+            .get_or_try_init(|| {
+                IdSecret::load(
+                    self.config.id_secret.as_ref(),
+                    &self.store,
+                    &self.writer,
+                    (self.clock)(),
+                )
+            })
+            .await?;
+        Ok(secret.ids())
+    }
+
+    /// The replay guard (a poisoned lock only means another request panicked
+    /// mid-check; the guard's set is intact).
+    fn replays(&self) -> std::sync::MutexGuard<'_, intake::ReplayGuard> {
+        self.replays
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
