@@ -43,6 +43,9 @@ pub struct NotifyStage<B: Bus> {
     pub clock: Clock,
 }
 
+/// Tries at recording a sent notification's outcome before handing it back.
+const RECORD_TRIES: u32 = 30;
+
 /// Runs until shutdown; then waits for the notifications in flight.
 pub async fn run_notify_stage<B: Bus>(
     stage: NotifyStage<B>,
@@ -52,6 +55,7 @@ pub async fn run_notify_stage<B: Bus>(
     let permits = Arc::new(Semaphore::new(stage.max_in_flight.max(1)));
     let in_flight: Arc<Mutex<BTreeSet<MessageId>>> = Arc::default();
     let shared = Arc::new(stage);
+    let mut lookups = neo_stage::Backoff::default();
     while !*shutdown.borrow() {
         let batch = tokio::select! {
             batch = subscription.next_batch(256, Duration::from_millis(50)) => batch,
@@ -72,7 +76,27 @@ pub async fn run_notify_stage<B: Bus>(
             .iter()
             .filter_map(|d| d.envelope().map(|e| e.id))
             .collect();
-        let handled = shared.store.handled(NOTIFY_CONSUMER, &ids).await?;
+        let handled = match shared.store.handled(NOTIFY_CONSUMER, &ids).await {
+            Ok(handled) => {
+                lookups = neo_stage::Backoff::default();
+                handled
+            }
+            Err(e) if e.is_transient() => {
+                // The store is away: hand the batch back and wait (nothing was sent).
+                for delivery in deliveries {
+                    settle(delivery.nak(lookups.delay()).await);
+                }
+                if lookups.fail() {
+                    tracing::warn!(error = %e, failures = lookups.failures(), "notify stage: inbox lookup failed; waiting for the store");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(lookups.delay()) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for delivery in deliveries {
             let id = delivery.envelope().map(|e| e.id);
             let busy = id.is_some_and(|id| {
@@ -169,10 +193,19 @@ async fn deliver<B: Bus>(stage: &NotifyStage<B>, delivery: Delivery, n: Notifica
         ops: vec![Op::InsertAudit(record)],
         outbox: Vec::new(),
     };
-    if let Err(e) = stage.writer.commit(vec![unit]).await {
-        tracing::warn!(error = %e, "could not record a notification outcome; it will be retried");
-        settle(delivery.nak(Duration::from_secs(1)).await);
-        return;
+    // The message went out: record that, riding out a store outage, rather than
+    // hand it back and send it twice (given up after about two minutes).
+    let mut backoff = neo_stage::Backoff::default();
+    while let Err(e) = stage.writer.commit(vec![unit.clone()]).await {
+        let give_up = !e.is_transient() || backoff.failures() >= RECORD_TRIES;
+        if backoff.fail() || give_up {
+            tracing::warn!(error = %e, failures = backoff.failures(), "could not record a notification outcome");
+        }
+        if give_up {
+            settle(delivery.nak(Duration::from_secs(1)).await);
+            return;
+        }
+        tokio::time::sleep(backoff.delay()).await;
     }
     match reason {
         Some(reason) => {

@@ -11,12 +11,15 @@
 //! undecodable message, a payload that breaks its contract) go to the
 //! dead-letter queue at once, so a poison message never blocks the stream.
 //!
-//! Handlers keep in-memory state only as a cache of what the store holds: when
-//! a commit fails, the runner stops with an error so the supervisor can restart
-//! the stage from durable state.
+//! Handlers keep in-memory state only as a cache of what the store holds. A
+//! commit that fails for a transient reason (the database is away) is retried
+//! with capped backoff until it lands, so that cache never runs ahead of the
+//! store; a permanent failure stops the runner so the stage restarts from
+//! durable state.
 
 mod relay;
 mod replay;
+mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +32,7 @@ use tokio::sync::{Notify, watch};
 
 pub use relay::{RelayConfig, run_relay};
 pub use replay::replay_embedded;
+pub use retry::Backoff;
 
 /// What handling one message produced.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -140,7 +144,8 @@ pub enum StageError {
     /// The bus refused the subscription (bad config): not worth retrying.
     #[error(transparent)]
     Bus(#[from] BusError),
-    /// A commit failed: the stage must restart from durable state.
+    /// A commit failed for good (or the store was still away at shutdown): the
+    /// stage must restart from durable state.
     #[error("commit failed, restart from the store: {0}")]
     Store(#[from] StoreError),
     /// Side work failed half-way: the handler's state may be ahead of the store.
@@ -190,8 +195,16 @@ pub async fn run_stage<B: Bus, H: Handler>(
     let mut subscription = bus.subscribe(config.consumer).await?;
     let mut stats = StageStats::default();
     let mut bus_errors = 0u32;
+    let mut lookups = Backoff::default();
     while !*shutdown.borrow() {
-        poll_side_work(&writer, &mut handler, &consumer, config.wake.as_ref()).await?;
+        poll_side_work(
+            &writer,
+            &mut handler,
+            &consumer,
+            config.wake.as_ref(),
+            &mut shutdown,
+        )
+        .await?;
         let batch = tokio::select! {
             batch = subscription.next_batch(config.batch, config.wait) => batch,
             _ = shutdown.changed() => break,
@@ -214,25 +227,36 @@ pub async fn run_stage<B: Bus, H: Handler>(
         }
         let before = stats;
         let deliveries = match skip_handled(&store, &consumer, deliveries, &mut stats).await {
-            Ok(fresh) => fresh,
+            Ok(fresh) => {
+                lookups = Backoff::default();
+                fresh
+            }
             Err((e, deliveries)) => {
-                // Cannot tell what was handled: hand the batch back, restart from the store.
+                // Cannot tell what was handled, and nothing changed yet: hand the batch
+                // back and wait for the store (a permanent error stops the stage).
                 let retry = spec.delay_after(1);
                 futures::future::join_all(deliveries.into_iter().map(|d| d.nak(retry))).await;
-                return Err(StageError::Store(e));
+                if !e.is_transient() {
+                    return Err(StageError::Store(e));
+                }
+                if lookups.fail() {
+                    tracing::warn!(stage = %consumer, error = %e, failures = lookups.failures(), "inbox lookup failed; waiting for the store");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(lookups.delay()) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
             }
         };
         if !deliveries.is_empty() {
-            handle_batch(
-                &writer,
-                &mut handler,
-                &consumer,
-                &spec,
-                deliveries,
-                &mut stats,
-                config.wake.as_ref(),
-            )
-            .await?;
+            let batch = Batch {
+                writer: &writer,
+                consumer: &consumer,
+                spec: &spec,
+                wake: config.wake.as_ref(),
+            };
+            handle_batch(&batch, &mut handler, deliveries, &mut stats, &mut shutdown).await?;
         }
         if let Some(observer) = &config.observer {
             (observer.0)(&stats.since(before));
@@ -241,12 +265,14 @@ pub async fn run_stage<B: Bus, H: Handler>(
     Ok(stats)
 }
 
-/// Commits what the handler did outside messages; a handler error stops the stage.
+/// Commits what the handler did outside messages (retrying while the store is
+/// away); a handler error stops the stage.
 async fn poll_side_work<H: Handler>(
     writer: &Writer,
     handler: &mut H,
     consumer: &str,
     wake: Option<&Arc<Notify>>,
+    shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), StageError> {
     match handler.poll() {
         Ok(Some(effects)) if !(effects.ops.is_empty() && effects.outbox.is_empty()) => {
@@ -256,7 +282,7 @@ async fn poll_side_work<H: Handler>(
                 outbox: effects.outbox,
             };
             let wrote_outbox = !unit.outbox.is_empty();
-            writer.commit(vec![unit]).await?;
+            retry::commit_until_done(writer, vec![unit], consumer, shutdown).await?;
             effects.counts.iter().for_each(Count::record);
             if wrote_outbox {
                 ring(wake);
@@ -300,16 +326,29 @@ async fn skip_handled(
     Ok(fresh)
 }
 
-/// Handles one batch: dead letters, handler calls, one commit, then acks.
+/// What handling a batch needs besides the handler and its deliveries.
+struct Batch<'a> {
+    writer: &'a Writer,
+    consumer: &'a str,
+    spec: &'a ConsumerSpec,
+    wake: Option<&'a Arc<Notify>>,
+}
+
+/// Handles one batch: dead letters, handler calls, one commit (retried while the
+/// store is away), then acks.
 async fn handle_batch<H: Handler>(
-    writer: &Writer,
+    batch: &Batch<'_>,
     handler: &mut H,
-    consumer: &str,
-    spec: &ConsumerSpec,
     deliveries: Vec<Delivery>,
     stats: &mut StageStats,
-    wake: Option<&Arc<Notify>>,
+    shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), StageError> {
+    let Batch {
+        writer,
+        consumer,
+        spec,
+        wake,
+    } = *batch;
     let mut units = Vec::with_capacity(deliveries.len());
     let mut counts = Vec::with_capacity(deliveries.len());
     let mut committing = Vec::with_capacity(deliveries.len());
@@ -364,7 +403,7 @@ async fn handle_batch<H: Handler>(
         return fatal.map_or(Ok(()), |e| Err(StageError::Handler(e)));
     }
     let wrote_outbox = units.iter().any(|u| !u.outbox.is_empty());
-    let outcomes = match writer.commit(units).await {
+    let outcomes = match retry::commit_until_done(writer, units, consumer, shutdown).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
             // Nothing was written: hand everything back, and stop so state is rebuilt.

@@ -38,11 +38,21 @@ pub async fn run_relay<B: Bus>(
 ) -> u64 {
     let mut relayed = 0u64;
     let mut failures = 0u32;
+    let mut reads = crate::Backoff::default();
     loop {
         let rows = match store.outbox_pending(config.batch).await {
-            Ok(rows) => rows,
+            Ok(rows) => {
+                reads = crate::Backoff::default();
+                rows
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "relay cannot read the outbox");
+                if reads.fail() {
+                    tracing::warn!(error = %e, failures = reads.failures(), "relay cannot read the outbox; waiting for the store");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(reads.delay()) => {}
+                    _ = shutdown.changed() => {}
+                }
                 Vec::new()
             }
         };

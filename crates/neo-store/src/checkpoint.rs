@@ -4,7 +4,12 @@
 //! for tens of milliseconds a few times a second under load. With automatic
 //! checkpoints off, this task runs a PASSIVE checkpoint every few hundred
 //! milliseconds on a read connection: it never blocks the writer, and the WAL
-//! stays small. It stops when the last `Writer` is dropped.
+//! stays small. A PASSIVE checkpoint cannot finish while readers hold old
+//! snapshots, and under a steady read load (the relay, the API) that can be
+//! always: so when the WAL has grown past [`WAL_LIMIT_BYTES`] a TRUNCATE
+//! checkpoint (which waits for those readers, briefly holding the writer) folds
+//! it back and empties the file, and `journal_size_limit` trims it whenever
+//! SQLite restarts it. It stops when the last `Writer` is dropped.
 
 use std::time::Duration;
 
@@ -15,6 +20,9 @@ use crate::backend::Pools;
 
 /// How often the WAL is folded back into the database.
 const EVERY: Duration = Duration::from_millis(250);
+
+/// The WAL size past which it is truncated (and to which SQLite trims it).
+pub(crate) const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Starts the checkpointer for a file-backed SQLite store (nothing for PostgreSQL or memory).
 pub(crate) fn spawn<T: Send + 'static>(store: &Store, alive: WeakSender<T>) {
@@ -29,16 +37,23 @@ pub(crate) fn spawn<T: Send + 'static>(store: &Store, alive: WeakSender<T>) {
         if !matches!(mode, Ok((m,)) if m.eq_ignore_ascii_case("wal")) {
             return;
         }
+        let page = page_size(&read).await;
         loop {
             tokio::time::sleep(EVERY).await;
             if alive.upgrade().is_none() {
                 break;
             }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&read)
-                .await
-            {
-                tracing::debug!(error = %e, "WAL checkpoint skipped");
+            // (busy, frames in the WAL, frames checkpointed)
+            let passive: Result<(i64, i64, i64), _> =
+                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&read)
+                    .await;
+            match passive {
+                Ok((_, frames, _)) if frames.saturating_mul(page) > WAL_LIMIT_BYTES => {
+                    truncate(&read).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "WAL checkpoint skipped"),
             }
         }
         // The last one: leave a small WAL behind for the next start.
@@ -46,4 +61,24 @@ pub(crate) fn spawn<T: Send + 'static>(store: &Store, alive: WeakSender<T>) {
             .execute(&read)
             .await;
     });
+}
+
+/// The database's page size (a WAL frame holds one page).
+async fn page_size(read: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_as::<_, (i64,)>("PRAGMA page_size")
+        .fetch_one(read)
+        .await
+        .map_or(4096, |(size,)| size)
+}
+
+/// Folds the whole WAL back and empties the file.
+async fn truncate(read: &sqlx::SqlitePool) {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(read)
+        .await
+    {
+        Ok((0, _, _)) => tracing::debug!("WAL truncated"),
+        Ok(_) => tracing::debug!("WAL truncation waited too long for readers; next time"),
+        Err(e) => tracing::debug!(error = %e, "WAL truncation skipped"),
+    }
 }

@@ -100,6 +100,9 @@ fn classify_sqlstate(code: &str, message: String) -> StoreError {
         "40001" | "40P01" | "55P03" => StoreError::Conflict(message),
         // admin/crash shutdown, cannot connect now, database does not exist (dropped or not yet created)
         "57P01" | "57P02" | "57P03" | "3D000" => StoreError::Unavailable(message),
+        // object_not_in_prerequisite_state: the database is not accepting connections
+        // (ALTER DATABASE ... ALLOW_CONNECTIONS false, a maintenance window).
+        "55000" => StoreError::Unavailable(message),
         _ if code.starts_with("08") || code.starts_with("53") => StoreError::Unavailable(message),
         _ if code.starts_with("23") => StoreError::Constraint(message),
         _ if code.starts_with("22") => StoreError::Invalid(message),
@@ -138,6 +141,7 @@ mod tests {
         assert!(classify_sqlstate("40P01", String::new()).is_transient());
         assert!(classify_sqlstate("08006", String::new()).is_transient());
         assert!(classify_sqlstate("57P01", String::new()).is_transient());
+        assert!(classify_sqlstate("55000", String::new()).is_transient());
         assert!(matches!(
             classify_sqlstate("23503", String::new()),
             StoreError::Constraint(_)

@@ -41,8 +41,9 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             max_connections: 8,
-            acquire_timeout: Duration::from_secs(10),
-            busy_timeout: Duration::from_secs(5),
+            // A down database answers 503 within 2 s, never a hang.
+            acquire_timeout: Duration::from_secs(2),
+            busy_timeout: Duration::from_secs(2),
             migrate: true,
         }
     }
@@ -188,7 +189,12 @@ fn sqlite_pools(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> 
         // FULL: an acknowledged commit survives power loss (ARCHITECTURE.md, Delivery).
         .synchronous(SqliteSynchronous::Full)
         // Checkpoints run beside the writer (crate::checkpoint), never inside a commit.
-        .pragma("wal_autocheckpoint", "0");
+        .pragma("wal_autocheckpoint", "0")
+        // A restarted WAL is trimmed back to this size, so a burst does not keep its disk.
+        .pragma(
+            "journal_size_limit",
+            crate::checkpoint::WAL_LIMIT_BYTES.to_string(),
+        );
     let read = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.acquire_timeout)

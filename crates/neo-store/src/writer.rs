@@ -123,6 +123,7 @@ async fn run(
     counters: Arc<Counters>,
 ) {
     let mut carried: Option<Request> = None;
+    let mut failing = 0u64;
     loop {
         let first = match carried.take() {
             Some(request) => request,
@@ -144,14 +145,31 @@ async fn run(
             units += next.units.len();
             batch.push(next);
         }
-        commit_batch(&store, batch, &counters).await;
+        if commit_batch(&store, batch, &counters, failing).await {
+            if failing > 0 {
+                tracing::info!(
+                    failed_batches = failing,
+                    "store writer: commits succeed again"
+                );
+            }
+            failing = 0;
+        } else {
+            failing += 1;
+        }
     }
     tracing::debug!("store writer stopped: every handle dropped and the queue drained");
 }
 
 /// Commits a batch in one transaction; if that fails for a reason one request could
-/// cause, commits each request alone so a bad request fails by itself.
-async fn commit_batch(store: &Store, batch: Vec<Request>, counters: &Counters) {
+/// cause, commits each request alone so a bad request fails by itself. False when
+/// the batch failed; `failing` batches in a row failed before it, and only every
+/// power of two is logged, so an outage does not flood the log.
+async fn commit_batch(
+    store: &Store,
+    batch: Vec<Request>,
+    counters: &Counters,
+    failing: u64,
+) -> bool {
     let mut units = Vec::new();
     let mut parts: Vec<(Range<usize>, oneshot::Sender<_>)> = Vec::with_capacity(batch.len());
     for mut request in batch {
@@ -170,22 +188,28 @@ async fn commit_batch(store: &Store, batch: Vec<Request>, counters: &Counters) {
                 // A caller that stopped waiting needs no answer.
                 let _ = reply.send(Ok(mine));
             }
-            return;
+            return true;
         }
         Err(error) => error,
     };
     // Alone, each request would fail the same way when the database is down: answer now.
     if parts.len() == 1 || matches!(error, StoreError::Unavailable(_)) {
-        tracing::warn!(%error, requests = parts.len(), "store writer batch failed");
+        if (failing + 1).is_power_of_two() {
+            tracing::warn!(%error, requests = parts.len(), failed_batches = failing + 1, "store writer batch failed");
+        }
         for (_, reply) in parts {
             let _ = reply.send(Err(error.clone()));
         }
-        return;
+        return false;
     }
     tracing::warn!(%error, requests = parts.len(), "store writer batch failed; retrying each request alone");
     Counters::bump(&counters.split_batches, 1);
+    let mut any = false;
     for (range, reply) in parts {
         Counters::bump(&counters.transactions, 1);
-        let _ = reply.send(store.commit(&units[range]).await);
+        let result = store.commit(&units[range]).await;
+        any |= result.is_ok();
+        let _ = reply.send(result);
     }
+    any
 }

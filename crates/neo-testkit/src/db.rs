@@ -111,6 +111,58 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A PostgreSQL outage of this database alone: new connections are refused
+    /// (SQLSTATE 55000) and every open one is cut, as a maintenance window or a
+    /// failover does. `false` for SQLite (nothing to take away).
+    #[allow(clippy::panic)] // the admin connection failing is a broken test setup
+    pub async fn take_away(&self) -> bool {
+        let Cleanup::Database { admin_url, name } = &self.cleanup else {
+            return false;
+        };
+        admin(
+            admin_url,
+            &[
+                format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            ],
+        )
+        .await;
+        true
+    }
+
+    /// Ends [`TestDb::take_away`]'s outage.
+    pub async fn give_back(&self) {
+        if let Cleanup::Database { admin_url, name } = &self.cleanup {
+            admin(
+                admin_url,
+                &[format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")],
+            )
+            .await;
+        }
+    }
+}
+
+/// Runs statements on the admin database.
+#[allow(clippy::panic)] // a broken test setup should stop loudly
+async fn admin(admin_url: &str, statements: &[String]) {
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach {admin_url}: {e}"));
+    for sql in statements {
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut admin)
+            .await
+        {
+            panic!("{sql}: {e}");
+        }
+    }
+    let _ = admin.close().await;
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

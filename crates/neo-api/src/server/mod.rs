@@ -240,12 +240,24 @@ async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(json!({ "status": "ok" }))
 }
 
+/// How long readiness waits for the store.
+const READY_WITHIN: Duration = Duration::from_secs(1);
+
 /// Readiness: the store answers too; 503 otherwise.
 async fn ready(
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, (StatusCode, axum::Json<serde_json::Value>)> {
     let bus = state.live.as_ref().map_or(Ok(()), |l| l.bus_ready());
-    match (state.store.ping().await, bus) {
+    // Within a second whatever the store does: a hung database is not ready.
+    let store = tokio::time::timeout(READY_WITHIN, state.store.ping())
+        .await
+        .unwrap_or_else(|_| {
+            Err(neo_store::StoreError::Unavailable(format!(
+                "no answer within {} ms",
+                READY_WITHIN.as_millis()
+            )))
+        });
+    match (store, bus) {
         (Ok(()), Ok(())) => Ok(axum::Json(
             json!({ "status": "ready", "store": "ok", "bus": "ok" }),
         )),
