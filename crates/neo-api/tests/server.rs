@@ -397,7 +397,36 @@ async fn a_refused_signed_request_is_not_a_replay(url: &str) {
     assert_eq!(store.count(Table::Signals).await.unwrap(), 0);
 }
 
+/// A malformed query string and a JSON endpoint posted as text are refused with
+/// the API's JSON error body, like every other refusal.
+async fn query_and_content_type_errors_are_json(url: &str) {
+    let (app, _store) = app(url).await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    for path in [
+        "/v1/signals?limit=abc",
+        "/v1/orders?limit=1&bogus=2",
+        "/v1/signals?limit=0",
+    ] {
+        let (status, body) = call(&app, get(path)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = call(&app, post("/v1/risk/check", "text/plain", "{}")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        ),
+        "{body}"
+    );
+}
+
 neo_testkit::on_both_stores!(
+    query_and_content_type_errors_are_json,
     idempotency_fits_tradingview,
     a_refused_signed_request_is_not_a_replay,
     accepts_stores_and_dedupes,

@@ -5,6 +5,7 @@
 
 mod error;
 mod id_secret;
+mod limits;
 mod openapi;
 mod rest;
 mod trading;
@@ -28,6 +29,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 pub use error::ApiError;
+pub use limits::{HttpLimits, raise_open_file_limit, serve};
 pub use rest::{Live, Ticker};
 pub use trading::TRADING_COMMAND_AUDIT;
 

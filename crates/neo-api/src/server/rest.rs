@@ -4,7 +4,9 @@
 //! behind [`Live`], which answers 503 when no desk runs in this process.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use neo_domain::contracts::{AuditEventV1, OrderIntentV1};
 use neo_domain::{Issue, MessageId, Price, Quantity, Timestamp};
 use neo_engine::desk::AccountSummary;
@@ -87,6 +89,42 @@ pub(super) struct PageQuery {
 
 const MAX_LIMIT: u32 = 500;
 
+/// `?limit=&cursor=` read so that a malformed query is a JSON 400 like every
+/// other refusal (axum's own `Query` answers text/plain).
+pub(super) struct Page(PageQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Query::<PageQuery>::try_from_uri(&parts.uri)
+            .map(|Query(q)| Page(q))
+            .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+    }
+}
+
+/// A JSON body's content type: `application/json` (or `+json`), else 415, so a
+/// cross-site form cannot post a text body the JSON reader would accept.
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match media.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(m) if m.starts_with("application/") && m.ends_with("+json") => Ok(()),
+        other => Err(ApiError::UnsupportedMediaType(
+            other.unwrap_or("").to_owned(),
+        )),
+    }
+}
+
 impl PageQuery {
     fn parse(&self) -> Result<(u32, Option<Cursor>), ApiError> {
         let limit = self.limit.unwrap_or(50);
@@ -142,7 +180,7 @@ pub(super) fn live(state: &AppState) -> Result<&dyn Live, ApiError> {
 /// `GET /v1/signals`: newest first.
 pub(super) async fn signals(
     State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
+    Page(q): Page,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, cursor) = q.parse()?;
     let page = state.store.list_signals(limit, cursor).await?;
@@ -192,7 +230,7 @@ pub(super) async fn story(
 /// `GET /v1/orders`: newest first.
 pub(super) async fn orders(
     State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
+    Page(q): Page,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, cursor) = q.parse()?;
     let page = state.store.list_orders(limit, cursor).await?;
@@ -224,8 +262,10 @@ pub(super) async fn tickers(State(state): State<AppState>) -> Result<Json<Value>
 /// `POST /v1/risk/check`: an OrderIntentV1 in; approved, or refused with every reason.
 pub(super) async fn risk_check(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    require_json(&headers)?;
     let intent: OrderIntentV1 = json_body(&body, "the body is not an OrderIntentV1")?;
     let now = (state.clock)();
     Ok(Json(match live(&state)?.risk_check(intent, now) {

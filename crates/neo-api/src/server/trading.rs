@@ -19,7 +19,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::rest::{json_body, live, status_json};
+use super::rest::{json_body, live, require_json, status_json};
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
 
 /// How long a request waits for the desk to apply its command.
@@ -55,6 +55,7 @@ pub(super) async fn set_state(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body: StateBody = parse(
+        &headers,
         &body,
         "{\"state\": \"halted\" | \"active\", \"reason\": \"...\"}",
     )?;
@@ -77,11 +78,16 @@ pub(super) async fn flatten(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body: FlattenBody = parse(&body, "{\"reason\": \"...\"}")?;
+    let body: FlattenBody = parse(&headers, &body, "{\"reason\": \"...\"}")?;
     submit(&state, &headers, TradingAction::Flatten, body.reason).await
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+fn parse<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    shape: &str,
+) -> Result<T, ApiError> {
+    require_json(headers)?;
     json_body(body, &format!("the body must be {shape}"))
 }
 
