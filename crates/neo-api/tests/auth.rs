@@ -415,4 +415,17 @@ async fn the_rest_api_has_its_own_rate_limits() {
     let flood = call(&app, from("198.51.100.9:1", "neo_wrong")).await;
     assert_eq!(flood.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(flood.body["details"][0]["path"], "per_ip");
+
+    // Without keys NEO serves only this machine: its scripts are not limited.
+    let keyless = ApiAuth::new(&ApiConfig::default())
+        .unwrap()
+        .with_limits(Guards::new(&limits).unwrap());
+    let local_db = TestDb::sqlite();
+    let local = crate::app(&local_db, &ApiConfig::default(), |s| s.with_auth(keyless)).await;
+    for _ in 0..5 {
+        let mut req = from_host("GET", "/v1/positions", "127.0.0.1:8001", None);
+        req.extensions_mut()
+            .insert(ConnectInfo("127.0.0.1:5000".parse::<SocketAddr>().unwrap()));
+        assert_eq!(call(&local, req).await.status, StatusCode::OK);
+    }
 }

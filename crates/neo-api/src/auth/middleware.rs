@@ -73,16 +73,17 @@ impl Gate {
         Ok(key)
     }
 
-    /// The per-address limit, then the key (when keys are configured), then the per-key limit.
+    /// Once keys are configured: the per-address limit, then the key, then the per-key limit.
+    /// A keyless NEO serves only this machine, whose scripts may poll as fast as they like.
     fn admit(&self, parts: &Parts) -> Result<(), Turned> {
+        if !self.auth.needs_keys() {
+            return Ok(());
+        }
         let limits = self.auth.limits();
         let ip: Option<IpAddr> = match limits {
             Some(limits) => limits.check_address(parts).map_err(Turned::Limited)?,
             None => None,
         };
-        if !self.auth.needs_keys() {
-            return Ok(());
-        }
         let key = self.authenticate(parts).map_err(Turned::Refused)?;
         if let Some(limits) = limits {
             limits.check_key(&key.name, ip).map_err(Turned::Limited)?;

@@ -89,8 +89,8 @@ impl ApiAuth {
         })
     }
 
-    /// Rate limits for the REST API, separate from the webhooks' buckets; build them
-    /// without an allow list (the allow list names webhook senders, not operators).
+    /// Rate limits for the REST API once keys are configured, separate from the webhooks'
+    /// buckets; build them without an allow list (it names webhook senders, not operators).
     pub fn with_limits(mut self, limits: Guards) -> Self {
         self.limits = Some(limits);
         self
