@@ -328,8 +328,7 @@ async fn launch<B: Bus>(
     let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
     let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
     let (auth, api_housekeeping) = api_auth(&config)?;
-    let expiry_watch =
-        spawn_expiry_watch(auth.keys().clone(), clock.clone(), Duration::from_secs(60));
+    let (watched_keys, watch_clock) = (auth.keys().clone(), clock.clone());
     let upkeep = metrics.spawn_upkeep(Duration::from_secs(5));
     let health_bus = bus.clone();
     let live: Arc<dyn Live> = Arc::new(LiveDesk {
@@ -351,6 +350,8 @@ async fn launch<B: Bus>(
     let addr = listener
         .local_addr()
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    // Started once serving is sure, so a failed bind leaves no task behind.
+    let expiry_watch = spawn_expiry_watch(watched_keys, watch_clock, Duration::from_secs(60));
     let mut stop = http_stop_rx;
     tasks.spawn(async move {
         let served = axum::serve(listener, app)
