@@ -80,8 +80,16 @@ pub mod names {
     /// Gauge: share of bars whose true range fell within [ATR/2, 2 ATR] of the ATR before them.
     pub const DESK_ATR_ACCURACY: &str = "neo_desk_atr_accuracy_ratio";
 
+    /// Counter, label `reason` (`unauthorized`, `key_expired`, `forbidden`, `misdirected_host`,
+    /// `forbidden_origin`, `rate_limited`): REST API requests refused before any handler ran.
+    pub const API_REFUSALS: &str = "neo_api_refusals_total";
+    /// Gauge, label `name`: seconds until the API key expires (negative once it has).
+    pub const API_KEY_EXPIRY: &str = "neo_api_key_expiry_seconds";
+    /// Gauge, label `name`: 1 while the API key expires within 7 days or has expired, else 0.
+    pub const API_KEY_EXPIRING: &str = "neo_api_key_expiring";
+
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 31] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -110,6 +118,9 @@ pub mod names {
         DESK_R_MULTIPLE_MEAN,
         DESK_R_MULTIPLE_STD,
         DESK_ATR_ACCURACY,
+        API_REFUSALS,
+        API_KEY_EXPIRY,
+        API_KEY_EXPIRING,
     ];
 }
 
@@ -294,6 +305,20 @@ fn describe_all() {
     describe_gauge!(
         names::DESK_R_MULTIPLE_STD,
         "Standard deviation of the closed round trips' R-multiples."
+    );
+    describe_counter!(
+        names::API_REFUSALS,
+        Unit::Count,
+        "REST API requests refused before any handler ran (no or unknown key, expired key, role too low, foreign host or origin, rate limit), by reason."
+    );
+    describe_gauge!(
+        names::API_KEY_EXPIRY,
+        Unit::Seconds,
+        "Seconds until each API key with an expiry expires (negative once it has), by key name."
+    );
+    describe_gauge!(
+        names::API_KEY_EXPIRING,
+        "1 while an API key expires within 7 days or has expired (rotate it), else 0, by key name."
     );
     describe_gauge!(
         names::DESK_ATR_ACCURACY,

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use neo_api::guard::Guards;
+use neo_api::auth::{ApiAuth, spawn_expiry_watch};
+use neo_api::guard::{GuardConfig, Guards};
 use neo_api::metrics::{Metrics, names};
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router};
 use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
@@ -111,6 +112,9 @@ pub async fn start(
     data_dir: &Path,
     clock: Clock,
 ) -> Result<Running, PipelineError> {
+    if let Some(problem) = config.server.exposure_problem(&config.api) {
+        return Err(PipelineError::Setup(problem));
+    }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| PipelineError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
     let mut gateway: GatewayConfig = config.gateway.clone();
@@ -323,6 +327,8 @@ async fn launch<B: Bus>(
 
     let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
     let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
+    let (auth, api_housekeeping) = api_auth(&config)?;
+    let (watched_keys, watch_clock) = (auth.keys().clone(), clock.clone());
     let upkeep = metrics.spawn_upkeep(Duration::from_secs(5));
     let health_bus = bus.clone();
     let live: Arc<dyn Live> = Arc::new(LiveDesk {
@@ -334,6 +340,7 @@ async fn launch<B: Bus>(
         .with_live(live)
         .with_wake(wake)
         .with_guards(guards)
+        .with_auth(auth)
         .with_metrics(metrics);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let bind = format!("{}:{}", config.server.host, config.server.port);
@@ -343,6 +350,8 @@ async fn launch<B: Bus>(
     let addr = listener
         .local_addr()
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    // Started once serving is sure, so a failed bind leaves no task behind.
+    let expiry_watch = spawn_expiry_watch(watched_keys, watch_clock, Duration::from_secs(60));
     let mut stop = http_stop_rx;
     tasks.spawn(async move {
         let served = axum::serve(listener, app)
@@ -351,6 +360,8 @@ async fn launch<B: Bus>(
             })
             .await;
         housekeeping.abort();
+        api_housekeeping.abort();
+        expiry_watch.abort();
         upkeep.abort();
         role("http", served)
     });
@@ -365,6 +376,21 @@ async fn launch<B: Bus>(
         store,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
     })
+}
+
+/// The REST API's keys and its own rate limits (the guard's rates and proxies, no allow
+/// list: that names webhook senders, not operators), with their housekeeping task.
+fn api_auth(config: &Config) -> Result<(ApiAuth, tokio::task::JoinHandle<()>), PipelineError> {
+    let limits = Guards::new(&GuardConfig {
+        allow_ips: Vec::new(),
+        ..config.guard.clone()
+    })
+    .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let housekeeping = limits.spawn_housekeeping(Duration::from_secs(60));
+    let auth = ApiAuth::new(&config.api)
+        .map_err(|e| PipelineError::Setup(e.to_string()))?
+        .with_limits(limits);
+    Ok((auth, housekeeping))
 }
 
 impl Running {

@@ -4,12 +4,14 @@
 //! `NEO_SERVER__PORT=9000`, `NEO_GATEWAY__PASSPHRASE=...`,
 //! `NEO_NOTIFY__SLACK__WEBHOOK_URL=https://hooks.slack.com/...`.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use figment::util::nest;
 use figment::value::Value;
+use neo_api::auth::ApiConfig;
 use neo_api::guard::GuardConfig;
 use neo_api::server::GatewayConfig;
 use neo_domain::InstrumentId;
@@ -26,8 +28,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[gateway]`: webhook authentication, limits, dedupe and priorities.
     pub gateway: GatewayConfig,
-    /// `[guard]`: source-IP allow-list and rate limits in front of the webhooks.
+    /// `[guard]`: source-IP allow-list, trusted proxies and rate limits (webhooks and REST API).
     pub guard: GuardConfig,
+    /// `[api]`: the API keys the REST API needs, and whether `/metrics` is public.
+    pub api: ApiConfig,
     /// `[store]`: SQLite (default) or PostgreSQL.
     pub store: StoreConfig,
     /// `[bus]`: in-process (default) or NATS JetStream.
@@ -46,12 +50,39 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address to bind (default 127.0.0.1; use 0.0.0.0 to accept alerts from outside).
+    /// Address to bind (default 127.0.0.1; 0.0.0.0 accepts alerts from outside, and is
+    /// refused unless `[[api.keys]]` protect the REST API).
     pub host: String,
     /// Port (default 8001; 0 picks a free one).
     pub port: u16,
     /// Seconds a graceful shutdown may take before the process stops anyway (default 10).
     pub shutdown_grace_secs: u64,
+}
+
+impl ServerConfig {
+    /// Whether `host` only listens on this machine (`localhost`, `127.0.0.0/8`, `::1`).
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host.trim();
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        bare.eq_ignore_ascii_case("localhost")
+            || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// The problem with serving beyond this machine without keys, if there is one.
+    pub fn exposure_problem(&self, api: &ApiConfig) -> Option<String> {
+        (!self.is_loopback() && !api.has_keys()).then(|| {
+            format!(
+                "server.host = {:?} serves beyond this machine, but no [[api.keys]] is configured: \
+                 anyone who reaches it could read the account and halt or flatten trading. \
+                 Make a key with `neo keys new --name ops --role admin` and paste its lines, \
+                 or bind 127.0.0.1",
+                self.host
+            )
+        })
+    }
 }
 
 impl Default for ServerConfig {
@@ -189,6 +220,8 @@ impl Config {
                 .into_iter()
                 .map(|p| format!("guard: {p}")),
         );
+        problems.extend(self.api.validate());
+        problems.extend(self.server.exposure_problem(&self.api));
         if let Err(e) = self.notify.validate() {
             problems.extend(e.0.iter().map(ToString::to_string));
         }
@@ -242,8 +275,11 @@ impl Config {
 }
 
 /// Keys whose values are always text, even when they look like numbers.
-const TEXT_KEYS: [&str; 7] = [
+const TEXT_KEYS: [&str; 10] = [
     "passphrase",
+    "host",
+    "sha256",
+    "name",
     "webhook_url",
     "bot_token",
     "chat_id",

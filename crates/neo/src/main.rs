@@ -5,6 +5,7 @@ mod backtest_report;
 mod bench_pipeline;
 mod data_check;
 mod data_cmd;
+mod keys_cmd;
 mod ohlcv;
 mod ops_cmd;
 mod risk_cmd;
@@ -53,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: trading_cmd::TradingCommand,
     },
+    /// API keys for the REST API: `neo keys new --name N --role read|admin` makes one.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
     /// The database: apply migrations and show what it holds (SQLite or PostgreSQL).
     Store {
         #[command(subcommand)]
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         Command::Data { command } => data_cmd::run(command),
         Command::Risk { command } => risk_cmd::run(command),
         Command::Trading { command } => trading_cmd::run(command),
+        Command::Keys { command } => keys_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {

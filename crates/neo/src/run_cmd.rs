@@ -49,6 +49,9 @@ pub(crate) struct SendAlertArgs {
     /// Seconds to wait for the outcome (order, refusal) before giving up; 0 = do not wait.
     #[arg(long, default_value_t = 5)]
     wait: u64,
+    /// An API key with the read role, to follow the alert's story when NEO has `[[api.keys]]`.
+    #[arg(long = "key", env = "NEO_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -178,6 +181,12 @@ fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>)
         config.market.instruments.join(", ")
     );
     println!("  notifications: {}", channels.join(", "));
+    let keys = config.api.keys.len();
+    if keys == 0 {
+        println!("  REST API:      no [[api.keys]]: open to this machine only (loopback)");
+    } else {
+        println!("  REST API:      {keys} API key(s) configured: send Authorization: Bearer <key>");
+    }
     println!("  API docs:      {base}/docs   metrics: {base}/metrics");
     println!("  try it:        neo send-alert   (in another terminal)");
     println!("Press Ctrl-C to stop.");
@@ -233,14 +242,11 @@ async fn post_alert(args: SendAlertArgs, passphrase: String) -> anyhow::Result<E
         bail!("the answer has no signal_id");
     };
     println!("story: {base}/v1/signals/{id}");
+    let story_url = format!("{base}/v1/signals/{id}");
+    let key = args.api_key.as_deref();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
     while tokio::time::Instant::now() < deadline {
-        let story: Value = client
-            .get(format!("{base}/v1/signals/{id}"))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let story = fetch_story(&client, &story_url, key).await?;
         if story["status"] != "accepted" && story["status"] != "decided"
             || story["refusals"].as_array().is_some_and(|r| !r.is_empty())
         {
@@ -250,15 +256,28 @@ async fn post_alert(args: SendAlertArgs, passphrase: String) -> anyhow::Result<E
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if args.wait > 0 {
-        let story: Value = client
-            .get(format!("{base}/v1/signals/{id}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        print_story(&story);
+        print_story(&fetch_story(&client, &story_url, key).await?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One signal's story, with the API key when one is given.
+async fn fetch_story(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut request = client.get(url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await?;
+    if matches!(response.status().as_u16(), 401 | 403) {
+        bail!(
+            "following the story needs an API key with the read role: pass --key or set NEO_API_KEY"
+        );
+    }
+    Ok(response.json().await?)
 }
 
 fn print_story(story: &Value) {

@@ -27,6 +27,10 @@ pub(crate) struct Target {
     /// Base URL of the running NEO.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     url: String,
+    /// The API key (status needs read, the changes admin), sent as `Authorization: Bearer`;
+    /// not needed while NEO has no `[[api.keys]]` and serves loopback only.
+    #[arg(long = "key", env = "NEO_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 /// A change and why.
@@ -49,7 +53,7 @@ pub(crate) fn run(command: TradingCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         match command {
-            TradingCommand::Status(t) => call(&t.url, "GET", "/v1/trading/state", None, None).await,
+            TradingCommand::Status(t) => call(&t, "GET", "/v1/trading/state", None, None).await,
             TradingCommand::Halt(c) => {
                 let body = json!({ "state": "halted", "reason": c.reason });
                 change(&c, "/v1/trading/state", body).await
@@ -68,7 +72,7 @@ pub(crate) fn run(command: TradingCommand) -> anyhow::Result<ExitCode> {
 
 async fn change(c: &Change, path: &str, body: Value) -> anyhow::Result<ExitCode> {
     call(
-        &c.target.url,
+        &c.target,
         "POST",
         path,
         Some(body),
@@ -79,7 +83,7 @@ async fn change(c: &Change, path: &str, body: Value) -> anyhow::Result<ExitCode>
 
 /// Sends the request and prints the answer; a non-2xx answer exits 1.
 async fn call(
-    url: &str,
+    target: &Target,
     method: &str,
     path: &str,
     body: Option<Value>,
@@ -88,7 +92,7 @@ async fn call(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()?;
-    let base = url.trim_end_matches('/');
+    let base = target.url.trim_end_matches('/');
     let mut request = match method {
         "GET" => client.get(format!("{base}{path}")),
         _ => client.post(format!("{base}{path}")),
@@ -98,6 +102,9 @@ async fn call(
     }
     if let Some(key) = key {
         request = request.header("Idempotency-Key", key);
+    }
+    if let Some(api_key) = &target.api_key {
+        request = request.bearer_auth(api_key);
     }
     let response = request
         .send()

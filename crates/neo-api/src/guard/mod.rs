@@ -66,9 +66,13 @@ pub struct GuardConfig {
     /// Requests a bucket may take at once before the rate applies, the same size for both
     /// limits; default 200, twice the default per-address rate (set about twice your largest rate).
     pub burst: u32,
-    /// Take the source address from the first `X-Forwarded-For` entry: only behind a proxy
-    /// you run, since anyone can send the header (default false: the connection's address counts).
-    pub trust_forwarded_for: bool,
+    /// Addresses or CIDR blocks of the proxies in front of NEO (default none). Only when the
+    /// connection comes from one of them is `X-Forwarded-For` read, and then the client is the
+    /// right-most entry that is not a trusted proxy (as nginx's `real_ip_recursive`): entries
+    /// to its left were written by the client and prove nothing.
+    pub trusted_proxies: Vec<String>,
+    /// Replaced by `trusted_proxies`; kept only so an old config gets a clear error.
+    pub trust_forwarded_for: Option<bool>,
 }
 
 impl Default for GuardConfig {
@@ -78,7 +82,8 @@ impl Default for GuardConfig {
             rate_limit_per_ip: 100,
             rate_limit_per_key: 50,
             burst: 200,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            trust_forwarded_for: None,
         }
     }
 }
@@ -91,6 +96,18 @@ impl GuardConfig {
             for (i, entry, e) in errors {
                 problems.push(format!("allow_ips[{i}] = {entry:?}: {e}"));
             }
+        }
+        if let Err(errors) = IpAllowList::parse(&self.trusted_proxies) {
+            for (i, entry, e) in errors {
+                problems.push(format!("trusted_proxies[{i}] = {entry:?}: {e}"));
+            }
+        }
+        if self.trust_forwarded_for.is_some() {
+            problems.push(
+                "trust_forwarded_for was replaced by trusted_proxies: list the addresses or \
+                 CIDR blocks of your proxies, e.g. trusted_proxies = [\"10.0.0.0/8\"]"
+                    .to_owned(),
+            );
         }
         if self.burst == 0 && (self.rate_limit_per_ip > 0 || self.rate_limit_per_key > 0) {
             problems.push(
@@ -185,7 +202,7 @@ impl Refusal {
             } => {
                 let whom = match limit {
                     Limit::PerIp => format!("from {}", describe_source(*ip)),
-                    Limit::PerKey => format!("for this {KEY_HEADER}"),
+                    Limit::PerKey => "for this key".to_owned(),
                 };
                 (
                     limit.as_str(),
@@ -224,19 +241,40 @@ pub fn request_key(parts: &Parts) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
-/// The first `X-Forwarded-For` entry as an address (bare, `[v6]`, or with a port).
-fn first_forwarded(header: &str) -> Option<IpAddr> {
-    let first = header.split(',').next()?.trim();
-    if let Ok(ip) = first.parse::<IpAddr>() {
-        return Some(ip);
+/// One `X-Forwarded-For` entry as an address (bare, `[v6]`, or with a port).
+fn forwarded_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(allow::canonical(ip));
     }
-    if let Ok(sock) = first.parse::<SocketAddr>() {
-        return Some(sock.ip());
+    if let Ok(sock) = entry.parse::<SocketAddr>() {
+        return Some(allow::canonical(sock.ip()));
     }
-    first
+    entry
         .strip_prefix('[')
         .and_then(|s| s.strip_suffix(']'))
         .and_then(|s| s.parse().ok())
+        .map(allow::canonical)
+}
+
+/// The client behind a chain of trusted proxies: walking every `X-Forwarded-For` header
+/// from the right, the first entry that is not a trusted proxy (the left-most one when all
+/// are). `None` when that entry is unreadable: the client then counts as unknown.
+fn forwarded_client<'a>(
+    headers: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &IpAllowList,
+) -> Option<Option<IpAddr>> {
+    let mut last = None;
+    for header in headers.rev() {
+        for entry in header.rsplit(',') {
+            let ip = forwarded_entry(entry);
+            match ip {
+                Some(ip) if trusted.contains(ip) => last = Some(Some(ip)),
+                other => return Some(other),
+            }
+        }
+    }
+    last
 }
 
 /// Keys are SHA-256 digests: bounded memory per bucket, and no API key kept in memory.
@@ -281,7 +319,7 @@ impl<K: Clone + std::hash::Hash + Eq> Bucketed<K> {
 
 struct Inner {
     allow: IpAllowList,
-    trust_forwarded_for: bool,
+    trusted_proxies: IpAllowList,
     /// Keyed by source address; `None` is the single bucket of requests with no known address.
     per_ip: Option<Bucketed<Option<IpAddr>>>,
     per_key: Option<Bucketed<KeyDigest>>,
@@ -298,7 +336,7 @@ impl std::fmt::Debug for Guards {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guards")
             .field("allow", &self.inner.allow)
-            .field("trust_forwarded_for", &self.inner.trust_forwarded_for)
+            .field("trusted_proxies", &self.inner.trusted_proxies)
             .field("per_ip", &self.inner.per_ip.as_ref().map(|b| b.rate))
             .field("per_key", &self.inner.per_key.as_ref().map(|b| b.rate))
             .finish()
@@ -312,15 +350,21 @@ impl Guards {
         if !problems.is_empty() {
             return Err(GuardError::InvalidConfig(problems));
         }
-        let allow = IpAllowList::parse(&config.allow_ips).map_err(|errors| {
-            GuardError::InvalidConfig(errors.into_iter().map(|(_, _, e)| e.to_string()).collect())
-        })?;
+        let parse = |entries: &[String]| {
+            IpAllowList::parse(entries).map_err(|errors| {
+                GuardError::InvalidConfig(
+                    errors.into_iter().map(|(_, _, e)| e.to_string()).collect(),
+                )
+            })
+        };
+        let allow = parse(&config.allow_ips)?;
+        let trusted_proxies = parse(&config.trusted_proxies)?;
         // validate() refused burst 0 with a limit on; with both limits off the burst is unused.
         let burst = NonZeroU32::new(config.burst).unwrap_or(NonZeroU32::MIN);
         Ok(Guards {
             inner: Arc::new(Inner {
                 allow,
-                trust_forwarded_for: config.trust_forwarded_for,
+                trusted_proxies,
                 per_ip: Bucketed::new(config.rate_limit_per_ip, burst),
                 per_key: Bucketed::new(config.rate_limit_per_key, burst),
                 seen: AtomicU64::new(0),
@@ -333,31 +377,49 @@ impl Guards {
         &self.inner.allow
     }
 
-    /// The address a request is judged by: the connection's peer, or the first
-    /// `X-Forwarded-For` entry when trusted (an unreadable entry makes it unknown).
+    /// The address a request is judged by: the connection's peer, unless that peer is a
+    /// trusted proxy, in which case the right-most `X-Forwarded-For` entry that is not
+    /// (an unreadable entry, or a header that is not text, makes the client unknown).
     pub fn source_ip(&self, parts: &Parts) -> Option<IpAddr> {
-        if self.inner.trust_forwarded_for
-            && let Some(value) = parts.headers.get("x-forwarded-for")
-        {
-            return value
-                .to_str()
-                .ok()
-                .and_then(first_forwarded)
-                .map(allow::canonical);
-        }
-        parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| allow::canonical(addr.ip()))
+            .map(|ConnectInfo(addr)| allow::canonical(addr.ip()))?;
+        if !self.inner.trusted_proxies.contains(peer) {
+            return Some(peer);
+        }
+        let values: Vec<Option<&str>> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect();
+        if values.iter().any(Option::is_none) {
+            return None;
+        }
+        forwarded_client(values.into_iter().flatten(), &self.inner.trusted_proxies)
+            .unwrap_or(Some(peer))
     }
 
     /// Runs every guard on a request's head: allow list, then per-address, then per-key limit.
     pub fn check(&self, parts: &Parts) -> Result<(), Refusal> {
-        self.housekeeping_tick();
         let ip = self.source_ip(parts);
         if !self.inner.allow.permits(ip) {
+            self.housekeeping_tick();
             return Err(Refusal::ForbiddenIp { ip });
         }
+        let ip = self.check_address(parts)?;
+        match request_key(parts) {
+            Some(key) => self.check_key(&key, ip),
+            None => Ok(()),
+        }
+    }
+
+    /// The per-address limit alone (no allow list), as the REST API applies it before
+    /// authentication; returns the address judged, for [`Guards::check_key`].
+    pub fn check_address(&self, parts: &Parts) -> Result<Option<IpAddr>, Refusal> {
+        self.housekeeping_tick();
+        let ip = self.source_ip(parts);
         if let Some(per_ip) = &self.inner.per_ip {
             per_ip
                 .check(&ip)
@@ -368,17 +430,22 @@ impl Guards {
                     ip,
                 })?;
         }
-        if let (Some(per_key), Some(key)) = (&self.inner.per_key, request_key(parts)) {
-            per_key
-                .check(&digest_key(&key))
-                .map_err(|retry_after_secs| Refusal::RateLimited {
-                    limit: Limit::PerKey,
-                    rate: per_key.rate,
-                    retry_after_secs,
-                    ip,
-                })?;
-        }
-        Ok(())
+        Ok(ip)
+    }
+
+    /// The per-key limit for `key` (an `X-Neo-Key` value, or an API key's configured name).
+    pub fn check_key(&self, key: &str, ip: Option<IpAddr>) -> Result<(), Refusal> {
+        let Some(per_key) = &self.inner.per_key else {
+            return Ok(());
+        };
+        per_key
+            .check(&digest_key(key))
+            .map_err(|retry_after_secs| Refusal::RateLimited {
+                limit: Limit::PerKey,
+                rate: per_key.rate,
+                retry_after_secs,
+                ip,
+            })
     }
 
     /// Drops idle buckets now (a full bucket is the same as no bucket, so nothing is lost).

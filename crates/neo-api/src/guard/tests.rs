@@ -179,56 +179,108 @@ async fn per_key_limit_is_independent_of_ip() {
 }
 
 #[tokio::test]
-async fn forwarded_for_is_used_only_when_trusted() {
+async fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
     let untrusted = app(&allow(&["52.89.214.238"]));
     let spoof = request(Some("203.0.113.1:1"), None, Some("52.89.214.238"));
     assert_eq!(send(&untrusted, spoof).await.0, StatusCode::FORBIDDEN);
 
-    let trusted = app(&GuardConfig {
-        trust_forwarded_for: true,
+    // A proxy is trusted, but this request did not come through it.
+    let proxied = app(&GuardConfig {
+        trusted_proxies: vec!["10.0.0.0/8".into()],
         ..allow(&["52.89.214.238"])
     });
-    let via_proxy = request(Some("10.0.0.1:1"), None, Some("52.89.214.238, 10.0.0.1"));
-    assert_eq!(send(&trusted, via_proxy).await.0, StatusCode::OK);
-    let garbage = request(Some("52.89.214.238:1"), None, Some("not-an-ip"));
-    assert_eq!(send(&trusted, garbage).await.0, StatusCode::FORBIDDEN);
-    let no_header = request(Some("52.89.214.238:1"), None, None);
-    assert_eq!(send(&trusted, no_header).await.0, StatusCode::OK);
+    let direct = request(Some("203.0.113.1:1"), None, Some("52.89.214.238"));
+    assert_eq!(send(&proxied, direct).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_client_is_the_right_most_untrusted_forwarded_entry() {
+    let proxied = app(&GuardConfig {
+        trusted_proxies: vec!["10.0.0.0/8".into()],
+        ..allow(&["52.89.214.238"])
+    });
+    // The proxy appended the real client after whatever the client sent.
+    let via_proxy = request(Some("10.0.0.1:1"), None, Some("52.89.214.238"));
+    assert_eq!(send(&proxied, via_proxy).await.0, StatusCode::OK);
+    let two_proxies = request(Some("10.0.0.1:1"), None, Some("52.89.214.238, 10.9.9.9"));
+    assert_eq!(send(&proxied, two_proxies).await.0, StatusCode::OK);
+    // The spoof: the client wrote an allowed address first; the proxy appended the real one.
+    let spoof = request(
+        Some("10.0.0.1:1"),
+        None,
+        Some("52.89.214.238, 203.0.113.66"),
+    );
+    let (status, _, body) = send(&proxied, spoof).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["message"].as_str().unwrap().contains("203.0.113.66"),
+        "{body}"
+    );
+    let garbage = request(Some("10.0.0.1:1"), None, Some("52.89.214.238, not-an-ip"));
+    assert_eq!(send(&proxied, garbage).await.0, StatusCode::FORBIDDEN);
+    // Through the proxy with no header: the proxy itself is the source.
+    let no_header = request(Some("10.0.0.1:1"), None, None);
+    assert_eq!(send(&proxied, no_header).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn rate_limits_count_the_forwarded_client_not_the_proxy() {
+    let app = app(&GuardConfig {
+        trusted_proxies: vec!["10.0.0.1".into()],
+        ..limits(1, 0, 1)
+    });
+    let from = |client: &str| request(Some("10.0.0.1:1"), None, Some(client));
+    assert_eq!(send(&app, from("198.51.100.7")).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&app, from("198.51.100.7")).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy has its own bucket.
+    assert_eq!(send(&app, from("198.51.100.8")).await.0, StatusCode::OK);
 }
 
 #[test]
 fn forwarded_entries_with_ports_and_brackets_parse() {
-    assert_eq!(
-        first_forwarded("1.2.3.4:80, 5.6.7.8"),
-        Some("1.2.3.4".parse().unwrap())
-    );
-    assert_eq!(
-        first_forwarded("[2001:db8::1]:443"),
-        Some("2001:db8::1".parse().unwrap())
-    );
-    assert_eq!(
-        first_forwarded("[2001:db8::1]"),
-        Some("2001:db8::1".parse().unwrap())
-    );
-    assert_eq!(
-        first_forwarded(" 2001:db8::1 "),
-        Some("2001:db8::1".parse().unwrap())
-    );
-    assert_eq!(first_forwarded("unknown"), None);
+    for (entry, ip) in [
+        ("1.2.3.4:80", "1.2.3.4"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        (" 2001:db8::1 ", "2001:db8::1"),
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+    ] {
+        assert_eq!(forwarded_entry(entry), Some(ip.parse().unwrap()), "{entry}");
+    }
+    assert_eq!(forwarded_entry("unknown"), None);
+}
+
+#[test]
+fn forwarded_client_walks_every_header_from_the_right() {
+    let trusted = IpAllowList::parse(&["10.0.0.0/8"]).unwrap();
+    let ip = |s: &str| Some(Some(s.parse().unwrap()));
+    let client = |headers: &[&str]| forwarded_client(headers.iter().copied(), &trusted);
+    assert_eq!(client(&["1.1.1.1, 2.2.2.2, 10.0.0.5"]), ip("2.2.2.2"));
+    assert_eq!(client(&["1.1.1.1", "2.2.2.2, 10.0.0.5"]), ip("2.2.2.2"));
+    assert_eq!(client(&["10.0.0.7, 10.0.0.5"]), ip("10.0.0.7"));
+    assert_eq!(client(&["1.1.1.1, junk, 10.0.0.5"]), Some(None));
+    assert_eq!(client(&[]), None);
 }
 
 #[test]
 fn validate_lists_every_problem_at_once() {
     let config = GuardConfig {
         allow_ips: vec!["10.0.0.0/33".into(), "banana".into(), "1.2.3.4".into()],
+        trusted_proxies: vec!["10.0.0.0/8".into(), "proxy.local".into()],
+        trust_forwarded_for: Some(true),
         burst: 0,
         ..GuardConfig::default()
     };
     let problems = config.validate();
-    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert_eq!(problems.len(), 5, "{problems:?}");
     assert!(problems[0].contains("allow_ips[0]") && problems[0].contains("/33"));
     assert!(problems[1].contains("allow_ips[1]") && problems[1].contains("banana"));
-    assert!(problems[2].contains("burst"));
+    assert!(problems[2].contains("trusted_proxies[1]") && problems[2].contains("proxy.local"));
+    assert!(problems[3].contains("replaced by trusted_proxies"));
+    assert!(problems[4].contains("burst"));
     let err = Guards::new(&config).unwrap_err();
     assert_eq!(err, GuardError::InvalidConfig(problems));
 
@@ -242,7 +294,7 @@ fn config_defaults_and_unknown_fields() {
     assert_eq!(config.rate_limit_per_ip, 100);
     assert_eq!(config.rate_limit_per_key, 50);
     assert_eq!(config.burst, 200);
-    assert!(!config.trust_forwarded_for);
+    assert!(config.trusted_proxies.is_empty());
     assert!(serde_json::from_str::<GuardConfig>(r#"{"allow_ip": []}"#).is_err());
 }
 

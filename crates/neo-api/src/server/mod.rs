@@ -23,6 +23,7 @@ use neo_domain::Timestamp;
 use neo_store::{Store, Writer};
 use tokio::sync::Notify;
 
+use crate::auth::{self, ApiAuth, Role};
 use crate::guard::{self, Guards};
 use crate::metrics::{Metrics, metrics_router, track_http};
 use serde::Deserialize;
@@ -147,6 +148,7 @@ pub struct AppState {
     wake: Option<Arc<Notify>>,
     guards: Option<Guards>,
     metrics: Option<Metrics>,
+    auth: ApiAuth,
 }
 
 impl AppState {
@@ -165,6 +167,7 @@ impl AppState {
             wake: None,
             guards: None,
             metrics: None,
+            auth: ApiAuth::default(),
         }
     }
 
@@ -192,6 +195,13 @@ impl AppState {
         self
     }
 
+    /// Who may call the REST API (API keys, public metrics, the API's own rate limits).
+    /// Without it, or with no keys, the API serves loopback only.
+    pub fn with_auth(mut self, auth: ApiAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
     fn wake_relay(&self) {
         if let Some(wake) = &self.wake {
             wake.notify_one();
@@ -203,7 +213,8 @@ impl AppState {
     }
 }
 
-/// The routes: intake, liveness and readiness.
+/// The routes: intake (passphrase or signature), the REST API behind its keys,
+/// and liveness, readiness and the API docs, open.
 pub fn router(state: AppState) -> Router {
     // Axum's own limit sits above ours, so that ours answers with the JSON error.
     let hard_limit = state.config.max_body_bytes.saturating_add(1);
@@ -213,28 +224,49 @@ pub fn router(state: AppState) -> Router {
     if let Some(guards) = state.guards.clone() {
         hooks = hooks.layer(axum::middleware::from_fn_with_state(guards, guard::guard));
     }
-    let mut app = hooks
+    let gate = |role: Role| {
+        axum::middleware::from_fn_with_state(
+            state.auth.gate(role, state.clock.clone()),
+            auth::require,
+        )
+    };
+    let reads = Router::new()
         .route("/v1/signals", get(rest::signals))
         .route("/v1/signals/{id}", get(rest::story))
         .route("/v1/orders", get(rest::orders))
         .route("/v1/positions", get(rest::positions))
         .route("/v1/portfolio", get(rest::portfolio))
         .route("/v1/tickers", get(rest::tickers))
+        .route("/v1/trading/state", get(trading::status))
+        .route_layer(gate(Role::Read));
+    let operator = Router::new()
         .route("/v1/risk/check", post(rest::risk_check))
-        .route(
-            "/v1/trading/state",
-            get(trading::status).post(trading::set_state),
-        )
+        .route("/v1/trading/state", post(trading::set_state))
         .route("/v1/trading/flatten", post(trading::flatten))
+        .route_layer(gate(Role::Admin));
+    let mut api = reads
+        .merge(operator)
         .route("/health", get(health))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(hard_limit))
         .with_state(state.clone())
         .merge(openapi::router());
     if let Some(metrics) = state.metrics.clone() {
-        app = app.merge(metrics_router(metrics));
+        let mut scrape = metrics_router(metrics);
+        if !state.auth.public_metrics() {
+            scrape = scrape.route_layer(gate(Role::Read));
+        }
+        api = api.merge(scrape);
     }
-    app.layer(axum::middleware::from_fn(track_http))
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        state.auth.clone(),
+        auth::loopback_only,
+    ));
+    hooks
+        .layer(DefaultBodyLimit::max(hard_limit))
+        .with_state(state)
+        .merge(api)
+        .layer(axum::middleware::from_fn(track_http))
 }
 
 /// Liveness: the process answers.

@@ -94,6 +94,67 @@ fn ok(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema } } })
 }
 
+/// Operations anyone may call: the webhooks carry their own passphrase or signature.
+const OPEN: [(&str, &str); 4] = [
+    ("/v1/webhooks/tradingview", "post"),
+    ("/v1/webhooks/generic", "post"),
+    ("/health", "get"),
+    ("/ready", "get"),
+];
+
+/// Operations that need an `admin` key (every other one needs `read`), as `router()` gates them.
+const ADMIN: [(&str, &str); 3] = [
+    ("/v1/risk/check", "post"),
+    ("/v1/trading/state", "post"),
+    ("/v1/trading/flatten", "post"),
+];
+
+/// Marks every operation with the key it needs and the refusals that come with it.
+fn secure(paths: &mut Value) {
+    let Some(paths) = paths.as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let at = (path.as_str(), method.as_str());
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            if OPEN.contains(&at) {
+                op.insert("security".to_owned(), json!([]));
+                continue;
+            }
+            let admin = ADMIN.contains(&at);
+            let role = if admin { "admin" } else { "read" };
+            op.insert("security".to_owned(), json!([{ "bearer": [] }]));
+            op.insert("x-neo-role".to_owned(), json!(role));
+            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                responses.insert("401".to_owned(), error_response(
+                    "no key, an unknown key (`unauthorized`) or an expired one (`key_expired`); carries WWW-Authenticate: Bearer"));
+                if admin {
+                    responses.insert(
+                        "403".to_owned(),
+                        error_response("the key's role is read; this needs admin (`forbidden`)"),
+                    );
+                }
+                responses.insert(
+                    "421".to_owned(),
+                    error_response(
+                        "no key is configured and the Host is not loopback (`misdirected_host`)",
+                    ),
+                );
+                responses.insert(
+                    "429".to_owned(),
+                    error_response("over the API's rate limit (see Retry-After)"),
+                );
+            }
+        }
+    }
+}
+
 /// The whole document.
 pub(super) fn document() -> Value {
     let mut schemas = Map::new();
@@ -136,7 +197,7 @@ pub(super) fn document() -> Value {
         "committed (or the same alert again, with duplicate: true)",
         schema_ref("Accepted"),
     );
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "NEO", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Trading signals in; analysed, risk-sized, bracketed paper orders out." },
@@ -213,8 +274,14 @@ pub(super) fn document() -> Value {
             "/metrics": { "get": { "summary": "Prometheus metrics",
                 "responses": { "200": { "description": "text exposition format", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }
         },
-        "components": { "schemas": schemas }
-    })
+        "components": { "schemas": schemas, "securitySchemes": { "bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API key from `[[api.keys]]` (`neo keys new` makes one): `read` for the read endpoints and /metrics (unless `[api] public_metrics`), `admin` also for operator actions and the risk check. With no key configured NEO serves loopback only and needs none." } } }
+    });
+    if let Some(paths) = doc.get_mut("paths") {
+        secure(paths);
+    }
+    doc
 }
 
 /// `/openapi.json` and the Swagger UI at `/docs`.
@@ -253,5 +320,30 @@ mod tests {
             assert!(doc.pointer(pointer).is_some(), "dangling {r}");
         }
         assert!(doc.pointer("/components/schemas/SignalEventV1").is_some());
+    }
+
+    #[test]
+    fn every_operation_says_which_key_it_needs() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut admin = 0;
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                let at = (path.as_str(), method.as_str());
+                let security = op["security"].as_array().unwrap();
+                if OPEN.contains(&at) {
+                    assert!(security.is_empty(), "{at:?}");
+                    continue;
+                }
+                assert_eq!(security[0], json!({ "bearer": [] }), "{at:?}");
+                assert!(op["responses"]["401"].is_object(), "{at:?}");
+                if op["x-neo-role"] == "admin" {
+                    admin += 1;
+                    assert!(op["responses"]["403"].is_object(), "{at:?}");
+                }
+            }
+        }
+        assert_eq!(admin, ADMIN.len());
+        assert!(doc.pointer("/components/securitySchemes/bearer").is_some());
     }
 }

@@ -131,3 +131,71 @@ fn every_problem_is_listed_at_once() {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }
+
+#[test]
+fn api_keys_load_and_every_problem_is_listed() {
+    let digest = neo_api::auth::key_digest_hex("neo_example");
+    let (path, _dir) = write(&format!(
+        r#"
+[server]
+host = "0.0.0.0"
+
+[api]
+public_metrics = true
+
+[[api.keys]]
+name = "ops"
+role = "admin"
+sha256 = "{digest}"
+expires = "2027-06-30T00:00:00Z"
+
+[[api.keys]]
+name = "grafana"
+role = "read"
+sha256 = "{}"
+"#,
+        neo_api::auth::key_digest_hex("neo_other")
+    ));
+    let c = Config::load(Some(&path), Vec::new()).unwrap();
+    assert_eq!(c.api.keys.len(), 2);
+    assert!(c.api.public_metrics);
+
+    let (path, _dir) = write(&format!(
+        r#"
+[[api.keys]]
+name = "ops"
+role = "superuser"
+sha256 = "{digest}"
+
+[[api.keys]]
+name = "ops"
+role = "read"
+sha256 = "not-hex"
+expires = "soon"
+"#
+    ));
+    let Err(ConfigError::Invalid(problems)) = Config::load(Some(&path), Vec::new()) else {
+        panic!("invalid keys loaded");
+    };
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert!(problems[0].contains("api.keys[0].role"));
+    assert!(problems[1].contains("api.keys[1].sha256"));
+    assert!(problems[2].contains("api.keys[1].expires"));
+    assert!(problems[3].contains("api.keys[1].name \"ops\" is used by another key"));
+}
+
+#[test]
+fn a_non_loopback_host_needs_keys() {
+    for host in ["0.0.0.0", "::", "192.168.1.20", "neo.internal"] {
+        let err = Config::load(None, env(&[("NEO_SERVER__HOST", host)])).unwrap_err();
+        let ConfigError::Invalid(problems) = err else {
+            panic!("{host}: not a validation error");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("[[api.keys]]"), "{problems:?}");
+    }
+    for host in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+        let c = Config::load(None, env(&[("NEO_SERVER__HOST", host)]));
+        assert!(c.is_ok(), "{host}: {:?}", c.err());
+    }
+}

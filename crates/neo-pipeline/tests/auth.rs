@@ -1,0 +1,146 @@
+//! The API keys through a running pipeline over real HTTP: `start` refuses to
+//! serve beyond loopback without keys, keys and roles guard the REST API while
+//! webhooks keep their passphrase, the expiry gauge reaches `/metrics`, and a
+//! keyless NEO answers only requests addressed to loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{PASS, rig};
+use neo_api::auth::{ApiKeyConfig, key_digest_hex};
+use neo_pipeline::{Config, PipelineError, start, wall_clock};
+use neo_testkit::db::TestDb;
+use serde_json::json;
+
+const ADMIN: &str = "neo_pipeline_admin_key";
+const READ: &str = "neo_pipeline_read_key";
+
+fn keys(c: &mut Config) {
+    c.api.keys = vec![
+        ApiKeyConfig {
+            name: "ops".into(),
+            role: "admin".into(),
+            sha256: key_digest_hex(ADMIN),
+            expires: None,
+        },
+        ApiKeyConfig {
+            name: "pipeline-test-grafana".into(),
+            role: "read".into(),
+            sha256: key_digest_hex(READ),
+            // Far off: valid, and still shown on the expiry gauge.
+            expires: Some("2262-01-01T00:00:00Z".into()),
+        },
+    ];
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_refuses_a_non_loopback_host_without_keys() {
+    let db = TestDb::sqlite();
+    let dir = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-auth"));
+    let mut config = Config::default();
+    config.server.host = "0.0.0.0".into();
+    config.server.port = 0;
+    config.store.url = Some(db.url.clone());
+    let refused = start(config.clone(), &dir, wall_clock()).await;
+    match refused {
+        Err(PipelineError::Setup(message)) => {
+            assert!(message.contains("0.0.0.0"), "{message}");
+            assert!(message.contains("[[api.keys]]"), "{message}");
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("served 0.0.0.0 without keys"),
+    }
+    assert!(!dir.exists(), "refused before touching the data directory");
+
+    // The same host with a key starts.
+    keys(&mut config);
+    let running = start(config, &dir, wall_clock()).await.unwrap();
+    assert!(running.addr.ip().is_unspecified());
+    running.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_roles_guard_the_running_api() {
+    let db = TestDb::sqlite();
+    let rig = rig(&db.url, keys).await;
+    let url = |path: &str| format!("{}{path}", rig.base);
+    let get = |path: &str, key: Option<&str>| {
+        let mut request = rig.http.get(url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    let anonymous = get("/v1/portfolio", None).await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    assert_eq!(
+        get("/v1/portfolio", Some(READ))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(get("/health", None).await.unwrap().status().as_u16(), 200);
+    assert_eq!(get("/metrics", None).await.unwrap().status().as_u16(), 401);
+    let metrics = get("/metrics", Some(READ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"neo_api_key_expiry_seconds{name="pipeline-test-grafana"}"#),
+        "{metrics}"
+    );
+
+    let halt = json!({ "state": "halted", "reason": "auth test" });
+    let as_reader = rig
+        .http
+        .post(url("/v1/trading/state"))
+        .bearer_auth(READ)
+        .json(&halt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_reader.status().as_u16(), 403);
+    let as_admin = rig
+        .http
+        .post(url("/v1/trading/state"))
+        .bearer_auth(ADMIN)
+        .json(&halt)
+        .send()
+        .await
+        .unwrap();
+    assert!(as_admin.status().is_success(), "{}", as_admin.status());
+
+    // Webhooks need the passphrase, not a key.
+    let alert = json!({ "passphrase": PASS, "ticker": "BTCUSDT", "action": "buy",
+        "close": 42000.5, "contracts": "0.01", "strategy": "auth", "id": "auth-1" });
+    assert_eq!(rig.post(&alert).await.0, 202);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyless_pipeline_answers_only_requests_addressed_to_loopback() {
+    let db = TestDb::sqlite();
+    let rig = rig(&db.url, |_| {}).await;
+    let (status, _) = rig.get("/v1/portfolio").await;
+    assert_eq!(status, 200);
+    let rebound = rig
+        .http
+        .get(format!("{}/v1/portfolio", rig.base))
+        .header("host", "attacker.example:8001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status().as_u16(), 421);
+    let body: serde_json::Value = rebound.json().await.unwrap();
+    assert_eq!(body["error"], "misdirected_host");
+    rig.stop().await;
+}
