@@ -12,7 +12,7 @@ use std::time::Duration;
 use neo_api::auth::{ApiAuth, spawn_expiry_watch};
 use neo_api::guard::{GuardConfig, Guards};
 use neo_api::metrics::{Metrics, names};
-use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router};
+use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router, serve};
 use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
 use neo_domain::Timestamp;
 use neo_domain::contracts::OrderIntentV1;
@@ -336,13 +336,14 @@ async fn launch<B: Bus>(
         share,
         bus: Box::new(move || health_bus.health()),
     });
+    let (limits, max_body_bytes) = (config.server.limits.clone(), gateway.max_body_bytes);
     let state = AppState::new(gateway, store.clone(), writer, clock)
         .with_live(live)
         .with_wake(wake)
         .with_guards(guards)
         .with_auth(auth)
         .with_metrics(metrics);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state);
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -354,11 +355,10 @@ async fn launch<B: Bus>(
     let expiry_watch = spawn_expiry_watch(watched_keys, watch_clock, Duration::from_secs(60));
     let mut stop = http_stop_rx;
     tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let served = serve(listener, app, &limits, max_body_bytes, stopped).await;
         housekeeping.abort();
         api_housekeeping.abort();
         expiry_watch.abort();

@@ -13,7 +13,7 @@ use figment::util::nest;
 use figment::value::Value;
 use neo_api::auth::ApiConfig;
 use neo_api::guard::GuardConfig;
-use neo_api::server::GatewayConfig;
+use neo_api::server::{GatewayConfig, HttpLimits};
 use neo_domain::InstrumentId;
 use neo_engine::autonomy::AutonomyConfig;
 use neo_engine::desk::DeskConfig;
@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub port: u16,
     /// Seconds a graceful shutdown may take before the process stops anyway (default 10).
     pub shutdown_grace_secs: u64,
+    /// `[server.limits]`: connection caps and timeouts at the HTTP edge.
+    pub limits: HttpLimits,
 }
 
 impl ServerConfig {
@@ -91,6 +93,7 @@ impl Default for ServerConfig {
             host: "127.0.0.1".to_owned(),
             port: 8001,
             shutdown_grace_secs: 10,
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -222,6 +225,7 @@ impl Config {
         );
         problems.extend(self.api.validate());
         problems.extend(self.server.exposure_problem(&self.api));
+        problems.extend(self.server.limits.problems());
         if let Err(e) = self.notify.validate() {
             problems.extend(e.0.iter().map(ToString::to_string));
         }
