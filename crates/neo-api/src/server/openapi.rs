@@ -78,7 +78,9 @@ fn command_responses() -> Value {
                 "outcome": { "enum": ["applied", "unchanged"] }, "trading": trading_state(),
                 "flatten": { "type": "object", "description": "closed and refused instruments" } } })),
         "202": ok("committed; the desk has not applied it yet", json!({ "type": "object" })),
+        "400": error_response("a malformed Idempotency-Key"),
         "409": error_response("risk refused the change (resuming during a drawdown breach)"),
+        "415": error_response("the body is not application/json"),
         "422": error_response("the body names the problem"),
         "503": error_response("no desk runs here, or the store is down") })
 }
@@ -182,6 +184,10 @@ pub(super) fn document() -> Value {
                 ("400", "unparseable body"),
                 ("401", "bad passphrase or signature"),
                 ("403", "source address not in the allow list"),
+                (
+                    "409",
+                    "idempotency_conflict: this id was accepted with other content (the differing fields are listed)",
+                ),
                 ("413", "body over the limit"),
                 ("415", "unsupported content type"),
                 ("422", "invalid or unnormalizable content"),
@@ -251,6 +257,7 @@ pub(super) fn document() -> Value {
                         "required": ["approved", "reasons"], "properties": {
                             "approved": { "type": "boolean" },
                             "reasons": { "type": "array", "items": { "type": "object" } } } })),
+                    "415": error_response("the body is not application/json"),
                     "422": error_response("not an OrderIntentV1"),
                     "503": error_response("no desk runs here") } } },
             "/v1/trading/state": {
@@ -280,8 +287,33 @@ pub(super) fn document() -> Value {
     });
     if let Some(paths) = doc.get_mut("paths") {
         secure(paths);
+        edge_limits(paths);
     }
     doc
+}
+
+/// What the HTTP edge may answer on any route (`server::limits`).
+fn edge_limits(paths: &mut Value) {
+    let Some(paths) = paths.as_object_mut() else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|ops| ops.values_mut())
+    {
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            responses
+                .entry("408")
+                .or_insert_with(|| error_response("the request (body included) took too long"));
+            responses
+                .entry("413")
+                .or_insert_with(|| error_response("the declared body is over the limit"));
+        }
+    }
 }
 
 /// `/openapi.json` and the Swagger UI at `/docs`.

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Property-based API testing of a running NEO against its own /openapi.json
+# (schemathesis, from PyPI), bounded in time. Passes only with no server error
+# and no response that breaks the document (status codes, content types,
+# headers and bodies). Usage: scripts/schemathesis.sh <path to the neo binary>
+set -euo pipefail
+neo_bin="${1:?usage: scripts/schemathesis.sh <neo binary>}"
+budget="${NEO_SCHEMATHESIS_SECS:-240}"
+examples="${NEO_SCHEMATHESIS_EXAMPLES:-40}"
+
+if ! python3 -c 'import schemathesis' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'schemathesis>=4,<5'
+fi
+scripts_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+st="$scripts_dir/schemathesis"
+
+dir="$(mktemp -d)"
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+key="neo_$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+digest="$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)"
+passphrase="schemathesis-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+cat > "$dir/neo.toml" <<TOML
+[server]
+port = $port
+
+[gateway]
+passphrase = "$passphrase"
+
+[[api.keys]]
+name = "schemathesis"
+role = "admin"
+sha256 = "$digest"
+TOML
+
+"$neo_bin" run --config "$dir/neo.toml" --data-dir "$dir/data" >"$dir/neo.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$port/ready" >/dev/null || { cat "$dir/neo.log"; echo "NEO did not become ready"; exit 1; }
+
+status=0
+# From the temporary folder: schemathesis keeps a cache where it runs.
+cd "$dir"
+timeout "$budget" "$st" run "http://127.0.0.1:$port/openapi.json" \
+  --header "Authorization: Bearer $key" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --max-examples "$examples" \
+  --seed 20261206 \
+  --rate-limit 60/s \
+  --no-color || status=$?
+if ! kill -0 "$pid" 2>/dev/null; then
+  cat "$dir/neo.log"
+  echo "NEO died during the run"
+  exit 1
+fi
+if grep -q '"level":"ERROR"\|ERROR' "$dir/neo.log" && grep -q 'panicked' "$dir/neo.log"; then
+  grep -n 'panicked' "$dir/neo.log"
+  echo "NEO panicked during the run"
+  exit 1
+fi
+exit "$status"
