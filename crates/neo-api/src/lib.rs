@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod guard;
+mod hex;
 pub mod intake;
 pub mod metrics;
 pub mod server;

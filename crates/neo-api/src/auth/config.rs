@@ -44,15 +44,7 @@ impl ApiKeyConfig {
 
     /// The digest, if the text is 64 hex digits.
     pub fn parsed_digest(&self) -> Option<[u8; 32]> {
-        let text = self.sha256.trim();
-        if text.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(out)
+        crate::hex::decode(self.sha256.trim())?.try_into().ok()
     }
 
     /// The expiry, `Ok(None)` when there is none.

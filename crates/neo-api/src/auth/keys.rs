@@ -118,19 +118,9 @@ fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
 /// The SHA-256 of a key as 64 hex digits, the form `[[api.keys]] sha256` takes.
 pub fn key_digest_hex(key: &str) -> String {
-    hex(&sha256(key.as_bytes()))
+    crate::hex::encode(&sha256(key.as_bytes()))
 }
 
 /// A freshly made key: shown once to the operator, then only its digest is configured.
@@ -155,7 +145,7 @@ impl NewKey {
         SystemRandom::new()
             .fill(&mut bytes)
             .map_err(|_| KeyGenError::Random)?;
-        let key = format!("{KEY_PREFIX}{}", hex(&bytes));
+        let key = format!("{KEY_PREFIX}{}", crate::hex::encode(&bytes));
         Ok(NewKey {
             sha256: key_digest_hex(&key),
             key,

@@ -143,7 +143,7 @@ pub fn verify_signature_detailed(
             if hmac::verify(&key, &message, candidate).is_ok() {
                 return Ok(VerifiedSignature {
                     t: parsed.t,
-                    signature: encode_hex(candidate),
+                    signature: crate::hex::encode(candidate),
                     sender: Sender::holding(secret),
                 });
             }
@@ -160,33 +160,15 @@ pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
     ctx.update(t.to_string().as_bytes());
     ctx.update(b".");
     ctx.update(body);
-    format!("t={t},v1={}", encode_hex(ctx.sign().as_ref()))
+    format!("t={t},v1={}", crate::hex::encode(ctx.sign().as_ref()))
 }
 
+/// A SHA-256 signature's 64 hex digits as bytes.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() != 64 {
         return None;
     }
-    let nibble = |b: u8| match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    };
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    text
+    crate::hex::decode(text)
 }
 
 /// What [`ReplayGuard::check`] found.

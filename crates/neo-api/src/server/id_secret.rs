@@ -67,7 +67,7 @@ impl IdSecret {
             .map_err(|_| IdSecretError::Random)?;
         let record = StateRecord {
             key: StateKey::Gateway,
-            body: json!({ "id_secret": hex(&fresh) }),
+            body: json!({ "id_secret": crate::hex::encode(&fresh) }),
             ts_event: now,
         };
         let unit = Unit {
@@ -96,35 +96,10 @@ async fn stored(store: &Store) -> Result<Option<Vec<u8>>, IdSecretError> {
         return Ok(None);
     };
     match record.body.get("id_secret") {
-        Some(Value::String(text)) => unhex(text).map(Some).ok_or(IdSecretError::Corrupt),
+        Some(Value::String(text)) => crate::hex::decode(text)
+            .filter(|bytes| !bytes.is_empty())
+            .map(Some)
+            .ok_or(IdSecretError::Corrupt),
         _ => Err(IdSecretError::Corrupt),
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.is_empty() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trips_and_refuses_junk() {
-        let bytes = [0u8, 1, 0xab, 0xff];
-        assert_eq!(unhex(&hex(&bytes)), Some(bytes.to_vec()));
-        for junk in ["", "abc", "zz", "é1"] {
-            assert_eq!(unhex(junk), None, "{junk}");
-        }
     }
 }
