@@ -12,6 +12,7 @@ pub mod intel;
 pub mod market;
 pub mod oms;
 pub mod portfolio;
+mod recent;
 pub mod risk;
 
 pub use clock::{Clock, ManualClock};

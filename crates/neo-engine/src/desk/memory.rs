@@ -214,6 +214,10 @@ impl Desk {
         let trip = self.trips.get(&instrument).map(|t| t.entry_order);
         let oms = &self.oms;
         self.entries.retain(|id, _| {
+            // An open trip keeps its entry even once the OMS has released the order.
+            if trip == Some(*id) {
+                return true;
+            }
             let Some(order) = oms.order(*id) else {
                 return false;
             };

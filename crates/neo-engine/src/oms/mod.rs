@@ -9,6 +9,7 @@ mod costs;
 mod lifecycle;
 mod matching;
 mod quality;
+mod settle;
 mod standing;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use lifecycle::{InvalidTransition, OrderEvent, transition};
 pub use quality::{ExecutionQuality, slippage_bps};
 pub use standing::RestoredOrder;
 
+use crate::recent::Recent;
 use crate::risk::RiskApproved;
 use matching::{Execution, Match, Quote, Terms, decide};
 
@@ -123,6 +125,10 @@ pub struct PaperOms {
     config: OmsConfig,
     orders: BTreeMap<MessageId, Working>,
     by_intent: BTreeMap<MessageId, MessageId>,
+    /// Intents of released groups, so a redelivered one still creates nothing.
+    settled_intents: Recent<MessageId>,
+    /// An order turned terminal since the last release.
+    settling: bool,
     active: BTreeMap<InstrumentId, Vec<MessageId>>,
     atr: BTreeMap<InstrumentId, f64>,
     last_price: BTreeMap<InstrumentId, Price>,
@@ -150,12 +156,14 @@ impl PaperOms {
         self.atr.insert(instrument, atr);
     }
 
-    /// An order's current state.
+    /// An order's current state, while the OMS holds it: a group (an entry and
+    /// its bracket, or a lone order) is released once all of it is terminal, at
+    /// the start of the next market step or submission (the store keeps it).
     pub fn order(&self, id: MessageId) -> Option<&OrderV1> {
         self.orders.get(&id).map(|w| &w.order)
     }
 
-    /// The entry order created for an intent.
+    /// The entry order created for an intent, while the OMS holds it.
     pub fn order_for_intent(&self, intent_id: MessageId) -> Option<&OrderV1> {
         self.by_intent
             .get(&intent_id)
@@ -181,8 +189,13 @@ impl PaperOms {
         approved: RiskApproved<OrderIntentV1>,
         now: Timestamp,
     ) -> Result<Submitted, OmsError> {
+        self.release_settled();
         let intent = approved.into_inner();
-        if let Some(&order_id) = self.by_intent.get(&intent.id) {
+        if let Some(&order_id) = self
+            .by_intent
+            .get(&intent.id)
+            .or_else(|| self.settled_intents.get(&intent.id))
+        {
             return Ok(Submitted {
                 order_id,
                 duplicate: true,
@@ -285,10 +298,11 @@ impl PaperOms {
         }
         let (status, instrument) = (order.status, order.instrument);
         events.push(OmsEvent::Order(order.clone()));
-        if status.is_terminal()
-            && let Some(list) = self.active.get_mut(&instrument)
-        {
-            list.retain(|o| *o != id);
+        if status.is_terminal() {
+            self.settling = true;
+            if let Some(list) = self.active.get_mut(&instrument) {
+                list.retain(|o| *o != id);
+            }
         }
         Ok(())
     }
@@ -313,6 +327,7 @@ impl PaperOms {
 
     /// Matches working orders of the tick's instrument against it.
     pub fn on_tick(&mut self, tick: &TickV1) -> Result<Vec<OmsEvent>, OmsError> {
+        self.release_settled();
         self.last_price.insert(tick.instrument, tick.price);
         let (buy_at, sell_at) = (
             tick.ask.unwrap_or(tick.price),
@@ -336,6 +351,7 @@ impl PaperOms {
     /// created at or before the bar's open sees the whole bar; a fill at the
     /// open is stamped with the open time, one inside the range with the close.
     pub fn on_candle(&mut self, candle: &CandleV1) -> Result<Vec<OmsEvent>, OmsError> {
+        self.release_settled();
         self.last_price.insert(candle.instrument, candle.close);
         let quote = Quote::Bar {
             open: candle.open,

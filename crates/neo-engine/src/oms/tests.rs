@@ -196,13 +196,83 @@ fn a_redelivered_intent_creates_nothing() {
             t(5),
         )
         .unwrap();
-    assert!(after_fill.duplicate);
-    assert_eq!(
+    assert!(after_fill.duplicate && after_fill.events.is_empty());
+    assert_eq!(after_fill.order_id, first.order_id);
+    // The filled order was released (the store keeps it); its intent is still known.
+    assert!(
         oms.order_for_intent(MessageId::derived(IdKind::Intent, "dup"))
-            .unwrap()
-            .status,
-        OrderStatus::Filled
+            .is_none()
     );
+    assert_eq!(oms.held_orders(), 0);
+}
+
+#[test]
+fn a_settled_group_is_released_after_its_step_and_only_then() {
+    let mut oms = oms(no_costs());
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        let sub = oms
+            .submit(
+                approve_for_test(intent(
+                    &format!("trip-{n}"),
+                    Side::Buy,
+                    "1",
+                    Some("95"),
+                    Some("110"),
+                )),
+                t(2 * n),
+            )
+            .unwrap();
+        ids.push(sub.order_id);
+        checked(
+            &oms.on_candle(&bar(2 * n, "100", "101", "99", "100", "5"))
+                .unwrap(),
+        );
+        assert_eq!(
+            oms.held_orders(),
+            3,
+            "the entry and its working bracket are held"
+        );
+        let events = oms
+            .on_candle(&bar(2 * n + 1, "100", "111", "99", "110", "5"))
+            .unwrap();
+        assert_eq!(checked(&events).len(), 1, "the take-profit fills");
+        // Within the step that settled it, the group is still there to book.
+        assert_eq!(oms.order(sub.order_id).unwrap().status, OrderStatus::Filled);
+    }
+    oms.on_tick(&TickV1 {
+        instrument: btc(),
+        price: p("100"),
+        size: "1".parse().unwrap(),
+        bid: None,
+        ask: None,
+        ts_event: t(200),
+    })
+    .unwrap();
+    assert_eq!(
+        oms.held_orders(),
+        0,
+        "fifty settled round trips are not kept"
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let again = oms
+            .submit(
+                approve_for_test(intent(
+                    &format!("trip-{n}"),
+                    Side::Buy,
+                    "1",
+                    Some("95"),
+                    Some("110"),
+                )),
+                t(300),
+            )
+            .unwrap();
+        assert!(
+            again.duplicate && again.order_id == *id,
+            "a released intent traded again"
+        );
+    }
+    assert_eq!(oms.held_orders(), 0);
 }
 
 #[test]

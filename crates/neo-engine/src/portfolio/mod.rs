@@ -7,13 +7,15 @@
 //! `equity - initial cash == realized + unrealized` holds to the last unit.
 //! Fees are realized when paid. One account currency: every fill is in it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use neo_domain::contracts::{FillV1, PositionSide, PositionV1};
 use neo_domain::{
     ArithmeticError, Fixed, InstrumentId, MessageId, Money, Price, Quantity, Rounding, Side,
     Timestamp,
 };
+
+use crate::recent::Recent;
 
 /// Why a fill or mark could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,7 +158,9 @@ pub struct Portfolio {
     initial_cash: Money,
     cash: Fixed,
     positions: BTreeMap<InstrumentId, Position>,
-    applied: BTreeSet<MessageId>,
+    /// Recent fill ids, so a replayed fill changes nothing (bounded: the store
+    /// keeps the lasting record, and restore applies each stored fill once).
+    applied: Recent<()>,
     high_water_mark: Fixed,
     day: i64,
     day_start_equity: Fixed,
@@ -180,7 +184,7 @@ impl Portfolio {
             initial_cash: cash,
             cash: cash.value(),
             positions: BTreeMap::new(),
-            applied: BTreeSet::new(),
+            applied: Recent::default(),
             high_water_mark: cash.value(),
             day: now.as_nanos().div_euclid(DAY_NANOS),
             day_start_equity: cash.value(),
@@ -237,7 +241,7 @@ impl Portfolio {
         // Every fallible step is done: commit.
         self.cash = cash;
         self.positions.insert(fill.instrument, next);
-        self.applied.insert(fill.id);
+        self.applied.insert(fill.id, ());
         self.update_marks()?;
         Ok(Applied::New)
     }
