@@ -153,6 +153,19 @@ pub struct TradingStateChanged {
     pub ts: Timestamp,
 }
 
+/// An API key is about to expire, or has: its holder needs a successor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyExpiring {
+    /// The key's name in `[[api.keys]]` (never the key).
+    pub name: String,
+    /// When it expires.
+    pub expires: Timestamp,
+    /// Already expired (refused), rather than expiring soon.
+    pub expired: bool,
+    /// When NEO noticed.
+    pub ts: Timestamp,
+}
+
 /// Anything NEO tells people about; render it once per enabled channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -164,6 +177,8 @@ pub enum Event {
     SignalRefused(SignalRefused),
     /// See [`TradingStateChanged`].
     TradingStateChanged(TradingStateChanged),
+    /// See [`ApiKeyExpiring`].
+    ApiKeyExpiring(ApiKeyExpiring),
 }
 
 /// The id of the notification of `kind` caused by `cause_id` on `channel`.
@@ -182,6 +197,7 @@ impl Event {
             Event::BracketHit(_) => NotificationKind::BracketHit,
             Event::SignalRefused(_) => NotificationKind::SignalRefused,
             Event::TradingStateChanged(_) => NotificationKind::TradingStateChanged,
+            Event::ApiKeyExpiring(_) => NotificationKind::ApiKeyExpiring,
         }
     }
 
@@ -194,6 +210,13 @@ impl Event {
             Event::TradingStateChanged(e) => {
                 format!("trading_state:{}:{}:{}", e.from, e.to, e.ts.as_nanos())
             }
+            // Once per key, expiry and stage: a restart does not warn again.
+            Event::ApiKeyExpiring(e) => format!(
+                "api_key:{}:{}:{}",
+                e.name,
+                e.expires.as_nanos(),
+                if e.expired { "expired" } else { "expiring" }
+            ),
         }
     }
 
@@ -204,6 +227,7 @@ impl Event {
             Event::BracketHit(e) => (Some(e.signal_id), e.source_id.as_deref(), e.ts),
             Event::SignalRefused(e) => (Some(e.signal_id), e.source_id.as_deref(), e.ts),
             Event::TradingStateChanged(e) => (e.signal_id, None, e.ts),
+            Event::ApiKeyExpiring(e) => (None, None, e.ts),
         };
         let source_id = source_id
             .filter(|s| !s.trim().is_empty())
@@ -213,6 +237,7 @@ impl Event {
             Event::BracketHit(e) => bracket_hit(e),
             Event::SignalRefused(e) => signal_refused(e),
             Event::TradingStateChanged(e) => state_changed(e),
+            Event::ApiKeyExpiring(e) => key_expiring(e),
         };
         let kind = self.kind();
         NotificationV1 {
@@ -230,6 +255,26 @@ impl Event {
     /// One notification per channel, in the order given.
     pub fn render_all(&self, channels: &[Channel]) -> Vec<NotificationV1> {
         channels.iter().map(|&c| self.render(c)).collect()
+    }
+}
+
+fn key_expiring(e: &ApiKeyExpiring) -> (String, String) {
+    if e.expired {
+        (
+            format!("API key {:?} has expired", e.name),
+            format!(
+                "The API key {:?} expired at {} and is refused: make its successor with `neo keys new` and configure it.",
+                e.name, e.expires
+            ),
+        )
+    } else {
+        (
+            format!("API key {:?} expires {}", e.name, e.expires),
+            format!(
+                "The API key {:?} expires at {}. Make its successor with `neo keys new`, configure both, hand it out, then drop this one.",
+                e.name, e.expires
+            ),
+        )
     }
 }
 

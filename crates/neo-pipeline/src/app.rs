@@ -269,6 +269,8 @@ async fn launch<B: Bus>(
         }
     }
 
+    let (key_notices, key_notice_task) =
+        crate::key_notices::spawn(writer.clone(), channels.clone(), wake.clone());
     let mut stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone());
     if let Some(autonomy) = autonomy {
         stage = stage.with_autonomy(autonomy);
@@ -352,7 +354,12 @@ async fn launch<B: Bus>(
         .local_addr()
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
     // Started once serving is sure, so a failed bind leaves no task behind.
-    let expiry_watch = spawn_expiry_watch(watched_keys, watch_clock, Duration::from_secs(60));
+    let expiry_watch = spawn_expiry_watch(
+        watched_keys,
+        watch_clock,
+        Duration::from_secs(60),
+        Some(key_notices),
+    );
     let mut stop = http_stop_rx;
     tasks.spawn(async move {
         let stopped = async move {
@@ -362,6 +369,7 @@ async fn launch<B: Bus>(
         housekeeping.abort();
         api_housekeeping.abort();
         expiry_watch.abort();
+        key_notice_task.abort();
         upkeep.abort();
         role("http", served)
     });

@@ -144,3 +144,40 @@ async fn a_keyless_pipeline_answers_only_requests_addressed_to_loopback() {
     assert_eq!(body["error"], "misdirected_host");
     rig.stop().await;
 }
+
+/// A key that expires within seven days is told to people on every channel,
+/// once (a restart derives the same notification ids).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_key_is_notified_on_every_channel() {
+    let db = TestDb::sqlite();
+    let soon = wall_clock()().add_nanos(2 * 24 * 3_600 * 1_000_000_000);
+    let rig = rig(&db.url, |c| {
+        keys(c);
+        c.api.keys[1].name = "grafana-soon".into();
+        c.api.keys[1].expires = Some(soon.to_string());
+    })
+    .await;
+    let wait = std::time::Duration::from_secs(10);
+    let slack = rig.slack.wait_for(1, wait).await;
+    assert_eq!(
+        rig.telegram.wait_for(1, wait).await.len(),
+        1,
+        "no Telegram message"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let slack = slack[0].body.to_string();
+    assert!(
+        slack.contains("grafana-soon") && slack.contains("neo keys new"),
+        "{slack}"
+    );
+    assert!(
+        !slack.contains(READ),
+        "a notification never carries the key"
+    );
+    assert_eq!(
+        rig.slack.requests().len(),
+        1,
+        "the key that never expires says nothing"
+    );
+    rig.stop().await;
+}

@@ -1,11 +1,13 @@
 //! Keys that expire warn before they stop working: a gauge per key on
 //! `/metrics` (seconds left, and 1 while within [`EXPIRY_WARNING_SECS`]) and a
-//! log warning whenever a key enters the warning window or expires.
+//! log warning whenever a key enters the warning window or expires, with a
+//! [`KeyNotice`] for the notifications.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use neo_domain::Timestamp;
+use tokio::sync::mpsc::Sender;
 
 use super::{ApiKey, ApiKeys};
 use crate::metrics::names;
@@ -39,6 +41,20 @@ impl KeyStatus {
             Some(_) => KeyStatus::Valid,
         }
     }
+}
+
+/// A key entering the warning window or expiring, for whoever notifies people
+/// (the pipeline turns it into a notification on every channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyNotice {
+    /// The key's name (never the key).
+    pub name: String,
+    /// When it expires.
+    pub expires: Timestamp,
+    /// Expiring or expired.
+    pub status: KeyStatus,
+    /// When the watch noticed.
+    pub at: Timestamp,
 }
 
 /// Sets the expiry gauges of every key that has an expiry, and returns every key's status.
@@ -80,6 +96,7 @@ pub fn spawn_expiry_watch(
     keys: ApiKeys,
     clock: Clock,
     interval: Duration,
+    notices: Option<Sender<KeyNotice>>,
 ) -> tokio::task::JoinHandle<()> {
     let period = interval.max(Duration::from_millis(1));
     tokio::spawn(async move {
@@ -92,6 +109,20 @@ pub fn spawn_expiry_watch(
             for ((name, status), key) in publish_expiry(&keys, now).into_iter().zip(keys.keys()) {
                 if last.get(&name) != Some(&status) {
                     warn(key, status);
+                    if let (Some(tx), Some(expires)) = (&notices, key.expires)
+                        && status != KeyStatus::Valid
+                    {
+                        // When full (key changes are rare: never, in practice) the
+                        // notice is dropped; the log line and the gauges still say it.
+                        if let Err(e) = tx.try_send(KeyNotice {
+                            name: name.clone(),
+                            expires,
+                            status,
+                            at: now,
+                        }) {
+                            tracing::warn!(key = %name, error = %e, "key-expiry notification dropped");
+                        }
+                    }
                     last.insert(name, status);
                 }
             }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use config::{ApiConfig, ApiKeyConfig, MAX_NAME_LEN};
 pub use error::AuthError;
-pub use expiry::{EXPIRY_WARNING_SECS, KeyStatus, publish_expiry, spawn_expiry_watch};
+pub use expiry::{EXPIRY_WARNING_SECS, KeyNotice, KeyStatus, publish_expiry, spawn_expiry_watch};
 pub use keys::{ApiKey, ApiKeys, KeyConfigError, KeyGenError, NewKey, key_digest_hex};
 pub use middleware::{Gate, bearer_key, is_loopback_authority, loopback_only, require};
 

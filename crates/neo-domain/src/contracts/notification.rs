@@ -31,6 +31,8 @@ text_enum! {
         SignalRefused => "signal_refused",
         /// Trading moved between active, reducing and halted.
         TradingStateChanged => "trading_state_changed",
+        /// An API key expires within seven days, or has expired.
+        ApiKeyExpiring => "api_key_expiring",
     }
 }
 
@@ -43,7 +45,8 @@ pub struct NotificationV1 {
     pub channel: Channel,
     /// What happened.
     pub kind: NotificationKind,
-    /// The signal whose story this is part of (absent only for trading-state changes).
+    /// The signal whose story this is part of (absent only for trading-state
+    /// changes and API-key expiry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_id: Option<MessageId>,
     /// The sender's own alert id, when it gave one.
@@ -66,7 +69,10 @@ impl Contract for NotificationV1 {
 
     fn check(&self) -> Vec<Issue> {
         let mut c = Checks::default();
-        let needs_signal = self.kind != NotificationKind::TradingStateChanged;
+        let needs_signal = !matches!(
+            self.kind,
+            NotificationKind::TradingStateChanged | NotificationKind::ApiKeyExpiring
+        );
         c.require_with(
             !needs_signal || self.signal_id.is_some(),
             "/signal_id",
