@@ -118,6 +118,18 @@ async fn keys_and_roles_guard_the_running_api() {
         .await
         .unwrap();
     assert!(as_admin.status().is_success(), "{}", as_admin.status());
+    // The command names the key it came with.
+    let state: serde_json::Value = rig
+        .http
+        .get(url("/v1/trading/state"))
+        .bearer_auth(READ)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["by"], "operator:ops", "{state}");
 
     // Webhooks need the passphrase, not a key.
     let alert = json!({ "passphrase": PASS, "ticker": "BTCUSDT", "action": "buy",

@@ -75,9 +75,9 @@ impl Gate {
 
     /// Once keys are configured: the per-address limit, then the key, then the per-key limit.
     /// A keyless NEO serves only this machine, whose scripts may poll as fast as they like.
-    fn admit(&self, parts: &Parts) -> Result<(), Turned> {
+    fn admit(&self, parts: &Parts) -> Result<Option<Caller>, Turned> {
         if !self.auth.needs_keys() {
-            return Ok(());
+            return Ok(None);
         }
         let limits = self.auth.limits();
         let ip: Option<IpAddr> = match limits {
@@ -89,7 +89,7 @@ impl Gate {
             limits.check_key(&key.name, ip).map_err(Turned::Limited)?;
         }
         tracing::trace!(key = %key.name, path = %parts.uri.path(), "API key accepted");
-        Ok(())
+        Ok(Some(Caller(key.name.clone())))
     }
 }
 
@@ -121,12 +121,22 @@ fn refused(error: AuthError, parts: &Parts) -> Response {
 /// The middleware: `axum::middleware::from_fn_with_state(auth.gate(role, clock), require)`.
 /// 401 without a known key, 401 `key_expired`, 403 for a role too low, 429 over a limit.
 pub async fn require(State(gate): State<Gate>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     match gate.admit(&parts) {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Ok(caller) => {
+            if let Some(caller) = caller {
+                parts.extensions.insert(caller);
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
         Err(turned) => turned.into_response(&parts),
     }
 }
+
+/// The name of the key a request was admitted with, for the record (operator
+/// commands say who gave them); absent when no keys are configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub String);
 
 /// Whether a `Host` (or URI authority) names loopback: `localhost`, a loopback address
 /// (`127.0.0.1`, `[::1]`), with or without a port.

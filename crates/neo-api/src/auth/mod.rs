@@ -24,7 +24,7 @@ pub use config::{ApiConfig, ApiKeyConfig, MAX_NAME_LEN};
 pub use error::AuthError;
 pub use expiry::{EXPIRY_WARNING_SECS, KeyNotice, KeyStatus, publish_expiry, spawn_expiry_watch};
 pub use keys::{ApiKey, ApiKeys, KeyConfigError, KeyGenError, NewKey, key_digest_hex};
-pub use middleware::{Gate, bearer_key, is_loopback_authority, loopback_only, require};
+pub use middleware::{Caller, Gate, bearer_key, is_loopback_authority, loopback_only, require};
 
 use crate::guard::Guards;
 

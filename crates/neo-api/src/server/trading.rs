@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 
 use super::rest::{json_body, live, require_json, status_json};
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
+use crate::auth::Caller;
 
 /// How long a request waits for the desk to apply its command.
 pub(super) const WAIT: Duration = Duration::from_secs(5);
@@ -51,6 +53,7 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
 /// `POST /v1/trading/state` with `{"state": "halted" | "active", "reason"}`.
 pub(super) async fn set_state(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -69,17 +72,33 @@ pub(super) async fn set_state(
             });
         }
     };
-    submit(&state, &headers, action, body.reason).await
+    submit(&state, &headers, action, body.reason, by(caller)).await
 }
 
 /// `POST /v1/trading/flatten` with `{"reason"}`.
 pub(super) async fn flatten(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body: FlattenBody = parse(&headers, &body, "{\"reason\": \"...\"}")?;
-    submit(&state, &headers, TradingAction::Flatten, body.reason).await
+    submit(
+        &state,
+        &headers,
+        TradingAction::Flatten,
+        body.reason,
+        by(caller),
+    )
+    .await
+}
+
+/// Who gave a command: the operator, named by the API key it came with.
+fn by(caller: Option<Extension<Caller>>) -> String {
+    match caller {
+        Some(Extension(Caller(name))) => format!("operator:{name}"),
+        None => "operator".to_owned(),
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(
@@ -96,6 +115,7 @@ async fn submit(
     headers: &HeaderMap,
     action: TradingAction,
     reason: String,
+    by: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     live(state)?;
     let now = (state.clock)();
@@ -104,7 +124,7 @@ async fn submit(
         id,
         action,
         reason: reason.trim().to_owned(),
-        by: "operator".to_owned(),
+        by,
         ts_event: now,
     };
     let issues = neo_domain::Contract::check(&command);
