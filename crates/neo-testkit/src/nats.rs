@@ -79,28 +79,37 @@ impl NatsServer {
     /// two minutes), only for measuring what durability costs.
     pub fn start_with(sync_always: bool) -> Result<NatsServer, Missing> {
         let binary = find_binary()?;
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!("neo-nats-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| Missing(format!("{}: {e}", dir.display())))?;
-        let sync = if sync_always {
-            "  sync_interval: always\n"
-        } else {
-            ""
-        };
-        let config = format!(
-            "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {:?}\n{sync}}}\n",
-            dir.join("js").display().to_string()
-        );
-        std::fs::write(dir.join("nats.conf"), config).map_err(|e| Missing(e.to_string()))?;
-        let mut server = NatsServer {
-            binary,
-            port,
-            dir,
-            child: None,
-        };
-        server.restart()?;
-        Ok(server)
+        let mut last = None;
+        // A port found free can be taken again before the server binds it (by
+        // another test's server): then this server exits, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port()?;
+            let dir = std::env::temp_dir().join(format!("neo-nats-{}-{port}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Missing(format!("{}: {e}", dir.display())))?;
+            let sync = if sync_always {
+                "  sync_interval: always\n"
+            } else {
+                ""
+            };
+            let config = format!(
+                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {:?}\n{sync}}}\n",
+                dir.join("js").display().to_string()
+            );
+            std::fs::write(dir.join("nats.conf"), config).map_err(|e| Missing(e.to_string()))?;
+            let mut server = NatsServer {
+                binary: binary.clone(),
+                port,
+                dir,
+                child: None,
+            };
+            match server.restart() {
+                Ok(()) => return Ok(server),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Missing("nats-server did not start".to_owned())))
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -130,9 +139,21 @@ impl NatsServer {
             .spawn()
             .map_err(|e| Missing(format!("{}: {e}", self.binary.display())))?;
         self.child = Some(child);
+        let log = self.dir.join("server.log");
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            // Ready means this server said so: a connection alone could reach another
+            // test's server on a port this one failed to bind.
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
+                return Err(Missing(format!(
+                    "nats-server exited ({status}) on port {}: {}",
+                    self.port,
+                    std::fs::read_to_string(&log).unwrap_or_default().trim()
+                )));
+            }
+            let ready = std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server is ready"));
+            if ready && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
