@@ -6,6 +6,7 @@ pub mod autonomy;
 pub mod backtest;
 pub mod clock;
 pub mod desk;
+pub mod flags;
 pub mod history;
 pub mod indicators;
 pub mod intel;
