@@ -24,8 +24,13 @@ pub enum ApiError {
         limit: usize,
     },
     /// The content type is not one this endpoint reads.
-    #[error("unsupported content type {0:?}: send application/json or text/plain")]
-    UnsupportedMediaType(String),
+    #[error("unsupported content type {got:?}: send {accepts}")]
+    UnsupportedMediaType {
+        /// What the request said.
+        got: String,
+        /// What the endpoint takes.
+        accepts: &'static str,
+    },
     /// The body could not be read (the sender broke off mid-request).
     #[error("could not read the body: {0}")]
     UnreadableBody(String),
@@ -91,7 +96,7 @@ impl ApiError {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Replayed => StatusCode::UNAUTHORIZED,
             ApiError::ReplayGuardFull => StatusCode::SERVICE_UNAVAILABLE,
@@ -110,7 +115,7 @@ impl ApiError {
         match self {
             ApiError::Intake(e) => e.code(),
             ApiError::TooLarge { .. } => "body_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::UnreadableBody(_) => "unreadable_body",
             ApiError::Replayed => "replayed_signature",
             ApiError::ReplayGuardFull => "replay_guard_full",

@@ -103,25 +103,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
     }
 }
 
+/// A request's media type, lower-case and without parameters (`None` when it
+/// sent no `Content-Type`; an unreadable one reads as empty).
+pub(super) fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers.get(axum::http::header::CONTENT_TYPE).map(|v| {
+        v.to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
 /// A JSON body's content type: `application/json` (or `+json`), else 415, so a
 /// cross-site form cannot post a text body the JSON reader would accept.
 pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let media = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    match media.as_deref() {
+    match media_type(headers).as_deref() {
         Some("application/json") => Ok(()),
         Some(m) if m.starts_with("application/") && m.ends_with("+json") => Ok(()),
-        other => Err(ApiError::UnsupportedMediaType(
-            other.unwrap_or("").to_owned(),
-        )),
+        other => Err(ApiError::UnsupportedMediaType {
+            got: other.unwrap_or("").to_owned(),
+            accepts: "application/json",
+        }),
     }
 }
 

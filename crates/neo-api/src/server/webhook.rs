@@ -4,13 +4,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use neo_domain::contracts::{SignalEventV1, SignalSource};
 use neo_domain::{Envelope, MessageId, Timestamp, subject};
 use neo_store::{InboxKey, Op, Unit, UnitOutcome};
 use serde_json::{Value, json};
 
 use super::id_secret::IdSecret;
+use super::rest::media_type;
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
 use crate::intake::{self, IdScope, IntakeError, ReplayVerdict, Secret, Sender, SignalIds};
 use crate::metrics::names;
@@ -24,17 +25,9 @@ enum Body {
 }
 
 fn body_kind(headers: &HeaderMap, json_only: bool) -> Body {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+    let Some(media) = media_type(headers) else {
         return Body::Alert;
     };
-    let media = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     match media.as_str() {
         "application/json" => Body::Alert,
         "text/plain" | "" if !json_only => Body::Alert,
@@ -85,8 +78,11 @@ async fn tradingview_inner(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if let Body::Unsupported(media) = body_kind(&headers, false) {
-        return Err(ApiError::UnsupportedMediaType(media));
+    if let Body::Unsupported(got) = body_kind(&headers, false) {
+        return Err(ApiError::UnsupportedMediaType {
+            got,
+            accepts: "application/json or text/plain",
+        });
     }
     let body = read(&state, body)?;
     let received_at = (state.clock)();
@@ -128,8 +124,11 @@ async fn generic_inner(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if let Body::Unsupported(media) = body_kind(&headers, true) {
-        return Err(ApiError::UnsupportedMediaType(media));
+    if let Body::Unsupported(got) = body_kind(&headers, true) {
+        return Err(ApiError::UnsupportedMediaType {
+            got,
+            accepts: "application/json",
+        });
     }
     let body = read(&state, body)?;
     let now = (state.clock)();
