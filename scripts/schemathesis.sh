@@ -61,7 +61,7 @@ if ! kill -0 "$pid" 2>/dev/null; then
   echo "NEO died during the run"
   exit 1
 fi
-if grep -q '"level":"ERROR"\|ERROR' "$dir/neo.log" && grep -q 'panicked' "$dir/neo.log"; then
+if grep -q 'panicked' "$dir/neo.log"; then
   grep -n 'panicked' "$dir/neo.log"
   echo "NEO panicked during the run"
   exit 1
