@@ -5,6 +5,7 @@
 //! [`auth`], who may call the rest of the API.
 
 pub mod auth;
+pub mod flags;
 pub mod guard;
 mod hex;
 pub mod intake;

@@ -87,9 +87,13 @@ pub mod names {
     pub const API_KEY_EXPIRY: &str = "neo_api_key_expiry_seconds";
     /// Gauge, label `name`: 1 while the API key expires within 7 days or has expired, else 0.
     pub const API_KEY_EXPIRING: &str = "neo_api_key_expiring";
+    /// Gauge, label `flag`: the share of units the flag is on for (0 to 1), -1 in rollback.
+    pub const FLAG_STATE: &str = "neo_flag_state";
+    /// Counter, labels `flag` and `rule`: automatic rollbacks by a tripped guard rule.
+    pub const FLAG_ROLLBACKS: &str = "neo_flag_rollbacks_total";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 31] = [
+    pub const ALL: [&str; 33] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -121,6 +125,8 @@ pub mod names {
         API_REFUSALS,
         API_KEY_EXPIRY,
         API_KEY_EXPIRING,
+        FLAG_STATE,
+        FLAG_ROLLBACKS,
     ];
 }
 
@@ -319,6 +325,14 @@ fn describe_all() {
     describe_gauge!(
         names::API_KEY_EXPIRING,
         "1 while an API key expires within 7 days or has expired (rotate it), else 0, by key name."
+    );
+    describe_gauge!(
+        names::FLAG_STATE,
+        "Share of units each feature flag is on for (0 to 1); -1 while it is in rollback."
+    );
+    describe_counter!(
+        names::FLAG_ROLLBACKS,
+        "Automatic rollbacks of a feature flag, by flag and the guard rule that tripped."
     );
     describe_gauge!(
         names::DESK_ATR_ACCURACY,

@@ -166,6 +166,19 @@ pub struct ApiKeyExpiring {
     pub ts: Timestamp,
 }
 
+/// A feature flag went to rollback: what it gates is off until someone turns it back on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagRolledBack {
+    /// The flag's name (`output_slack`).
+    pub flag: String,
+    /// Who: `auto` for a tripped guard rule, else the operator.
+    pub by: String,
+    /// The rule and the measured value, or the operator's words.
+    pub reason: String,
+    /// When (one notification per flag and time).
+    pub ts: Timestamp,
+}
+
 /// Anything NEO tells people about; render it once per enabled channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -179,6 +192,8 @@ pub enum Event {
     TradingStateChanged(TradingStateChanged),
     /// See [`ApiKeyExpiring`].
     ApiKeyExpiring(ApiKeyExpiring),
+    /// See [`FlagRolledBack`].
+    FlagRolledBack(FlagRolledBack),
 }
 
 /// The id of the notification of `kind` caused by `cause_id` on `channel`.
@@ -198,6 +213,7 @@ impl Event {
             Event::SignalRefused(_) => NotificationKind::SignalRefused,
             Event::TradingStateChanged(_) => NotificationKind::TradingStateChanged,
             Event::ApiKeyExpiring(_) => NotificationKind::ApiKeyExpiring,
+            Event::FlagRolledBack(_) => NotificationKind::FlagRolledBack,
         }
     }
 
@@ -217,6 +233,7 @@ impl Event {
                 e.expires.as_nanos(),
                 if e.expired { "expired" } else { "expiring" }
             ),
+            Event::FlagRolledBack(e) => format!("flag:{}:{}", e.flag, e.ts.as_nanos()),
         }
     }
 
@@ -228,6 +245,7 @@ impl Event {
             Event::SignalRefused(e) => (Some(e.signal_id), e.source_id.as_deref(), e.ts),
             Event::TradingStateChanged(e) => (e.signal_id, None, e.ts),
             Event::ApiKeyExpiring(e) => (None, None, e.ts),
+            Event::FlagRolledBack(e) => (None, None, e.ts),
         };
         let source_id = source_id
             .filter(|s| !s.trim().is_empty())
@@ -238,6 +256,7 @@ impl Event {
             Event::SignalRefused(e) => signal_refused(e),
             Event::TradingStateChanged(e) => state_changed(e),
             Event::ApiKeyExpiring(e) => key_expiring(e),
+            Event::FlagRolledBack(e) => flag_rolled_back(e),
         };
         let kind = self.kind();
         NotificationV1 {
@@ -256,6 +275,17 @@ impl Event {
     pub fn render_all(&self, channels: &[Channel]) -> Vec<NotificationV1> {
         channels.iter().map(|&c| self.render(c)).collect()
     }
+}
+
+fn flag_rolled_back(e: &FlagRolledBack) -> (String, String) {
+    (
+        format!("Flag {} rolled back", e.flag),
+        format!(
+            "{} is off for every unit (by {}): {}. It stays off until it is turned back on, \
+             e.g. `neo flags set {} enabled --reason \"...\"`.",
+            e.flag, e.by, e.reason, e.flag
+        ),
+    )
 }
 
 fn key_expiring(e: &ApiKeyExpiring) -> (String, String) {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use neo_api::auth::{ApiAuth, spawn_expiry_watch};
+use neo_api::flags::FlagBook;
 use neo_api::guard::{GuardConfig, Guards};
 use neo_api::metrics::{Metrics, names};
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router, serve};
@@ -235,6 +236,14 @@ async fn launch<B: Bus>(
         .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
     desk.restore(state)
         .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
+    let seed = config
+        .flags
+        .seed_flags()
+        .map_err(|p| PipelineError::Setup(p.join("; ")))?;
+    let flags = FlagBook::open(store.clone(), writer.clone(), seed, config.flags.rules())
+        .await
+        .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
+    desk.set_flags(flags.flags());
     let desk = Arc::new(Mutex::new(desk));
     let share = Arc::new(MarketShare::default());
     for tick in last_ticks {
@@ -271,7 +280,16 @@ async fn launch<B: Bus>(
 
     let (key_notices, key_notice_task) =
         crate::key_notices::spawn(writer.clone(), channels.clone(), wake.clone());
-    let mut stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone());
+    let (fb, ch, wk, c, rx) = (
+        flags.clone(),
+        channels.clone(),
+        wake.clone(),
+        clock.clone(),
+        shutdown_rx.clone(),
+    );
+    tasks.spawn(async move { role("flags", crate::flag_watch::run(fb, ch, wk, c, rx).await) });
+    let mut stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone())
+        .with_flags(flags.clone());
     if let Some(autonomy) = autonomy {
         stage = stage.with_autonomy(autonomy);
     }
@@ -304,6 +322,7 @@ async fn launch<B: Bus>(
         consumer: notify_spec,
         max_in_flight: 1024,
         clock: clock.clone(),
+        flags: Some(flags.clone()),
     };
     let rx = shutdown_rx.clone();
     tasks.spawn(async move {
@@ -344,7 +363,8 @@ async fn launch<B: Bus>(
         .with_wake(wake)
         .with_guards(guards)
         .with_auth(auth)
-        .with_metrics(metrics);
+        .with_metrics(metrics)
+        .with_flags(flags);
     let app = router(state);
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let listener = tokio::net::TcpListener::bind(&bind)

@@ -2,7 +2,9 @@
 //! unknown keys and report every problem at once. An environment variable
 //! names a key by its path with `__` between levels:
 //! `NEO_SERVER__PORT=9000`, `NEO_GATEWAY__PASSPHRASE=...`,
-//! `NEO_NOTIFY__SLACK__WEBHOOK_URL=https://hooks.slack.com/...`.
+//! `NEO_NOTIFY__SLACK__WEBHOOK_URL=https://hooks.slack.com/...`. The seed
+//! documents' `FF_<FLAG>` variables (`FF_TV_SLICE=off`, `FF_CONFIDENCE_CALIBRATION=25%`)
+//! set a flag's initial state.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,10 @@ use neo_engine::autonomy::AutonomyConfig;
 use neo_engine::desk::DeskConfig;
 use neo_notify::NotifyConfig;
 use serde::Deserialize;
+
+mod flags;
+
+pub use flags::{FlagsConfig, RuleOverride};
 
 /// Everything `neo run` reads.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -44,6 +50,8 @@ pub struct Config {
     pub desk: DeskConfig,
     /// `[strategy]`: NEO's own ensemble trading on every closed candle (off by default).
     pub strategy: AutonomyConfig,
+    /// `[flags]`: the feature flags' initial states and guard rules.
+    pub flags: FlagsConfig,
 }
 
 /// `[server]`.
@@ -191,17 +199,28 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
+        let mut flag_env = Vec::new();
         for (key, value) in env {
+            if key.starts_with("FF_") {
+                flag_env.push((key, value));
+                continue;
+            }
             let Some(path) = key.strip_prefix("NEO_").filter(|p| p.contains("__")) else {
                 continue;
             };
             let path = path.to_lowercase().replace("__", ".");
             figment = figment.merge(Serialized::globals(nest(&path, env_value(&path, value))));
         }
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Load(describe(e)))?;
-        let problems = config.validate();
+        let mut problems = Vec::new();
+        for (key, value) in flag_env {
+            if let Err(p) = config.flags.apply_env(&key, &value) {
+                problems.push(p);
+            }
+        }
+        problems.extend(config.validate());
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -236,6 +255,7 @@ impl Config {
                 .map(|p| format!("desk: {p}")),
         );
         problems.extend(self.strategy.validate());
+        problems.extend(self.flags.validate());
         if self.market.instruments.is_empty() {
             problems.push("market.instruments must name at least one instrument".to_owned());
         }

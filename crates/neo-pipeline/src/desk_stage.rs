@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
 use neo_domain::contracts::{
     AuditEventV1, Channel, NotificationV1, OrderRole, SignalEventV1, TradingCommandV1,
@@ -38,6 +39,8 @@ pub struct DeskStage {
     channels: Vec<Channel>,
     clock: Clock,
     autonomy: Option<Autonomy>,
+    flags: Option<FlagBook>,
+    flags_seen: u64,
 }
 
 /// Locks the desk; a panic mid-step is a bug that already stopped the stage.
@@ -59,6 +62,36 @@ impl DeskStage {
             channels,
             clock,
             autonomy: None,
+            flags: None,
+            flags_seen: 0,
+        }
+    }
+
+    /// Decides under these flags (a change applies from the next message) and
+    /// feeds their guard rules the desk's observations.
+    #[must_use]
+    pub fn with_flags(mut self, flags: FlagBook) -> Self {
+        self.flags_seen = flags.version();
+        self.flags = Some(flags);
+        self
+    }
+
+    /// Hands the desk the flags when they changed since it last had them.
+    fn sync_flags(&mut self, desk: &mut Desk) {
+        if let Some(book) = &self.flags
+            && book.version() != self.flags_seen
+        {
+            self.flags_seen = book.version();
+            desk.set_flags(book.flags());
+        }
+    }
+
+    /// Gives the step's guard observations to the flags' rules.
+    fn observe(&self, step: &Step, now: Timestamp) {
+        if let Some(book) = &self.flags {
+            for sample in &step.samples {
+                book.observe(*sample, now);
+            }
         }
     }
 
@@ -158,13 +191,16 @@ impl Handler for DeskStage {
         let now = (self.clock)();
         // A desk error may come after the desk changed: stop and restart from the store.
         let step = {
-            let mut desk = lock(&self.desk);
+            let desk = self.desk.clone();
+            let mut desk = lock(&desk);
+            self.sync_flags(&mut desk);
             let step = desk
                 .on_signal(&signal, now)
                 .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
             export_figures(&desk.figures());
             step
         };
+        self.observe(&step, now);
         // From acceptance to decision: the bus hop and the desk together.
         #[allow(clippy::cast_precision_loss)]
         let secs = now.nanos_since(envelope.ts_init).max(0) as f64 / 1e9;
@@ -183,7 +219,9 @@ impl Handler for DeskStage {
         if batch.candles.is_empty() && batch.ticks.is_empty() {
             return Ok(None);
         }
-        let mut desk = lock(&self.desk);
+        let desk = self.desk.clone();
+        let mut desk = lock(&desk);
+        self.sync_flags(&mut desk);
         let mut all = Effects::default();
         for (i, candle) in batch.candles.iter().enumerate() {
             desk.on_candle(candle);
@@ -214,6 +252,7 @@ impl Handler for DeskStage {
             let step = desk
                 .on_tick(tick)
                 .map_err(|e| HandlerError::Fatal(format!("desk on tick: {e}")))?;
+            self.observe(&step, tick.ts_event);
             if !step.is_empty() {
                 let id = MessageId::derived(
                     IdKind::Other,

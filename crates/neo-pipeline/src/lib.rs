@@ -7,6 +7,7 @@
 pub mod app;
 pub mod config;
 pub mod desk_stage;
+pub mod flag_watch;
 mod key_notices;
 pub mod market;
 pub mod notify_stage;

@@ -10,10 +10,12 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
 use neo_bus::{Bus, ConsumerSpec, Delivery, Received, Subscription};
-use neo_domain::contracts::{AuditEventV1, NotificationV1};
+use neo_domain::contracts::{AuditEventV1, Channel, NotificationV1};
 use neo_domain::{IdKind, MessageId};
+use neo_engine::flags::{FlagName, FlagState, GuardSample, RuleKind, signal_unit};
 use neo_notify::{Notifier, Outcome};
 use neo_stage::StageError;
 use neo_store::{InboxKey, Op, Store, Unit, Writer};
@@ -41,6 +43,9 @@ pub struct NotifyStage<B: Bus> {
     pub max_in_flight: usize,
     /// Time source for the audit records.
     pub clock: Clock,
+    /// The `output_*` flags (a channel whose flag is off sends nothing) and
+    /// their error-rate guards.
+    pub flags: Option<FlagBook>,
 }
 
 /// Tries at recording a sent notification's outcome before handing it back.
@@ -140,6 +145,64 @@ pub async fn run_notify_stage<B: Bus>(
     Ok(())
 }
 
+/// The flag that gates a channel (the console has none).
+fn output_flag(channel: Channel) -> Option<FlagName> {
+    match channel {
+        Channel::Slack => Some(FlagName::OutputSlack),
+        Channel::Telegram => Some(FlagName::OutputTelegram),
+        Channel::Webhook => Some(FlagName::OutputWebhook),
+        Channel::Console => None,
+    }
+}
+
+/// The unit a notification is judged as: its signal's strategy and instrument,
+/// looked up only when the flag's answer depends on the unit.
+async fn unit_of<B: Bus>(
+    stage: &NotifyStage<B>,
+    n: &NotificationV1,
+    book: &FlagBook,
+    flag: FlagName,
+) -> String {
+    let spec = book.spec(flag);
+    let uniform = spec.allow.is_empty()
+        && spec.deny.is_empty()
+        && !matches!(spec.state, FlagState::RollingOut { .. });
+    let signal = match (uniform, n.signal_id) {
+        (false, Some(id)) => stage.store.get_signal(id).await.ok().flatten(),
+        _ => None,
+    };
+    signal.map_or_else(
+        || signal_unit(None, "-"),
+        |s| signal_unit(s.strategy.as_deref(), s.instrument),
+    )
+}
+
+/// Every attempt is a sample for the channel's error-rate rule: failed ones 1, the delivery 0.
+fn observe(book: &FlagBook, flag: FlagName, outcome: &Outcome, now: neo_domain::Timestamp) {
+    let (attempts, delivered) = match outcome {
+        Outcome::Delivered { attempts } => (*attempts, true),
+        Outcome::Dead { attempts, .. } => (*attempts, false),
+        Outcome::Disabled | Outcome::Stopped => return,
+    };
+    let failures = if delivered {
+        attempts.saturating_sub(1)
+    } else {
+        attempts.max(1)
+    };
+    let sample = |value| GuardSample {
+        flag,
+        kind: RuleKind::ErrorRate,
+        value,
+        reference: 0.0,
+    };
+    for _ in 0..failures {
+        book.observe(sample(1.0), now);
+    }
+    if delivered {
+        book.observe(sample(0.0), now);
+    }
+}
+
 fn decode(delivery: &Delivery) -> Result<NotificationV1, String> {
     match &delivery.received {
         Received::Envelope(e) => e
@@ -154,20 +217,38 @@ fn decode(delivery: &Delivery) -> Result<NotificationV1, String> {
 /// Sends one notification, records the outcome with the inbox key, then settles the delivery.
 async fn deliver<B: Bus>(stage: &NotifyStage<B>, delivery: Delivery, n: NotificationV1) {
     let channel = n.channel;
-    let outcome = stage.notifier.enqueue(n.clone()).await.await;
+    let flag = output_flag(channel);
+    let off = match (&stage.flags, flag) {
+        (Some(book), Some(flag)) => !book.is_on(flag, &unit_of(stage, &n, book, flag).await),
+        _ => false,
+    };
+    let outcome = if off {
+        None
+    } else {
+        Some(stage.notifier.enqueue(n.clone()).await.await)
+    };
     let (label, attempts, reason) = match &outcome {
-        Outcome::Delivered { attempts } => ("delivered", *attempts, None),
-        Outcome::Dead { attempts, reason } => ("dead", *attempts, Some(reason.clone())),
-        Outcome::Disabled => ("disabled", 0, None),
-        Outcome::Stopped => {
+        None => (
+            "skipped",
+            0,
+            flag.map(|f| format!("flag {f} is off: nothing was sent")),
+        ),
+        Some(Outcome::Delivered { attempts }) => ("delivered", *attempts, None),
+        Some(Outcome::Dead { attempts, reason }) => ("dead", *attempts, Some(reason.clone())),
+        Some(Outcome::Disabled) => ("disabled", 0, None),
+        Some(Outcome::Stopped) => {
             settle(delivery.nak(Duration::from_secs(1)).await);
             return;
         }
     };
+    if let (Some(book), Some(flag), Some(outcome)) = (&stage.flags, flag, &outcome) {
+        observe(book, flag, outcome, (stage.clock)());
+    }
     metrics::counter!(names::NOTIFICATIONS, "channel" => channel.as_str(), "outcome" => label)
         .increment(1);
     let now = (stage.clock)();
-    if let Some(e) = delivery.envelope() {
+    // Only what reached people: a skipped or disabled channel would flatter the latency.
+    if let (Some(e), "delivered") = (delivery.envelope(), label) {
         #[allow(clippy::cast_precision_loss)]
         let secs = now.nanos_since(e.ts_init).max(0) as f64 / 1e9;
         metrics::histogram!(names::WEBHOOK_TO_NOTIFICATION, "channel" => channel.as_str())

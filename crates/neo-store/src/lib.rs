@@ -114,6 +114,8 @@ pub enum StateKey {
     Desk,
     /// The gateway's installation secret, under which signal ids are derived.
     Gateway,
+    /// The feature flags changed since the config seeded them (and their version).
+    Flags,
 }
 
 impl StateKey {
@@ -122,6 +124,7 @@ impl StateKey {
         match self {
             StateKey::Desk => "desk",
             StateKey::Gateway => "gateway",
+            StateKey::Flags => "flags",
         }
     }
 }

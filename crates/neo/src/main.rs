@@ -5,6 +5,7 @@ mod backtest_report;
 mod bench_pipeline;
 mod data_check;
 mod data_cmd;
+mod flags_cmd;
 mod keys_cmd;
 mod ohlcv;
 mod ops_cmd;
@@ -53,6 +54,11 @@ enum Command {
     Trading {
         #[command(subcommand)]
         command: trading_cmd::TradingCommand,
+    },
+    /// Feature flags of a running NEO: list, show, set (staged rollout, rollback), history.
+    Flags {
+        #[command(subcommand)]
+        command: flags_cmd::FlagsCommand,
     },
     /// API keys for the REST API: `neo keys new --name N --role read|admin` makes one.
     Keys {
@@ -106,6 +112,7 @@ fn main() -> ExitCode {
         Command::Risk { command } => risk_cmd::run(command),
         Command::Trading { command } => trading_cmd::run(command),
         Command::Keys { command } => keys_cmd::run(command),
+        Command::Flags { command } => flags_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {

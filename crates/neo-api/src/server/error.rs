@@ -72,6 +72,14 @@ pub enum ApiError {
     /// The store cannot be reached: nothing was accepted, retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The intake is switched off by its flag: nothing was stored.
+    #[error("{flag} is off for {unit}: this intake accepts nothing until the flag is on again")]
+    IntakeDisabled {
+        /// The flag (`tv_slice`).
+        flag: &'static str,
+        /// The unit it is off for (`strategy:instrument`).
+        unit: String,
+    },
     /// A bug or a broken deployment (corrupt data, failed migration).
     #[error("internal error")]
     Internal(String),
@@ -105,7 +113,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::IntakeDisabled { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,6 +135,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::IntakeDisabled { .. } => "intake_disabled",
             ApiError::Internal(_) => "internal",
         }
     }

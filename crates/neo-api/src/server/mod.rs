@@ -4,6 +4,7 @@
 //! readiness.
 
 mod error;
+mod flags;
 mod id_secret;
 mod limits;
 mod openapi;
@@ -18,12 +19,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use neo_domain::Timestamp;
 use neo_store::{Store, Writer};
 use tokio::sync::Notify;
 
 use crate::auth::{self, ApiAuth, Role};
+use crate::flags::FlagBook;
 use crate::guard::{self, Guards};
 use crate::metrics::{Metrics, metrics_router, track_http};
 use serde::Deserialize;
@@ -149,6 +151,7 @@ pub struct AppState {
     guards: Option<Guards>,
     metrics: Option<Metrics>,
     auth: ApiAuth,
+    flags: Option<FlagBook>,
 }
 
 impl AppState {
@@ -168,6 +171,7 @@ impl AppState {
             guards: None,
             metrics: None,
             auth: ApiAuth::default(),
+            flags: None,
         }
     }
 
@@ -199,6 +203,12 @@ impl AppState {
     /// Without it, or with no keys, the API serves loopback only.
     pub fn with_auth(mut self, auth: ApiAuth) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// The feature flags: served and changed at `/v1/flags`, and `tv_slice` gates the intake.
+    pub fn with_flags(mut self, flags: FlagBook) -> Self {
+        self.flags = Some(flags);
         self
     }
 
@@ -238,11 +248,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/portfolio", get(rest::portfolio))
         .route("/v1/tickers", get(rest::tickers))
         .route("/v1/trading/state", get(trading::status))
+        .route("/v1/flags", get(flags::list))
+        .route("/v1/flags/{name}", get(flags::show))
+        .route("/v1/flags/{name}/history", get(flags::history))
         .route_layer(gate(Role::Read));
     let operator = Router::new()
         .route("/v1/risk/check", post(rest::risk_check))
         .route("/v1/trading/state", post(trading::set_state))
         .route("/v1/trading/flatten", post(trading::flatten))
+        .route("/v1/flags/{name}", put(flags::set))
         .route_layer(gate(Role::Admin));
     let mut api = reads
         .merge(operator)

@@ -94,7 +94,7 @@ pub(super) async fn flatten(
 }
 
 /// Who gave a command: the operator, named by the API key it came with.
-fn by(caller: Option<Extension<Caller>>) -> String {
+pub(super) fn by(caller: Option<Extension<Caller>>) -> String {
     match caller {
         Some(Extension(Caller(name))) => format!("operator:{name}"),
         None => "operator".to_owned(),

@@ -7,6 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use neo_domain::contracts::{SignalEventV1, SignalSource};
 use neo_domain::{Envelope, MessageId, Timestamp, subject};
+use neo_engine::flags::{FlagName, signal_unit};
 use neo_store::{InboxKey, Op, Unit, UnitOutcome};
 use serde_json::{Value, json};
 
@@ -108,6 +109,15 @@ async fn tradingview_inner(
         received_at,
         &scope,
     )?;
+    if let Some(book) = &state.flags {
+        let unit = signal_unit(signal.strategy.as_deref(), signal.instrument);
+        if !book.is_on(FlagName::TvSlice, &unit) {
+            return Err(ApiError::IntakeDisabled {
+                flag: FlagName::TvSlice.as_str(),
+                unit,
+            });
+        }
+    }
     let window = state.config.freshness_secs;
     if window > 0 {
         intake::check_freshness(

@@ -60,6 +60,9 @@ pub struct AgentOutputV1 {
     /// The inputs that mattered (indicator values, regime scores), for the record.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub features: BTreeMap<String, f64>,
+    /// The feature flags in effect for the signal's unit (name to on/off), for the record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flags: BTreeMap<String, bool>,
 }
 
 impl Contract for AgentOutputV1 {

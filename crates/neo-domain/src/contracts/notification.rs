@@ -33,6 +33,8 @@ text_enum! {
         TradingStateChanged => "trading_state_changed",
         /// An API key expires within seven days, or has expired.
         ApiKeyExpiring => "api_key_expiring",
+        /// A feature flag was rolled back (a guard rule tripped, or an operator).
+        FlagRolledBack => "flag_rolled_back",
     }
 }
 
@@ -71,7 +73,9 @@ impl Contract for NotificationV1 {
         let mut c = Checks::default();
         let needs_signal = !matches!(
             self.kind,
-            NotificationKind::TradingStateChanged | NotificationKind::ApiKeyExpiring
+            NotificationKind::TradingStateChanged
+                | NotificationKind::ApiKeyExpiring
+                | NotificationKind::FlagRolledBack
         );
         c.require_with(
             !needs_signal || self.signal_id.is_some(),

@@ -41,6 +41,8 @@ pub(crate) struct Market<'a> {
     pub(crate) tradable: bool,
     pub(crate) last_seen: Option<Timestamp>,
     pub(crate) max_age_secs: u64,
+    /// Whether the regime is weighed (the `regime_awareness` flag).
+    pub(crate) regime_aware: bool,
 }
 
 /// The verdict being built.
@@ -129,8 +131,17 @@ pub(crate) fn decide(
             v
         }
         None => match signal.signal_type {
-            SignalType::Entry | SignalType::Reverse => strategy_entry(signal)
-                .unwrap_or_else(|| entry(config, signal, position, market.snapshot)),
+            SignalType::Entry | SignalType::Reverse => {
+                strategy_entry(signal).unwrap_or_else(|| {
+                    entry(
+                        config,
+                        signal,
+                        position,
+                        market.snapshot,
+                        market.regime_aware,
+                    )
+                })
+            }
             SignalType::Exit => exit(signal, position),
             SignalType::Alert => alert(market.snapshot),
         },
@@ -162,6 +173,7 @@ pub(crate) fn decide(
         severity: verdict.severity,
         ts_event: now,
         features,
+        flags: BTreeMap::new(),
     }
 }
 
@@ -245,6 +257,7 @@ fn entry(
     signal: &SignalEventV1,
     position: Fixed,
     snapshot: Option<&MarketSnapshot>,
+    regime_aware: bool,
 ) -> Verdict {
     let Some(side) = signal.side else {
         let mut v = Verdict::new(Recommendation::Hold, 0.0);
@@ -278,6 +291,9 @@ fn entry(
                 "trend score {score:.2} ATR, ADX {adx:.1}, drift {drift:.1} standard errors"
             );
             match regime {
+                _ if !regime_aware => v.note(format!(
+                    "the regime is not weighed (flag regime_awareness is off; {evidence})"
+                )),
                 Regime::TrendUp | Regime::TrendDown => {
                     let with_trend = (regime == Regime::TrendUp) == (side == Side::Buy);
                     let strong = adx >= t.strong_adx || score.abs() >= t.strong_trend_score;

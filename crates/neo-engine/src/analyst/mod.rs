@@ -191,6 +191,25 @@ pub struct RuleAnalyst {
     contexts: BTreeMap<InstrumentId, InstrumentContext>,
 }
 
+/// Which of the analyst's behaviours are on (the `regime_awareness` and
+/// `data_quality_gates` flags); both are on unless a flag says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switches {
+    /// Weigh the regime (off: trend and volatility regimes change nothing).
+    pub regime: bool,
+    /// Refuse entries on stale or gappy data (off: the gates are not applied).
+    pub gates: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Switches {
+            regime: true,
+            gates: true,
+        }
+    }
+}
+
 impl RuleAnalyst {
     /// An analyst with validated parameters.
     pub fn new(config: AnalystConfig) -> Result<Self, ConfigError> {
@@ -254,12 +273,24 @@ impl RuleAnalyst {
         position: Fixed,
         now: Timestamp,
     ) -> AgentOutputV1 {
+        self.analyse_with(signal, position, now, Switches::default())
+    }
+
+    /// [`RuleAnalyst::analyse`] with some of its behaviours switched off (the flags).
+    pub fn analyse_with(
+        &self,
+        signal: &SignalEventV1,
+        position: Fixed,
+        now: Timestamp,
+        switches: Switches,
+    ) -> AgentOutputV1 {
         let instrument = signal.instrument;
         let market = decide::Market {
             snapshot: self.snapshot(&instrument),
-            tradable: self.gate.tradable(&instrument, now),
+            tradable: !switches.gates || self.gate.tradable(&instrument, now),
             last_seen: self.gate.last_seen(&instrument),
             max_age_secs: self.config.gates.max_age_secs,
+            regime_aware: switches.regime,
         };
         decide::decide(&self.config, signal, position, &market, now)
     }

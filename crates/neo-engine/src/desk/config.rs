@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::analyst::AnalystConfig;
 use crate::oms::OmsConfig;
-use crate::risk::{AtrBrackets, CalibrationConfig, KellyConfig, RiskLimits};
+use crate::risk::{AtrBrackets, CalibrationConfig, KellyConfig, PercentBrackets, RiskLimits};
 
 /// The paper account and how it decides; config file sections.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +34,8 @@ pub struct DeskConfig {
     pub calibration: CalibrationConfig,
     /// `[brackets]`: stop-loss and take-profit distances in ATRs.
     pub brackets: AtrBrackets,
+    /// `[percent_brackets]`: the brackets when the `atr_brackets` flag is off.
+    pub percent_brackets: PercentBrackets,
     /// `[oms]`: fees, slippage and participation of the paper venue.
     pub oms: OmsConfig,
 }
@@ -52,6 +54,7 @@ impl Default for DeskConfig {
             kelly: KellyConfig::default(),
             calibration: CalibrationConfig::default(),
             brackets: AtrBrackets::default(),
+            percent_brackets: PercentBrackets::default(),
             oms: OmsConfig::default(),
         }
     }
@@ -99,6 +102,7 @@ impl DeskConfig {
             self.kelly.validate(),
             self.calibration.validate(),
             self.brackets.validate(),
+            self.percent_brackets.validate(),
         ];
         problems.extend(
             sections

@@ -19,6 +19,7 @@ use neo_domain::contracts::{AgentOutputV1, SignalEventV1, SignalSource, TimeInFo
 use neo_domain::{Fixed, IdKind, MessageId, Rounding, Side, Timestamp};
 
 use super::{Desk, DeskError, EntryInfo, Step};
+use crate::flags::{FlagName, GuardSample, RuleKind, signal_unit};
 use crate::risk::{
     BracketedEntry, EntryLimits, EntryOrder, EntryType, SizeBound, SizingInput, TradingState,
     headroom, size_entry,
@@ -65,11 +66,19 @@ impl Desk {
             step.refuse("no_atr", message);
             return Ok(());
         };
-        let bracket = match self
-            .config
-            .brackets
-            .bracket(side, entry, atr, Some(steps.price_step))
-        {
+        let unit = signal_unit(signal.strategy.as_deref(), instrument);
+        let on = |flag| self.flags.is_on(flag, &unit);
+        let flags: Vec<FlagName> = FlagName::ALL.into_iter().filter(|f| on(*f)).collect();
+        let built = if on(FlagName::AtrBrackets) {
+            self.config
+                .brackets
+                .bracket(side, entry, atr, Some(steps.price_step))
+        } else {
+            self.config
+                .percent_brackets
+                .bracket(side, entry, Some(steps.price_step))
+        };
+        let bracket = match built {
             Ok(b) => b,
             Err(e) => {
                 step.refuse("no_bracket", format!("no bracket could be built: {e}"));
@@ -77,9 +86,17 @@ impl Desk {
             }
         };
         let raw = raw_confidence(signal, decision.confidence, &bracket, atr);
-        let probability = self.calibrator.calibrate(raw);
+        let probability = if flags.contains(&FlagName::ConfidenceCalibration) {
+            self.calibrator.calibrate(raw)
+        } else {
+            raw
+        };
         let reward_risk = self.net_reward_risk(&bracket, atr);
-        let drawdown = self.portfolio.drawdown()?.to_f64();
+        let drawdown = if flags.contains(&FlagName::DrawdownKelly) {
+            self.portfolio.drawdown()?.to_f64()
+        } else {
+            0.0
+        };
         let limit = self.config.risk.max_drawdown.to_f64();
         let mut kelly = self
             .config
@@ -89,6 +106,14 @@ impl Desk {
             // Smaller entries only: never above the cap at the floor scale.
             let floor = self.config.kelly.hard_cap() * self.config.kelly.floor_scale;
             kelly.fraction = kelly.fraction.min(floor);
+        }
+        if flags.contains(&FlagName::DrawdownKelly) {
+            step.samples.push(GuardSample {
+                flag: FlagName::DrawdownKelly,
+                kind: RuleKind::KellyScale,
+                value: kelly.drawdown_scale,
+                reference: 0.0,
+            });
         }
         if kelly.fraction <= 0.0 {
             step.refuse(
@@ -160,6 +185,7 @@ impl Desk {
             take_profit: intent.take_profit,
             raw_confidence: raw,
             probability,
+            flags,
         };
         self.place(intent, Some(info), now, step)
     }

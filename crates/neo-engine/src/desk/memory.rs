@@ -17,6 +17,7 @@ use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Desk, DeskError, EntryInfo, Scorecard, Step};
+use crate::flags::{FlagName, GuardSample, RuleKind};
 use crate::oms::RestoredOrder;
 use crate::risk::{ReliabilityBins, RiskMemory};
 
@@ -174,6 +175,7 @@ impl Desk {
                 .checked_sub(trip.realized_before)
                 .unwrap_or(Fixed::ZERO);
             self.scorecard.close_trip(role, pnl, trip.risk);
+            self.judge_trip(trip.entry_order, role, pnl.is_positive(), step);
             if let Some(raw) = trip.raw_confidence {
                 let won = pnl.is_positive();
                 // A poisoned confidence is skipped, never fatal.
@@ -205,6 +207,34 @@ impl Desk {
                     risk: info.and_then(|e| one_r(e, fill.price, after)),
                 },
             );
+        }
+    }
+
+    /// Samples for the guards of the flags the closed trip's entry was taken under.
+    fn judge_trip(&self, entry_order: MessageId, role: OrderRole, won: bool, step: &mut Step) {
+        let Some(info) = self.entries.get(&entry_order) else {
+            return;
+        };
+        if info.flags.contains(&FlagName::ConfidenceCalibration) {
+            step.samples.push(GuardSample {
+                flag: FlagName::ConfidenceCalibration,
+                kind: RuleKind::CalibrationError,
+                value: info.probability,
+                reference: if won { 1.0 } else { 0.0 },
+            });
+        }
+        let bracket = matches!(role, OrderRole::StopLoss | OrderRole::TakeProfit);
+        if bracket && info.flags.contains(&FlagName::AtrBrackets) {
+            step.samples.push(GuardSample {
+                flag: FlagName::AtrBrackets,
+                kind: RuleKind::BracketSuccess,
+                value: if role == OrderRole::TakeProfit {
+                    1.0
+                } else {
+                    0.0
+                },
+                reference: 0.0,
+            });
         }
     }
 

@@ -28,7 +28,8 @@ use neo_domain::contracts::{
 use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Side, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::analyst::RuleAnalyst;
+use crate::analyst::{RuleAnalyst, Switches};
+use crate::flags::{FlagName, Flags, GuardSample, RuleKind, signal_unit};
 use crate::oms::{OmsError, OmsEvent, PaperOms};
 use crate::portfolio::{Portfolio, PortfolioError};
 use crate::risk::{
@@ -95,6 +96,9 @@ pub struct EntryInfo {
     pub raw_confidence: f64,
     /// The calibrated win probability the trade was sized with.
     pub probability: f64,
+    /// The flags on for the entry's unit when it was taken (its guards judge them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<FlagName>,
 }
 
 impl Refused {
@@ -145,6 +149,8 @@ pub struct Step {
     pub outcomes: Vec<TripOutcome>,
     /// The desk's durable memory, when this step changed it (commit it with the step).
     pub memory: Option<DeskMemory>,
+    /// Observations for the flags' guard rules (not persisted).
+    pub samples: Vec<GuardSample>,
 }
 
 impl Step {
@@ -186,6 +192,7 @@ pub struct Desk {
     trips: BTreeMap<InstrumentId, OpenTrip>,
     scorecard: Scorecard,
     persisted: Option<DeskMemory>,
+    flags: Flags,
 }
 
 impl Desk {
@@ -217,6 +224,7 @@ impl Desk {
             trips: BTreeMap::new(),
             scorecard: Scorecard::default(),
             persisted: None,
+            flags: Flags::standard(),
         };
         // A new desk's memory is what an empty store restores to: nothing to persist yet.
         desk.persisted = Some(desk.memory());
@@ -273,7 +281,13 @@ impl Desk {
         self.roll_day(now, &mut step)?;
         let instrument = signal.instrument;
         let position = self.net(instrument);
-        let decision = self.analyst.analyse(signal, position, now);
+        let unit = signal_unit(signal.strategy.as_deref(), instrument);
+        let switches = Switches {
+            regime: self.flags.is_on(FlagName::RegimeAwareness, &unit),
+            gates: self.flags.is_on(FlagName::DataQualityGates, &unit),
+        };
+        let mut decision = self.analyst.analyse_with(signal, position, now, switches);
+        decision.flags = self.flags.in_effect(&unit);
         let wanted = match decision.recommendation {
             Recommendation::Buy => Some(Side::Buy),
             Recommendation::Sell => Some(Side::Sell),
@@ -299,7 +313,25 @@ impl Desk {
         }
         step.decision = Some(decision);
         self.finish(now, &mut step)?;
+        if self.flags.is_on(FlagName::DrawdownKelly, &unit) {
+            step.samples.push(GuardSample {
+                flag: FlagName::DrawdownKelly,
+                kind: RuleKind::MaxDrawdown,
+                value: self.portfolio.drawdown()?.to_f64(),
+                reference: 0.0,
+            });
+        }
         Ok(step)
+    }
+
+    /// Replaces the flags the desk decides under (a change applies from the next input).
+    pub fn set_flags(&mut self, flags: Flags) {
+        self.flags = flags;
+    }
+
+    /// The flags the desk decides under.
+    pub fn flags(&self) -> &Flags {
+        &self.flags
     }
 
     /// Judges an intent against the current account without acting on it

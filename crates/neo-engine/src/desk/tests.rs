@@ -314,3 +314,6 @@ pub(super) fn what_a_store_holds(step: &Step) -> Restore {
         memory: step.memory.clone(),
     }
 }
+
+#[path = "tests_flags.rs"]
+mod flagged;

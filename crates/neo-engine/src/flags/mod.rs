@@ -6,15 +6,25 @@
 //! ensemble) is in a rollout when a stable hash of (flag, unit) falls under the
 //! percent, so a unit in at 25% stays in at 50%. Allow and deny lists name
 //! units outright, and a flag is effective only when every flag it requires is
-//! (cycles are refused). Evaluation is deterministic: no clock, no I/O.
+//! (cycles are refused). Evaluation is deterministic: no clock, no I/O; the
+//! time-based parts (schedules, staged plans, guard windows) take `now`.
 
+mod guards;
 mod registry;
+mod schedule;
+mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_time;
 
+pub use guards::{Aggregate, Direction, GuardRule, GuardSample, Guards, RuleKind, Trip};
 pub use registry::{FlagProblem, Flags};
+pub use schedule::{Due, Plan, Scheduled};
+pub use wire::{basis_points, percent};
 
+use neo_domain::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// Every flag NEO knows, each gating a real behaviour.
@@ -110,9 +120,20 @@ impl std::fmt::Display for FlagName {
     }
 }
 
-/// Where a flag stands.
+impl std::str::FromStr for FlagName {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        FlagName::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = FlagName::ALL.iter().map(|f| f.as_str()).collect();
+            format!("unknown flag {text:?} (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// Where a flag stands. On the wire: `{"state": "rolling_out", "percent": 25}`,
+/// `{"state": "rollback", "reason": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "wire::StateWire", into = "wire::StateWire")]
 pub enum FlagState {
     /// Off for every unit.
     Disabled,
@@ -130,11 +151,57 @@ pub enum FlagState {
     },
 }
 
+/// The unit a signal is judged as: its strategy and instrument
+/// (`breakout:BTC-USDT`; `-` stands for no strategy).
+pub fn signal_unit(strategy: Option<&str>, instrument: impl std::fmt::Display) -> String {
+    let strategy = strategy
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("-");
+    format!("{strategy}:{instrument}")
+}
+
 /// Most basis points a rollout can name (100%).
 pub const ALL_UNITS: u16 = 10_000;
 
-/// One flag's settings (its config and API shapes are the shells' to choose).
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl FlagState {
+    /// The state's name (`rolling_out`), for metrics and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FlagState::Disabled => "disabled",
+            FlagState::RollingOut { .. } => "rolling_out",
+            FlagState::Enabled => "enabled",
+            FlagState::Rollback { .. } => "rollback",
+        }
+    }
+
+    /// The share of units it covers in basis points (a rollback covers none).
+    pub fn basis_points(&self) -> u16 {
+        match self {
+            FlagState::Disabled | FlagState::Rollback { .. } => 0,
+            FlagState::RollingOut { basis_points } => *basis_points,
+            FlagState::Enabled => ALL_UNITS,
+        }
+    }
+}
+
+impl std::fmt::Display for FlagState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlagState::RollingOut { basis_points } => {
+                write!(f, "rolling_out {}%", wire::percent_text(*basis_points))
+            }
+            FlagState::Rollback { reason } => write!(f, "rollback ({reason})"),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+/// One flag's settings, as stored, configured and served: on the wire the
+/// state's fields sit beside the rest (`{"state": "rolling_out", "percent":
+/// 25, "allow": [...]}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "wire::SpecWire", into = "wire::SpecWire")]
 pub struct FlagSpec {
     /// Its state.
     pub state: FlagState,
@@ -144,16 +211,25 @@ pub struct FlagSpec {
     pub deny: Vec<String>,
     /// Flags that must be effective for this one to be.
     pub requires: Vec<FlagName>,
+    /// Time-based changes: at each time, the flag moves to that state.
+    pub schedule: Vec<Scheduled>,
+    /// A staged rollout that advances while the flag's guards hold.
+    pub plan: Option<Plan>,
+    /// When the state last changed (schedules and plans count from it).
+    pub since: Timestamp,
 }
 
 impl FlagSpec {
-    /// A flag in `state` with no lists and no requirements.
+    /// A flag in `state` with no lists, requirements or schedule.
     pub fn new(state: FlagState) -> Self {
         FlagSpec {
             state,
             allow: Vec::new(),
             deny: Vec::new(),
             requires: Vec::new(),
+            schedule: Vec::new(),
+            plan: None,
+            since: Timestamp::EPOCH,
         }
     }
 }

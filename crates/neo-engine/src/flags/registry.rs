@@ -58,6 +58,49 @@ impl Flags {
         }
     }
 
+    /// The settings NEO starts from without config: every built behaviour
+    /// enabled (as before flags existed), the LLM agent, its budget and the
+    /// local model's lifecycle disabled.
+    pub fn standard() -> Self {
+        let off = [
+            FlagName::AgentGpt,
+            FlagName::ApiBudget,
+            FlagName::OllamaLifecycle,
+        ];
+        let specs = FlagName::ALL
+            .into_iter()
+            .map(|f| {
+                let state = if off.contains(&f) {
+                    FlagState::Disabled
+                } else {
+                    FlagState::Enabled
+                };
+                (f, FlagSpec::new(state))
+            })
+            .collect();
+        Flags { specs }
+    }
+
+    /// Every named flag's settings, in name order.
+    pub fn specs(&self) -> impl Iterator<Item = (&FlagName, &FlagSpec)> {
+        self.specs.iter()
+    }
+
+    /// Every flag's verdict for `unit`, for the decision's record.
+    pub fn in_effect(&self, unit: &str) -> BTreeMap<String, bool> {
+        FlagName::ALL
+            .into_iter()
+            .map(|f| (f.as_str().to_owned(), self.is_on(f, unit)))
+            .collect()
+    }
+
+    /// These settings with `flag` replaced, validated like any other.
+    pub fn with(&self, flag: FlagName, spec: FlagSpec) -> Result<Self, Vec<FlagProblem>> {
+        let mut specs = self.specs.clone();
+        specs.insert(flag, spec);
+        Flags::new(specs)
+    }
+
     /// One flag's settings (`None`: disabled by default).
     pub fn spec(&self, flag: FlagName) -> Option<&FlagSpec> {
         self.specs.get(&flag)

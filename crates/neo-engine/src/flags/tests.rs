@@ -156,13 +156,17 @@ fn names_read_as_written_and_as_the_seeds_environment_aliases() {
     assert_eq!(FlagName::TvSlice.env_alias(), "FF_TV_SLICE");
     assert_eq!(FlagName::parse("no_such_flag"), None);
     let state: FlagState =
-        serde_json::from_str(r#"{"state": "rolling_out", "basis_points": 2500}"#).unwrap();
+        serde_json::from_str(r#"{"state": "rolling_out", "percent": 25}"#).unwrap();
     assert_eq!(state, FlagState::RollingOut { basis_points: 2500 });
     assert!(
         serde_json::from_str::<FlagState>(
             r#"{"state": "rolling_out", "basis_points": 1, "percent": 5}"#
         )
         .is_err()
+    );
+    assert_eq!(
+        serde_json::to_value(FlagState::RollingOut { basis_points: 1250 }).unwrap(),
+        serde_json::json!({"state": "rolling_out", "percent": 12.5})
     );
     assert!(serde_json::from_str::<FlagState>(r#"{"state": "on"}"#).is_err());
 }

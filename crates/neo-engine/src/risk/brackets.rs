@@ -107,6 +107,79 @@ impl AtrBrackets {
         if self.validate().is_err() {
             return Err(BracketError::InvalidMultiple);
         }
+        around(
+            side,
+            entry,
+            atr * self.stop_mult,
+            atr * self.take_mult,
+            tick,
+        )
+    }
+}
+
+/// Stop-loss and take-profit at fixed percents of the entry: the brackets when
+/// the `atr_brackets` flag is off, so every order stays bracketed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PercentBrackets {
+    /// Stop-loss distance, percent of the entry price.
+    pub stop_pct: f64,
+    /// Take-profit distance, percent of the entry price.
+    pub take_pct: f64,
+}
+
+impl Default for PercentBrackets {
+    fn default() -> Self {
+        // The ATR defaults' 1:2 at a typical 1-minute crypto ATR of about 0.5%.
+        PercentBrackets {
+            stop_pct: 1.0,
+            take_pct: 2.0,
+        }
+    }
+}
+
+impl PercentBrackets {
+    /// Every problem with these percents at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        for (name, x) in [("stop_pct", self.stop_pct), ("take_pct", self.take_pct)] {
+            if !(x.is_finite() && x > 0.0 && x < 100.0) {
+                problems.push(format!("{name} must be above 0 and below 100, got {x}"));
+            }
+        }
+        ConfigError::from_problems("percent brackets", problems)
+    }
+
+    /// Stop-loss and take-profit around `entry` at the configured percents.
+    pub fn bracket(
+        &self,
+        side: Side,
+        entry: Price,
+        tick: Option<Price>,
+    ) -> Result<BracketedEntry, BracketError> {
+        if self.validate().is_err() {
+            return Err(BracketError::InvalidMultiple);
+        }
+        let e = entry.value().to_f64();
+        around(
+            side,
+            entry,
+            e * self.stop_pct / 100.0,
+            e * self.take_pct / 100.0,
+            tick,
+        )
+    }
+}
+
+/// The bracket `stop_dist` and `take_dist` away from `entry`, snapped to `tick`.
+fn around(
+    side: Side,
+    entry: Price,
+    stop_dist: f64,
+    take_dist: f64,
+    tick: Option<Price>,
+) -> Result<BracketedEntry, BracketError> {
+    {
         if let Some(tick) = tick
             && !tick.value().is_positive()
         {
@@ -115,8 +188,8 @@ impl AtrBrackets {
                 price: tick,
             });
         }
-        let stop_dist = Fixed::from_f64(atr * self.stop_mult, Rounding::AwayFromZero)?;
-        let take_dist = Fixed::from_f64(atr * self.take_mult, Rounding::TowardZero)?;
+        let stop_dist = Fixed::from_f64(stop_dist, Rounding::AwayFromZero)?;
+        let take_dist = Fixed::from_f64(take_dist, Rounding::TowardZero)?;
         let e = entry.value();
         // Floor moves a price down, Ceiling up: away from / toward the entry by side.
         let (sl, tp, sl_round, tp_round) = match side {

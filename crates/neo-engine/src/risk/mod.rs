@@ -38,7 +38,9 @@ mod tests;
 pub use approved::RiskApproved;
 #[cfg(test)]
 pub(crate) use approved::approve_for_test;
-pub use brackets::{AtrBrackets, BracketError, BracketedEntry, EntryOrder, EntryType, RStats};
+pub use brackets::{
+    AtrBrackets, BracketError, BracketedEntry, EntryOrder, EntryType, PercentBrackets, RStats,
+};
 pub use calibration::{CalibrationConfig, Calibrator, InvalidProbability, ReliabilityBins};
 pub use kelly::{KellyConfig, KellyDecision};
 pub use limits::{MAX_DATA_AGE_CEILING_SECS, RiskLimits};

@@ -161,7 +161,13 @@ pub fn decided(story: &Value) -> bool {
 /// Sends a buy; if the market's trend makes the analyst hold it, a sell instead.
 /// Sends a buy (or a sell when the market makes the analyst hold the buy) that trades.
 pub async fn entry_that_trades(rig: &Rig) -> (String, String) {
-    for (alert_id, action) in [("e2e-buy", "buy"), ("e2e-sell", "sell")] {
+    entry_that_trades_tagged(rig, "e2e").await
+}
+
+/// [`entry_that_trades`] with alert ids `{tag}-buy` and `{tag}-sell`.
+pub async fn entry_that_trades_tagged(rig: &Rig, tag: &str) -> (String, String) {
+    for action in ["buy", "sell"] {
+        let alert_id = &format!("{tag}-{action}");
         let (status, answer) = rig.post(&alert(alert_id, action)).await;
         assert_eq!(status, 202, "{answer}");
         assert_eq!(answer["duplicate"], false);
