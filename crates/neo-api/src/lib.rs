@@ -11,3 +11,4 @@ mod hex;
 pub mod intake;
 pub mod metrics;
 pub mod server;
+pub mod slo;

@@ -3,6 +3,7 @@
 //! shells send through the same pipeline as a webhook alert (analyst, risk, OMS,
 //! notifications). The backtest's ensemble driver makes the same decisions.
 
+use crate::flags::{FlagName, Flags};
 use std::collections::BTreeMap;
 
 use neo_domain::contracts::{CandleV1, SignalEventV1};
@@ -83,6 +84,7 @@ pub fn held_side(net: Fixed) -> Option<Side> {
 pub struct Autonomy {
     config: AutonomyConfig,
     ensembles: BTreeMap<InstrumentId, Ensemble>,
+    flags: Flags,
 }
 
 impl Autonomy {
@@ -92,7 +94,16 @@ impl Autonomy {
         Ok(Autonomy {
             config,
             ensembles: BTreeMap::new(),
+            flags: Flags::standard(),
         })
+    }
+
+    /// The flags the loop runs under (`adaptive_weights`, judged per instrument).
+    pub fn set_flags(&mut self, flags: Flags) {
+        for (instrument, ensemble) in &mut self.ensembles {
+            ensemble.set_adaptive(flags.is_on(FlagName::AdaptiveWeights, instrument.as_str()));
+        }
+        self.flags = flags;
     }
 
     /// The instrument's ensemble, created cold on its first candle.
@@ -100,7 +111,12 @@ impl Autonomy {
         Ok(match self.ensembles.entry(instrument) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(Ensemble::new(self.config.ensemble.clone())?)
+                let mut ensemble = Ensemble::new(self.config.ensemble.clone())?;
+                let adaptive = self
+                    .flags
+                    .is_on(FlagName::AdaptiveWeights, instrument.as_str());
+                ensemble.set_adaptive(adaptive);
+                e.insert(ensemble)
             }
         })
     }

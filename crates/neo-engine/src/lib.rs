@@ -15,5 +15,6 @@ pub mod oms;
 pub mod portfolio;
 mod recent;
 pub mod risk;
+pub mod slo;
 
 pub use clock::{Clock, ManualClock};

@@ -14,6 +14,7 @@ use neo_api::flags::FlagBook;
 use neo_api::guard::{GuardConfig, Guards};
 use neo_api::metrics::{Metrics, names};
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router, serve};
+use neo_api::slo::SloBook;
 use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
 use neo_domain::Timestamp;
 use neo_domain::contracts::OrderIntentV1;
@@ -21,6 +22,7 @@ use neo_domain::subject::patterns;
 use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{AccountSummary, Desk};
 use neo_engine::risk::{Refusal, TradingStatus};
+use neo_engine::slo::SloName;
 use neo_notify::Notifier;
 use neo_stage::{
     RelayConfig, StageConfig, StageObserver, StageStats, replay_embedded, run_relay, run_stage,
@@ -159,9 +161,18 @@ pub async fn start(
     }
 }
 
-/// Counts a stage's outcomes in `neo_stage_messages_total` and its dead letters.
-fn stage_metrics(stage: &'static str) -> StageObserver {
+/// Counts a stage's outcomes in `neo_stage_messages_total` and its dead letters,
+/// and in the daily-success and message-loss SLOs.
+fn stage_metrics(stage: &'static str, slo: SloBook, clock: Clock) -> StageObserver {
     StageObserver(Arc::new(move |delta: &StageStats| {
+        let now = clock();
+        for _ in 0..delta.applied {
+            slo.record(SloName::DailySuccess, true, now);
+        }
+        for _ in 0..delta.dead_lettered {
+            slo.record(SloName::DailySuccess, false, now);
+            slo.record(SloName::MessageLoss, false, now);
+        }
         for (outcome, n) in [
             ("applied", delta.applied),
             ("duplicate", delta.duplicates),
@@ -244,6 +255,7 @@ async fn launch<B: Bus>(
         .await
         .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
     desk.set_flags(flags.flags());
+    let slo = SloBook::new(&crate::config::objectives(&config.slo));
     let desk = Arc::new(Mutex::new(desk));
     let share = Arc::new(MarketShare::default());
     for tick in last_ticks {
@@ -289,14 +301,15 @@ async fn launch<B: Bus>(
     );
     tasks.spawn(async move { role("flags", crate::flag_watch::run(fb, ch, wk, c, rx).await) });
     let mut stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone())
-        .with_flags(flags.clone());
+        .with_flags(flags.clone())
+        .with_slo(slo.clone());
     if let Some(autonomy) = autonomy {
         stage = stage.with_autonomy(autonomy);
     }
     let stage_config = StageConfig {
         wait: Duration::from_millis(10),
         wake: Some(wake.clone()),
-        observer: Some(stage_metrics(DESK_CONSUMER)),
+        observer: Some(stage_metrics(DESK_CONSUMER, slo.clone(), clock.clone())),
         ..StageConfig::new(desk_spec)
     };
     let (b, s, w, rx) = (
@@ -323,6 +336,7 @@ async fn launch<B: Bus>(
         max_in_flight: 1024,
         clock: clock.clone(),
         flags: Some(flags.clone()),
+        slo: slo.clone(),
     };
     let rx = shutdown_rx.clone();
     tasks.spawn(async move {
@@ -351,6 +365,13 @@ async fn launch<B: Bus>(
     let (auth, api_housekeeping) = api_auth(&config)?;
     let (watched_keys, watch_clock) = (auth.keys().clone(), clock.clone());
     let upkeep = metrics.spawn_upkeep(Duration::from_secs(5));
+    let (probe_bus, probe_store, probe_share) = (bus.clone(), store.clone(), share.clone());
+    let (probe_slo, probe_clock, rx) = (slo.clone(), clock.clone(), shutdown_rx.clone());
+    tasks.spawn(async move {
+        let health = move || probe_bus.health();
+        crate::slo_probe::run(probe_slo, probe_store, health, probe_share, probe_clock, rx).await;
+        ("slo", Ok(()))
+    });
     let health_bus = bus.clone();
     let live: Arc<dyn Live> = Arc::new(LiveDesk {
         desk,
@@ -364,7 +385,8 @@ async fn launch<B: Bus>(
         .with_guards(guards)
         .with_auth(auth)
         .with_metrics(metrics)
-        .with_flags(flags);
+        .with_flags(flags)
+        .with_slo(slo);
     let app = router(state);
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let listener = tokio::net::TcpListener::bind(&bind)

@@ -23,8 +23,10 @@ use neo_notify::NotifyConfig;
 use serde::Deserialize;
 
 mod flags;
+mod slo;
 
 pub use flags::{FlagsConfig, RuleOverride};
+pub use slo::{SloConfig, SloOverride, objectives};
 
 /// Everything `neo run` reads.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +54,8 @@ pub struct Config {
     pub strategy: AutonomyConfig,
     /// `[flags]`: the feature flags' initial states and guard rules.
     pub flags: FlagsConfig,
+    /// `[slo.<name>]`: SLO targets over the seed documents' defaults.
+    pub slo: SloConfig,
 }
 
 /// `[server]`.
@@ -256,6 +260,7 @@ impl Config {
         );
         problems.extend(self.strategy.validate());
         problems.extend(self.flags.validate());
+        problems.extend(slo::problems(&self.slo));
         if self.market.instruments.is_empty() {
             problems.push("market.instruments must name at least one instrument".to_owned());
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
+use neo_api::slo::SloBook;
 use neo_domain::contracts::{
     AuditEventV1, Channel, NotificationV1, OrderRole, SignalEventV1, TradingCommandV1,
 };
@@ -19,6 +20,7 @@ use neo_engine::desk::{Desk, Figures, FillReport, Step};
 use neo_engine::intel::EnsembleMetrics;
 use neo_engine::market::Regime;
 use neo_engine::risk::{StateCause, StateChange};
+use neo_engine::slo::SloName;
 use neo_notify::render::{
     BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged,
 };
@@ -41,6 +43,7 @@ pub struct DeskStage {
     autonomy: Option<Autonomy>,
     flags: Option<FlagBook>,
     flags_seen: u64,
+    slo: Option<SloBook>,
 }
 
 /// Locks the desk; a panic mid-step is a bug that already stopped the stage.
@@ -64,6 +67,35 @@ impl DeskStage {
             autonomy: None,
             flags: None,
             flags_seen: 0,
+            slo: None,
+        }
+    }
+
+    /// Records decision latency, contract compliance, the Kelly cap and brackets.
+    #[must_use]
+    pub fn with_slo(mut self, slo: SloBook) -> Self {
+        self.slo = Some(slo);
+        self
+    }
+
+    fn slo(&self, name: SloName, good: bool, now: Timestamp) {
+        if let Some(slo) = &self.slo {
+            slo.record(name, good, now);
+        }
+    }
+
+    /// The step's SLO events: decision latency, every entry within the cap and bracketed.
+    fn judge_step(&self, step: &Step, latency_secs: f64, cap: f64, now: Timestamp) {
+        let Some(slo) = &self.slo else { return };
+        if step.decision.is_some() {
+            slo.record_latency(SloName::DecisionLatency, latency_secs, now);
+        }
+        if let Some(sizing) = &step.sizing {
+            slo.record(SloName::KellyCap, sizing.kelly.fraction <= cap + 1e-12, now);
+        }
+        for intent in step.intents.iter().filter(|i| !i.reduce_only) {
+            let bracketed = intent.stop_loss.is_some() && intent.take_profit.is_some();
+            slo.record(SloName::OrdersBracketed, bracketed, now);
         }
     }
 
@@ -72,6 +104,9 @@ impl DeskStage {
     #[must_use]
     pub fn with_flags(mut self, flags: FlagBook) -> Self {
         self.flags_seen = flags.version();
+        if let Some(autonomy) = &mut self.autonomy {
+            autonomy.set_flags(flags.flags());
+        }
         self.flags = Some(flags);
         self
     }
@@ -83,6 +118,9 @@ impl DeskStage {
         {
             self.flags_seen = book.version();
             desk.set_flags(book.flags());
+            if let Some(autonomy) = &mut self.autonomy {
+                autonomy.set_flags(book.flags());
+            }
         }
     }
 
@@ -97,7 +135,10 @@ impl DeskStage {
 
     /// Runs NEO's own strategy loop on every closed candle (`[strategy] enabled`).
     #[must_use]
-    pub fn with_autonomy(mut self, autonomy: Autonomy) -> Self {
+    pub fn with_autonomy(mut self, mut autonomy: Autonomy) -> Self {
+        if let Some(book) = &self.flags {
+            autonomy.set_flags(book.flags());
+        }
         self.autonomy = Some(autonomy);
         self
     }
@@ -170,25 +211,32 @@ fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects
 
 impl Handler for DeskStage {
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        let now = (self.clock)();
         if envelope.message_type == TradingCommandV1::TYPE_NAME {
-            let command = envelope
-                .clone()
-                .decode::<TradingCommandV1>()
+            let command = envelope.clone().decode::<TradingCommandV1>();
+            self.slo(SloName::ContractCompliance, command.is_ok(), now);
+            let command = command
                 .map_err(|e| HandlerError::Permanent(format!("not a trading command: {e}")))?
                 .payload;
-            let now = (self.clock)();
             let mut desk = lock(&self.desk);
             return crate::operator::apply(&mut desk, &command, envelope.id, now, &self.channels);
         }
-        let signal = envelope
-            .clone()
-            .decode::<SignalEventV1>()
+        let signal = envelope.clone().decode::<SignalEventV1>();
+        let issue = signal
+            .as_ref()
+            .ok()
+            .and_then(|s| s.payload.check().into_iter().next());
+        self.slo(
+            SloName::ContractCompliance,
+            signal.is_ok() && issue.is_none(),
+            now,
+        );
+        let signal = signal
             .map_err(|e| HandlerError::Permanent(format!("not a signal: {e}")))?
             .payload;
-        if let Some(issue) = signal.check().into_iter().next() {
+        if let Some(issue) = issue {
             return Err(HandlerError::Permanent(format!("invalid signal: {issue}")));
         }
-        let now = (self.clock)();
         // A desk error may come after the desk changed: stop and restart from the store.
         let step = {
             let desk = self.desk.clone();
@@ -198,13 +246,15 @@ impl Handler for DeskStage {
                 .on_signal(&signal, now)
                 .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
             export_figures(&desk.figures());
-            step
+            (step, desk.kelly_cap())
         };
+        let (step, cap) = step;
         self.observe(&step, now);
         // From acceptance to decision: the bus hop and the desk together.
         #[allow(clippy::cast_precision_loss)]
         let secs = now.nanos_since(envelope.ts_init).max(0) as f64 / 1e9;
         metrics::histogram!(names::STAGE_DURATION, "stage" => "desk").record(secs);
+        self.judge_step(&step, secs, cap, now);
         Ok(effects(
             &step,
             Some(&signal),

@@ -14,6 +14,7 @@ pub mod notify_stage;
 pub mod operator;
 mod passphrase;
 mod restore;
+mod slo_probe;
 
 use std::sync::Arc;
 

@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
+use neo_api::slo::SloBook;
 use neo_bus::{Bus, ConsumerSpec, Delivery, Received, Subscription};
 use neo_domain::contracts::{AuditEventV1, Channel, NotificationV1};
 use neo_domain::{IdKind, MessageId};
 use neo_engine::flags::{FlagName, FlagState, GuardSample, RuleKind, signal_unit};
+use neo_engine::slo::SloName;
 use neo_notify::{Notifier, Outcome};
 use neo_stage::StageError;
 use neo_store::{InboxKey, Op, Store, Unit, Writer};
@@ -46,6 +48,8 @@ pub struct NotifyStage<B: Bus> {
     /// The `output_*` flags (a channel whose flag is off sends nothing) and
     /// their error-rate guards.
     pub flags: Option<FlagBook>,
+    /// Where delivery latency and losses are recorded.
+    pub slo: SloBook,
 }
 
 /// Tries at recording a sent notification's outcome before handing it back.
@@ -112,9 +116,18 @@ pub async fn run_notify_stage<B: Bus>(
                 settle(delivery.ack().await);
                 continue;
             }
-            let notification = match decode(&delivery) {
+            let decoded = decode(&delivery);
+            shared.slo.record(
+                SloName::ContractCompliance,
+                decoded.is_ok(),
+                (shared.clock)(),
+            );
+            let notification = match decoded {
                 Ok(n) => n,
                 Err(reason) => {
+                    shared
+                        .slo
+                        .record(SloName::MessageLoss, false, (shared.clock)());
                     settle(delivery.dead_letter(&reason).await);
                     continue;
                 }
@@ -253,6 +266,14 @@ async fn deliver<B: Bus>(stage: &NotifyStage<B>, delivery: Delivery, n: Notifica
         let secs = now.nanos_since(e.ts_init).max(0) as f64 / 1e9;
         metrics::histogram!(names::WEBHOOK_TO_NOTIFICATION, "channel" => channel.as_str())
             .record(secs);
+        stage
+            .slo
+            .record_latency(SloName::WebhookToNotification, secs, now);
+    }
+    if matches!(label, "delivered" | "dead") {
+        let delivered = label == "delivered";
+        stage.slo.record(SloName::MessageLoss, delivered, now);
+        stage.slo.record(SloName::DailySuccess, delivered, now);
     }
     let record = AuditEventV1 {
         id: MessageId::derived(IdKind::Other, &format!("audit:notification:{}", n.id)),

@@ -299,7 +299,59 @@ async fn tv_slice_off_refuses_alerts_and_stores_nothing(url: &str) {
     rig.stop().await;
 }
 
+async fn every_slo_is_reported_with_live_values(url: &str) {
+    let rig = Box::pin(rig(url, |_| {})).await;
+    let (id, _) = entry_that_trades(&rig).await;
+    rig.story_until(&id, |s| notified(s, 2)).await;
+    let (status, answer) = rig.get("/v1/slo").await;
+    assert_eq!(status, 200);
+    let slos = answer["slos"].as_array().unwrap();
+    let names: Vec<&str> = slos.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "webhook_accept",
+            "webhook_to_notification",
+            "message_loss",
+            "uptime",
+            "decision_latency",
+            "data_freshness",
+            "daily_success",
+            "contract_compliance",
+            "kelly_cap",
+            "orders_bracketed"
+        ]
+    );
+    let by = |n: &str| slos.iter().find(|s| s["name"] == n).unwrap().clone();
+    for live in [
+        "webhook_accept",
+        "webhook_to_notification",
+        "message_loss",
+        "decision_latency",
+        "daily_success",
+        "contract_compliance",
+        "kelly_cap",
+        "orders_bracketed",
+    ] {
+        let s = by(live);
+        assert!(s["total"].as_u64().unwrap() >= 1, "{s}");
+        assert!(s["value"].is_number(), "{s}");
+        assert_eq!(s["met"], true, "{s}");
+        for key in ["target", "budget_remaining", "burn_rate"] {
+            assert!(s.get(key).is_some(), "{key} missing: {s}");
+        }
+    }
+    let accept = by("webhook_accept");
+    assert_eq!(
+        (accept["target"].as_f64(), accept["threshold_secs"].as_f64()),
+        (Some(0.95), Some(0.5))
+    );
+    assert!(accept["value"].as_f64().unwrap() <= 0.5);
+    rig.stop().await;
+}
+
 neo_testkit::on_both_stores!(
+    every_slo_is_reported_with_live_values,
     switching_slack_off_stops_its_messages_while_orders_go_on,
     a_failing_slack_is_rolled_back_by_its_error_rate_rule,
     a_quarter_rollout_splits_decisions_by_the_hash,

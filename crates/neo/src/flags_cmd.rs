@@ -39,7 +39,7 @@ pub(crate) struct Target {
     api_key: Option<String>,
     /// Print the API's JSON answer instead of a summary.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// A flag of a running NEO.
@@ -205,6 +205,29 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<ExitCode> {
+    let (status, answer) = fetch(target, method, path, body).await?;
+    if target.json || !(200..300).contains(&status) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+        if !(200..300).contains(&status) {
+            println!("NEO answered {status}");
+            return Ok(ExitCode::from(1));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_summary(&answer);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One request to a running NEO's API: its status and JSON answer.
+pub(crate) async fn fetch(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(u16, Value)> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()?;
@@ -224,21 +247,8 @@ async fn call(
         .send()
         .await
         .with_context(|| format!("cannot reach NEO at {base} (is `neo run` running?)"))?;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
-    if target.json || !status.is_success() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).unwrap_or_default()
-        );
-        if !status.is_success() {
-            println!("NEO answered {}", status.as_u16());
-            return Ok(ExitCode::from(1));
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    print_summary(&answer);
-    Ok(ExitCode::SUCCESS)
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 fn print_summary(answer: &Value) {
@@ -289,9 +299,18 @@ fn line(f: &Value) -> String {
 
 fn state_text(spec: &Value) -> String {
     match spec["state"].as_str() {
-        Some("rolling_out") => format!("rolling_out {}%", spec["percent"]),
+        Some("rolling_out") => format!("rolling_out {}%", number(&spec["percent"])),
         Some("rollback") => format!("rollback ({})", spec["reason"].as_str().unwrap_or("")),
         Some(s) => s.to_owned(),
         None => "?".to_owned(),
+    }
+}
+
+/// A number without a useless fraction (`25`, `12.5`).
+pub(crate) fn number(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) => format!("{x}"),
+        None => "-".to_owned(),
     }
 }

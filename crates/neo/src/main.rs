@@ -12,6 +12,7 @@ mod ops_cmd;
 mod risk_cmd;
 mod run_cmd;
 mod schema_cmd;
+mod slo_cmd;
 mod trading_cmd;
 
 use std::process::ExitCode;
@@ -60,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: flags_cmd::FlagsCommand,
     },
+    /// Service level objectives of a running NEO: target, live value, error budget, burn rate.
+    Slo(flags_cmd::Target),
     /// API keys for the REST API: `neo keys new --name N --role read|admin` makes one.
     Keys {
         #[command(subcommand)]
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Trading { command } => trading_cmd::run(command),
         Command::Keys { command } => keys_cmd::run(command),
         Command::Flags { command } => flags_cmd::run(command),
+        Command::Slo(target) => slo_cmd::run(&target),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {

@@ -28,6 +28,7 @@ use crate::auth::{self, ApiAuth, Role};
 use crate::flags::FlagBook;
 use crate::guard::{self, Guards};
 use crate::metrics::{Metrics, metrics_router, track_http};
+use crate::slo::SloBook;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -152,6 +153,7 @@ pub struct AppState {
     metrics: Option<Metrics>,
     auth: ApiAuth,
     flags: Option<FlagBook>,
+    slo: SloBook,
 }
 
 impl AppState {
@@ -172,6 +174,7 @@ impl AppState {
             metrics: None,
             auth: ApiAuth::default(),
             flags: None,
+            slo: SloBook::default(),
         }
     }
 
@@ -209,6 +212,12 @@ impl AppState {
     /// The feature flags: served and changed at `/v1/flags`, and `tv_slice` gates the intake.
     pub fn with_flags(mut self, flags: FlagBook) -> Self {
         self.flags = Some(flags);
+        self
+    }
+
+    /// Where the SLO events go (webhook latency here; the stages feed the rest).
+    pub fn with_slo(mut self, slo: SloBook) -> Self {
+        self.slo = slo;
         self
     }
 
@@ -251,6 +260,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/flags", get(flags::list))
         .route("/v1/flags/{name}", get(flags::show))
         .route("/v1/flags/{name}/history", get(flags::history))
+        .route("/v1/slo", get(slo))
         .route_layer(gate(Role::Read));
     let operator = Router::new()
         .route("/v1/risk/check", post(rest::risk_check))
@@ -281,6 +291,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .merge(api)
         .layer(axum::middleware::from_fn(track_http))
+}
+
+/// `GET /v1/slo`: `{"slos": [{"name", "target", "value", "met", "budget_remaining", "burn_rate", ...}]}`.
+async fn slo(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "slos": state.slo.report((state.clock)()) }))
 }
 
 /// Liveness: the process answers.

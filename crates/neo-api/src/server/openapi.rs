@@ -105,10 +105,11 @@ const OPEN: [(&str, &str); 4] = [
 ];
 
 /// Operations that need an `admin` key (every other one needs `read`), as `router()` gates them.
-const ADMIN: [(&str, &str); 3] = [
+const ADMIN: [(&str, &str); 4] = [
     ("/v1/risk/check", "post"),
     ("/v1/trading/state", "post"),
     ("/v1/trading/flatten", "post"),
+    ("/v1/flags/{name}", "put"),
 ];
 
 /// Marks every operation with the key it needs and the refusals that come with it.
@@ -192,7 +193,10 @@ pub(super) fn document() -> Value {
                 ("415", "unsupported content type"),
                 ("422", "invalid or unnormalizable content"),
                 ("429", "over the rate limit (see Retry-After)"),
-                ("503", "store unavailable: nothing was accepted"),
+                (
+                    "503",
+                    "store unavailable, or the intake's flag (`tv_slice`) is off (`intake_disabled`): nothing was accepted",
+                ),
             ] {
                 responses.insert(code.to_owned(), error_response(text));
             }
@@ -285,11 +289,71 @@ pub(super) fn document() -> Value {
             "type": "http", "scheme": "bearer",
             "description": "An API key from `[[api.keys]]` (`neo keys new` makes one): `read` for the read endpoints and /metrics (unless `[api] public_metrics`), `admin` also for operator actions and the risk check. With no key configured NEO serves loopback only and needs none." } } }
     });
+    if let (Some(Value::Object(paths)), Value::Object(flags)) = (doc.get_mut("paths"), flag_paths())
+    {
+        paths.extend(flags);
+    }
     if let Some(paths) = doc.get_mut("paths") {
         secure(paths);
         edge_limits(paths);
     }
     doc
+}
+
+/// `/v1/flags`: list, one flag, its history, and changing it.
+fn flag_paths() -> Value {
+    let name = json!([{ "name": "name", "in": "path", "required": true,
+        "description": "the flag (`output_slack`) or its alias (`FF_OUTPUT_SLACK`)",
+        "schema": { "type": "string", "example": "output_slack" } }]);
+    let state = json!({ "enum": ["disabled", "rolling_out", "enabled", "rollback"] });
+    let flag = json!({ "type": "object", "required": ["name", "alias", "state", "guards"],
+        "properties": {
+            "name": { "type": "string" }, "alias": { "type": "string" }, "state": state,
+            "percent": { "type": "number" }, "reason": { "type": "string" },
+            "allow": { "type": "array", "items": { "type": "string" } },
+            "deny": { "type": "array", "items": { "type": "string" } },
+            "requires": { "type": "array", "items": { "type": "string" } },
+            "schedule": { "type": "array", "items": { "type": "object" } },
+            "plan": { "type": "object" }, "since": { "type": "string" },
+            "guards": { "type": "array", "items": { "type": "object" } } } });
+    let unknown = error_response("no such flag (`not_found`)");
+    json!({
+        "/v1/flags": { "get": { "summary": "Every feature flag: state, share of units, lists, schedule, guards",
+            "responses": { "200": ok("the flags", json!({ "type": "object", "required": ["version", "flags"],
+                "properties": { "version": { "type": "integer" }, "flags": { "type": "array", "items": flag } } })),
+                "503": error_response("no flags are kept here") } } },
+        "/v1/flags/{name}": {
+            "get": { "summary": "One flag and its guard rules' current figures", "parameters": name,
+                "responses": { "200": ok("the flag", flag), "404": unknown, "503": error_response("no flags are kept here") } },
+            "put": { "summary": "Change a flag; lists left out keep what the flag has; the history records who, when, from, to and why",
+                "parameters": name,
+                "requestBody": { "required": true, "content": { "application/json": { "schema": json!({
+                    "type": "object", "required": ["state"], "additionalProperties": false,
+                    "properties": {
+                        "state": state,
+                        "percent": { "type": "number", "minimum": 0, "maximum": 100, "description": "with rolling_out: the share of units, two decimals at most" },
+                        "reason": { "type": "string", "description": "why (required for rollback)" },
+                        "allow": { "type": "array", "items": { "type": "string" } },
+                        "deny": { "type": "array", "items": { "type": "string" } },
+                        "requires": { "type": "array", "items": { "type": "string" } },
+                        "schedule": { "type": "array", "items": { "type": "object" } },
+                        "plan": { "type": "object" } } }) } } },
+                "responses": {
+                    "200": ok("the flag after the change, and the change", json!({ "type": "object", "required": ["flag", "change"] })),
+                    "404": unknown,
+                    "415": error_response("the body is not application/json"),
+                    "422": error_response("settings that are not valid (every problem listed)"),
+                    "503": error_response("the store is unavailable: nothing changed") } } },
+        "/v1/slo": { "get": { "summary": "Every SLO: target, live value, met, error budget left, burn rates and alert",
+            "responses": { "200": ok("the SLOs", json!({ "type": "object", "required": ["slos"], "properties": {
+                "slos": { "type": "array", "items": { "type": "object",
+                    "required": ["name", "target", "value", "met", "budget_remaining", "burn_rate"] } } } })) } } },
+        "/v1/flags/{name}/history": { "get": { "summary": "Every change of a flag, oldest first", "parameters": name,
+            "responses": { "200": ok("the changes", json!({ "type": "object", "required": ["flag", "changes"],
+                "properties": { "flag": { "type": "string" }, "changes": { "type": "array", "items": { "type": "object",
+                    "required": ["flag", "from", "to", "by", "reason", "version", "at"] } } } })),
+                "404": unknown, "503": error_response("no flags are kept here") } } }
+    })
 }
 
 /// What the HTTP edge may answer on any route (`server::limits`).

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use neo_domain::contracts::{SignalEventV1, SignalSource};
 use neo_domain::{Envelope, MessageId, Timestamp, subject};
 use neo_engine::flags::{FlagName, signal_unit};
+use neo_engine::slo::SloName;
 use neo_store::{InboxKey, Op, Unit, UnitOutcome};
 use serde_json::{Value, json};
 
@@ -62,7 +63,16 @@ pub(super) async fn tradingview(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    counted(tradingview_inner(state, headers, body).await)
+    let started = std::time::Instant::now();
+    let slo = state.slo.clone();
+    let clock = state.clock.clone();
+    let answer = counted(tradingview_inner(state, headers, body).await);
+    slo.record_latency(
+        SloName::WebhookAccept,
+        started.elapsed().as_secs_f64(),
+        clock(),
+    );
+    answer
 }
 
 /// `POST /v1/webhooks/generic`: a SignalEventV1-shaped body signed with `X-Neo-Signature`.
@@ -71,7 +81,16 @@ pub(super) async fn generic(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    counted(generic_inner(state, headers, body).await)
+    let started = std::time::Instant::now();
+    let slo = state.slo.clone();
+    let clock = state.clock.clone();
+    let answer = counted(generic_inner(state, headers, body).await);
+    slo.record_latency(
+        SloName::WebhookAccept,
+        started.elapsed().as_secs_f64(),
+        clock(),
+    );
+    answer
 }
 
 async fn tradingview_inner(

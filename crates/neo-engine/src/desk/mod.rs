@@ -329,6 +329,11 @@ impl Desk {
         self.flags = flags;
     }
 
+    /// The Kelly hard cap: no entry may risk a larger share of equity.
+    pub fn kelly_cap(&self) -> f64 {
+        self.config.kelly.hard_cap()
+    }
+
     /// The flags the desk decides under.
     pub fn flags(&self) -> &Flags {
         &self.flags

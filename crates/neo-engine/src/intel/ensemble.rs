@@ -277,6 +277,8 @@ pub struct Ensemble {
     raw: Vec<f64>,
     weights: Vec<f64>,
     have_weights: bool,
+    /// Weights follow the track record (the `adaptive_weights` flag); off: equal.
+    adaptive: bool,
     tallies: Vec<Tally>,
     forecasts: u64,
     scored: u64,
@@ -357,6 +359,7 @@ impl Ensemble {
             raw: vec![1.0; k],
             weights: vec![equal; k],
             have_weights: false,
+            adaptive: true,
             tallies: vec![Tally::default(); k + 1],
             forecasts: 0,
             scored: 0,
@@ -471,12 +474,23 @@ impl Ensemble {
         }
     }
 
+    /// Weights from the track record (on, the default) or equal weights (off);
+    /// the losses are kept either way, so switching back on resumes at once.
+    pub fn set_adaptive(&mut self, adaptive: bool) {
+        self.adaptive = adaptive;
+    }
+
     /// Hedge weights from the rolling loss sums, with the floor; tracks their stability.
     fn reweigh(&mut self) {
         let k = self.models.len();
         let sums = &self.loss_sums[..k];
         let best = sums.iter().copied().fold(f64::INFINITY, f64::min);
-        let eta = self.config.learning_rate;
+        // Off: a learning rate of 0 gives every model the same weight.
+        let eta = if self.adaptive {
+            self.config.learning_rate
+        } else {
+            0.0
+        };
         let mut total = 0.0;
         let raw = &mut self.raw;
         for (r, s) in raw.iter_mut().zip(sums) {

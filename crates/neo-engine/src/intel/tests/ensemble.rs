@@ -114,6 +114,27 @@ fn weight_moves_to_the_model_that_is_right_and_back_when_it_turns() {
 }
 
 #[test]
+fn adaptive_weights_off_keeps_equal_weights_and_on_again_resumes() {
+    let mut e = bulls_and_bears(config(1, 100));
+    e.set_adaptive(false);
+    let mut p = 100.0;
+    for i in 0..20 {
+        e.on_bar(&step_bar(i, p, p + 1.0));
+        p += 1.0;
+    }
+    assert_eq!(e.weights(), &[0.5, 0.5], "off: equal weights");
+    e.set_adaptive(true);
+    e.on_bar(&step_bar(20, p, p + 1.0));
+    p += 1.0;
+    e.on_bar(&step_bar(21, p, p + 1.0));
+    assert!(
+        e.weights()[0] > 0.9,
+        "on: the record counts at once, {:?}",
+        e.weights()
+    );
+}
+
+#[test]
 fn the_default_ensemble_is_deterministic_and_warms_up() {
     let bars = sim(21, 1_500);
     let run = || {
