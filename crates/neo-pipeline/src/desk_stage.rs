@@ -87,8 +87,11 @@ impl DeskStage {
     /// The step's SLO events: decision latency, every entry within the cap and bracketed.
     fn judge_step(&self, step: &Step, latency_secs: f64, cap: f64, now: Timestamp) {
         let Some(slo) = &self.slo else { return };
-        if step.decision.is_some() {
+        if let Some(decision) = &step.decision {
             slo.record_latency(SloName::DecisionLatency, latency_secs, now);
+            if let Some(book) = &self.flags {
+                book.decision(&decision.flags, latency_secs);
+            }
         }
         if let Some(sizing) = &step.sizing {
             slo.record(SloName::KellyCap, sizing.kelly.fraction <= cap + 1e-12, now);
@@ -124,11 +127,15 @@ impl DeskStage {
         }
     }
 
-    /// Gives the step's guard observations to the flags' rules.
+    /// Gives the step's guard observations to the flags' rules, and its closed
+    /// round trips to their A/B cohorts.
     fn observe(&self, step: &Step, now: Timestamp) {
         if let Some(book) = &self.flags {
             for sample in &step.samples {
                 book.observe(*sample, now);
+            }
+            for trip in &step.closed {
+                book.trip(trip);
             }
         }
     }

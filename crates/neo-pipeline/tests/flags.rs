@@ -241,6 +241,12 @@ async fn a_quarter_rollout_splits_decisions_by_the_hash(url: &str) {
         on > 0 && on < units,
         "{on} of {units} units in: the split is not tested"
     );
+    // The A/B view counts each decision in its cohort.
+    let (status, cmp) = rig.get("/v1/flags/confidence_calibration/compare").await;
+    assert_eq!(status, 200, "{cmp}");
+    assert_eq!(cmp["enabled"]["decisions"], on, "{cmp}");
+    assert_eq!(cmp["disabled"]["decisions"], units - on, "{cmp}");
+    assert!(cmp["enabled"]["mean_decision_secs"].as_f64().unwrap() >= 0.0);
     rig.stop().await;
 }
 

@@ -48,7 +48,7 @@ fn line(s: &Value) -> String {
             )),
             number(&Value::from((t * 1000.0).round()))
         ),
-        None => format!("{}", number(&s["target"])),
+        None => number(&s["target"]),
     };
     format!(
         "{:<25} {:>12} {:>10} {:>5} {:>8} {:>8} {:>7}  {}/{}",

@@ -11,48 +11,19 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use neo_testkit::mock::MockHttp;
 use serde_json::{Value, json};
 
+mod common;
+
+use common::{free_port, spawn, wait_healthy};
+
 const PASS: &str = "kill-test-passphrase";
 const KILLS: usize = 6;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(config: &Path, data: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_neo"))
-        .args(["run", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .env("NEO_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    for _ in 0..300 {
-        if let Ok(r) = http.get(format!("{base}/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("neo run did not become healthy");
-}
 
 /// Posts alerts until `stop`, returning the ids of those answered 202.
 async fn stream(

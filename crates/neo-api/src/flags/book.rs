@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use neo_domain::contracts::AuditEventV1;
 use neo_domain::{Envelope, IdKind, MessageId, Timestamp};
 use neo_engine::flags::{
-    FlagName, FlagProblem, FlagSpec, FlagState, Flags, GuardRule, GuardSample, Guards, Trip,
+    ClosedTrip, Cohorts, Comparison, FlagName, FlagProblem, FlagSpec, FlagState, Flags, GuardRule,
+    GuardSample, Guards, Trip,
 };
 use neo_store::{Op, StateKey, StateRecord, Store, StoreError, Unit, Writer};
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,8 @@ pub struct FlagBook {
     guards: Arc<Mutex<Guards>>,
     /// One change at a time in this process (each re-reads the stored version).
     changing: Arc<tokio::sync::Mutex<()>>,
+    /// Each flag's on and off cohorts, since this process started.
+    cohorts: Arc<Mutex<Cohorts>>,
 }
 
 impl FlagBook {
@@ -99,6 +102,7 @@ impl FlagBook {
             }))),
             guards: Arc::new(Mutex::new(Guards::new(rules))),
             changing: Arc::new(tokio::sync::Mutex::new(())),
+            cohorts: Arc::default(),
         };
         book.publish_metrics();
         Ok(book)
@@ -258,6 +262,30 @@ impl FlagBook {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .figures(now)
+    }
+
+    /// A closed round trip, for the A/B cohorts.
+    pub fn trip(&self, trip: &ClosedTrip) {
+        self.cohorts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .trip(trip);
+    }
+
+    /// A decision's latency under its flags, for the A/B cohorts.
+    pub fn decision(&self, flags: &BTreeMap<String, bool>, secs: f64) {
+        self.cohorts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .decision(flags, secs);
+    }
+
+    /// The flag's on and off cohorts side by side.
+    pub fn compare(&self, flag: FlagName) -> Comparison {
+        self.cohorts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .compare(flag)
     }
 
     /// Forgets a flag's guard samples (after its rollback).

@@ -91,6 +91,26 @@ pub(super) async fn history(
     Ok(Json(json!({ "flag": flag.as_str(), "changes": changes })))
 }
 
+/// `GET /v1/flags/{name}/compare`: the on and off cohorts' figures and tests.
+pub(super) async fn compare(
+    State(state): State<AppState>,
+    Path(flag): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let flag = name(&flag)?;
+    let comparison = book(&state)?.compare(flag);
+    Ok(Json(json!({
+        "flag": flag.as_str(),
+        "since": "this process started",
+        "enabled": comparison.enabled,
+        "disabled": comparison.disabled,
+        "tests": {
+            "win_rate": comparison.win_rate_test,
+            "mean_r": comparison.mean_r_test,
+            "brier": comparison.brier_test,
+        },
+    })))
+}
+
 /// `PUT /v1/flags/{name}` with `{"state", "percent"?, "reason"?, "allow"?, "deny"?,
 /// "requires"?, "schedule"?, "plan"?}`; lists left out keep what the flag has.
 pub(super) async fn set(

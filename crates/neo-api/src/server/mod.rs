@@ -260,6 +260,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/flags", get(flags::list))
         .route("/v1/flags/{name}", get(flags::show))
         .route("/v1/flags/{name}/history", get(flags::history))
+        .route("/v1/flags/{name}/compare", get(flags::compare))
         .route("/v1/slo", get(slo))
         .route_layer(gate(Role::Read));
     let operator = Router::new()

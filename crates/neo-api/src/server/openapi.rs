@@ -344,6 +344,10 @@ fn flag_paths() -> Value {
                     "415": error_response("the body is not application/json"),
                     "422": error_response("settings that are not valid (every problem listed)"),
                     "503": error_response("the store is unavailable: nothing changed") } } },
+        "/v1/flags/{name}/compare": { "get": { "summary": "A/B: the flag's on and off cohorts (win rate, mean R, Brier, decision latency) with sample sizes and significance tests, since this process started",
+            "parameters": name,
+            "responses": { "200": ok("the cohorts", json!({ "type": "object", "required": ["flag", "enabled", "disabled", "tests"] })),
+                "404": unknown, "503": error_response("no flags are kept here") } } },
         "/v1/slo": { "get": { "summary": "Every SLO: target, live value, met, error budget left, burn rates and alert",
             "responses": { "200": ok("the SLOs", json!({ "type": "object", "required": ["slos"], "properties": {
                 "slos": { "type": "array", "items": { "type": "object",

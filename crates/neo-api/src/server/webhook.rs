@@ -17,6 +17,7 @@ use super::rest::media_type;
 use super::{ApiError, AppState, GATEWAY_CONSUMER};
 use crate::intake::{self, IdScope, IntakeError, ReplayVerdict, Secret, Sender, SignalIds};
 use crate::metrics::names;
+use crate::slo::SloBook;
 
 /// How the body is to be read, from its content type.
 enum Body {
@@ -57,21 +58,23 @@ fn counted<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
     result
 }
 
+/// The webhook-accept SLO's event: how long the answer took.
+fn record_accept(slo: &SloBook, started: Timestamp, now: Timestamp) {
+    #[allow(clippy::cast_precision_loss)]
+    let secs = now.nanos_since(started).max(0) as f64 / 1e9;
+    slo.record_latency(SloName::WebhookAccept, secs, now);
+}
+
 /// `POST /v1/webhooks/tradingview`: a TradingView alert, JSON or `key=value` text.
 pub(super) async fn tradingview(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let started = std::time::Instant::now();
-    let slo = state.slo.clone();
-    let clock = state.clock.clone();
+    let (slo, clock) = (state.slo.clone(), state.clock.clone());
+    let started = clock();
     let answer = counted(tradingview_inner(state, headers, body).await);
-    slo.record_latency(
-        SloName::WebhookAccept,
-        started.elapsed().as_secs_f64(),
-        clock(),
-    );
+    record_accept(&slo, started, clock());
     answer
 }
 
@@ -81,15 +84,10 @@ pub(super) async fn generic(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let started = std::time::Instant::now();
-    let slo = state.slo.clone();
-    let clock = state.clock.clone();
+    let (slo, clock) = (state.slo.clone(), state.clock.clone());
+    let started = clock();
     let answer = counted(generic_inner(state, headers, body).await);
-    slo.record_latency(
-        SloName::WebhookAccept,
-        started.elapsed().as_secs_f64(),
-        clock(),
-    );
+    record_accept(&slo, started, clock());
     answer
 }
 

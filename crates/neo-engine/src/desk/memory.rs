@@ -17,7 +17,7 @@ use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Desk, DeskError, EntryInfo, Scorecard, Step};
-use crate::flags::{FlagName, GuardSample, RuleKind};
+use crate::flags::{ClosedTrip, FlagName, GuardSample, RuleKind};
 use crate::oms::RestoredOrder;
 use crate::risk::{ReliabilityBins, RiskMemory};
 
@@ -175,7 +175,11 @@ impl Desk {
                 .checked_sub(trip.realized_before)
                 .unwrap_or(Fixed::ZERO);
             self.scorecard.close_trip(role, pnl, trip.risk);
-            self.judge_trip(trip.entry_order, role, pnl.is_positive(), step);
+            let r = trip
+                .risk
+                .filter(|risk| risk.is_positive())
+                .map(|risk| pnl.to_f64() / risk.to_f64());
+            self.judge_trip(trip.entry_order, role, (pnl.is_positive(), r), step);
             if let Some(raw) = trip.raw_confidence {
                 let won = pnl.is_positive();
                 // A poisoned confidence is skipped, never fatal.
@@ -211,10 +215,22 @@ impl Desk {
     }
 
     /// Samples for the guards of the flags the closed trip's entry was taken under.
-    fn judge_trip(&self, entry_order: MessageId, role: OrderRole, won: bool, step: &mut Step) {
+    fn judge_trip(
+        &self,
+        entry_order: MessageId,
+        role: OrderRole,
+        (won, r_multiple): (bool, Option<f64>),
+        step: &mut Step,
+    ) {
         let Some(info) = self.entries.get(&entry_order) else {
             return;
         };
+        step.closed.push(ClosedTrip {
+            flags: info.flags.clone(),
+            won,
+            r_multiple,
+            probability: info.probability,
+        });
         if info.flags.contains(&FlagName::ConfidenceCalibration) {
             step.samples.push(GuardSample {
                 flag: FlagName::ConfidenceCalibration,

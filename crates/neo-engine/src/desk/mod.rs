@@ -29,7 +29,7 @@ use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Side, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::analyst::{RuleAnalyst, Switches};
-use crate::flags::{FlagName, Flags, GuardSample, RuleKind, signal_unit};
+use crate::flags::{ClosedTrip, FlagName, Flags, GuardSample, RuleKind, signal_unit};
 use crate::oms::{OmsError, OmsEvent, PaperOms};
 use crate::portfolio::{Portfolio, PortfolioError};
 use crate::risk::{
@@ -151,6 +151,8 @@ pub struct Step {
     pub memory: Option<DeskMemory>,
     /// Observations for the flags' guard rules (not persisted).
     pub samples: Vec<GuardSample>,
+    /// Round trips that closed, with the flags their entries were taken under (for A/B cohorts).
+    pub closed: Vec<ClosedTrip>,
 }
 
 impl Step {

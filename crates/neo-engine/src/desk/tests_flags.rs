@@ -31,9 +31,9 @@ fn every_decision_records_the_flags_in_effect_for_its_unit() {
     let step = buy(&mut desk, "a", now);
     let flags = &step.decision.as_ref().unwrap().flags;
     assert_eq!(flags.len(), FlagName::ALL.len());
-    assert_eq!(flags["output_slack"], false);
-    assert_eq!(flags["atr_brackets"], true);
-    assert_eq!(flags["agent_gpt"], false);
+    assert!(!flags["output_slack"]);
+    assert!(flags["atr_brackets"]);
+    assert!(!flags["agent_gpt"]);
 }
 
 #[test]

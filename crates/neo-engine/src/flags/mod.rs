@@ -9,6 +9,7 @@
 //! (cycles are refused). Evaluation is deterministic: no clock, no I/O; the
 //! time-based parts (schedules, staged plans, guard windows) take `now`.
 
+mod cohorts;
 mod guards;
 mod registry;
 mod schedule;
@@ -19,6 +20,7 @@ mod tests;
 #[cfg(test)]
 mod tests_time;
 
+pub use cohorts::{ClosedTrip, CohortFigures, Cohorts, Comparison, Test};
 pub use guards::{Aggregate, Direction, GuardRule, GuardSample, Guards, RuleKind, Trip};
 pub use registry::{FlagProblem, Flags};
 pub use schedule::{Due, Plan, Scheduled};

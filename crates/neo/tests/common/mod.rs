@@ -1,11 +1,13 @@
-//! Helpers shared by the `neo data` command-line tests.
+//! Helpers shared by the command-line tests: running the binary, temp paths,
+//! and a `neo run` child process.
 
 // Each test binary uses its own subset of these.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use neo_testkit::workspace_root;
 
@@ -35,4 +37,40 @@ pub(crate) fn temp_csv(contents: &str) -> PathBuf {
 /// Output bytes as text.
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A port nobody listens on now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `neo run --config <config> --data-dir <data>` as a child process.
+pub(crate) fn spawn(config: &Path, data: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_neo"))
+        .args(["run", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .env("NEO_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `base/health` answers (15 s at most).
+pub(crate) async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("neo run did not become healthy");
 }
