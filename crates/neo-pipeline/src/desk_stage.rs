@@ -17,6 +17,7 @@ use neo_domain::contracts::{
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
 use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{Desk, Figures, FillReport, Step};
+use neo_engine::flags::{FlagName, GuardSample, RuleKind};
 use neo_engine::intel::EnsembleMetrics;
 use neo_engine::market::Regime;
 use neo_engine::risk::{StateCause, StateChange};
@@ -91,6 +92,16 @@ impl DeskStage {
             slo.record_latency(SloName::DecisionLatency, latency_secs, now);
             if let Some(book) = &self.flags {
                 book.decision(&decision.flags, latency_secs);
+                let on = decision.flags.get(FlagName::ConfidenceCalibration.as_str());
+                book.observe(
+                    GuardSample {
+                        flag: FlagName::ConfidenceCalibration,
+                        kind: RuleKind::LatencyUp,
+                        value: latency_secs,
+                        reference: if on == Some(&true) { 1.0 } else { 0.0 },
+                    },
+                    now,
+                );
             }
         }
         if let Some(sizing) = &step.sizing {
@@ -322,6 +333,12 @@ impl Handler for DeskStage {
             }
         }
         export_figures(&desk.figures());
+        if let Some(book) = &self.flags {
+            let now = (self.clock)();
+            for sample in desk.take_samples() {
+                book.observe(sample, now);
+            }
+        }
         Ok(Some(all))
     }
 }

@@ -32,6 +32,7 @@ pub(crate) async fn run(
 ) -> Result<(), String> {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    start_plans(&book, clock()).await;
     let mut judged = tokio::time::Instant::now();
     while !*shutdown.borrow() {
         tokio::select! {
@@ -49,6 +50,23 @@ pub(crate) async fn run(
         judge(&book, &channels, &wake, clock()).await;
     }
     Ok(())
+}
+
+/// Starts the staged plans the config seeded: their first step counts from now
+/// (recorded, so a restart does not start them again).
+async fn start_plans(book: &FlagBook, now: Timestamp) {
+    for (flag, spec) in book.flags().specs() {
+        if spec.plan.is_none() || spec.since != Timestamp::EPOCH {
+            continue;
+        }
+        let reason = "the configured staged plan starts";
+        if let Err(e) = book
+            .change(*flag, spec.clone(), "config", reason, now, Vec::new())
+            .await
+        {
+            tracing::warn!(%flag, error = %e, "flags: could not start the staged plan");
+        }
+    }
 }
 
 /// Rolls back what tripped, then moves what is due.

@@ -356,7 +356,41 @@ async fn every_slo_is_reported_with_live_values(url: &str) {
     rig.stop().await;
 }
 
+async fn a_seeded_staged_plan_advances_to_enabled(url: &str) {
+    let rig = Box::pin(rig(url, |c| {
+        let spec: neo_engine::flags::FlagSpec = serde_json::from_value(json!({
+            "state": "rolling_out", "percent": 25,
+            "plan": {"percents": [25, 50, 100], "every_secs": 1}
+        }))
+        .unwrap();
+        c.flags.seed.insert(FlagName::AtrBrackets, spec);
+    }))
+    .await;
+    let flag = rig
+        .flag_until("atr_brackets", |f| f["state"] == "enabled")
+        .await;
+    assert_eq!(flag["state"], "enabled", "{flag}");
+    let (_, history) = rig.get("/v1/flags/atr_brackets/history").await;
+    let steps: Vec<(&str, String)> = history["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["by"].as_str().unwrap(), format!("{}", c["to"]["percent"])))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("config", "25.0".to_owned()),
+            ("schedule", "50.0".to_owned()),
+            ("schedule", "null".to_owned())
+        ],
+        "{history}"
+    );
+    rig.stop().await;
+}
+
 neo_testkit::on_both_stores!(
+    a_seeded_staged_plan_advances_to_enabled,
     every_slo_is_reported_with_live_values,
     switching_slack_off_stops_its_messages_while_orders_go_on,
     a_failing_slack_is_rolled_back_by_its_error_rate_rule,

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -13,6 +12,8 @@ use neo_engine::flags::{FlagName, FlagState, basis_points};
 use neo_pipeline::config::{Config, default_data_dir};
 use neo_store::{Store, WriterConfig};
 use serde_json::{Map, Value, json};
+
+use crate::api_client::ApiTarget;
 
 /// `neo flags ...`
 #[derive(Subcommand)]
@@ -27,16 +28,11 @@ pub(crate) enum FlagsCommand {
     History(Named),
 }
 
-/// Where NEO listens.
+/// A running NEO, and how to print its answer.
 #[derive(Args)]
 pub(crate) struct Target {
-    /// Base URL of the running NEO.
-    #[arg(long, default_value = "http://127.0.0.1:8001")]
-    url: String,
-    /// The API key (reads need read, `set` admin), sent as `Authorization: Bearer`;
-    /// not needed while NEO has no `[[api.keys]]` and serves loopback only.
-    #[arg(long = "key", env = "NEO_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
+    #[command(flatten)]
+    api: ApiTarget,
     /// Print the API's JSON answer instead of a summary.
     #[arg(long)]
     pub(crate) json: bool,
@@ -228,27 +224,7 @@ pub(crate) async fn fetch(
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<(u16, Value)> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()?;
-    let base = target.url.trim_end_matches('/');
-    let url = format!("{base}{path}");
-    let mut request = match method {
-        "PUT" => client.put(url),
-        _ => client.get(url),
-    };
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    if let Some(api_key) = &target.api_key {
-        request = request.bearer_auth(api_key);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach NEO at {base} (is `neo run` running?)"))?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
+    target.api.fetch(method, path, body, &[]).await
 }
 
 fn print_summary(answer: &Value) {

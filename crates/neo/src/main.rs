@@ -1,5 +1,6 @@
 //! The `neo` command line.
 
+mod api_client;
 mod backtest_cmd;
 mod backtest_report;
 mod bench_pipeline;

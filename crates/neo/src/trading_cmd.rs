@@ -1,18 +1,17 @@
 //! `neo trading status|halt|resume|flatten`: the operator API of a running NEO
 //! from the command line.
 
-use std::process::ExitCode;
-use std::time::Duration;
-
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
+use std::process::ExitCode;
+
+use crate::api_client::ApiTarget;
 
 /// `neo trading ...`
 #[derive(Subcommand)]
 pub(crate) enum TradingCommand {
     /// The trading state, since when, why and by whom.
-    Status(Target),
+    Status(ApiTarget),
     /// Stop new exposure (exits, reductions and flatten still pass).
     Halt(Change),
     /// Trade normally again (refused while the drawdown is beyond its limit).
@@ -21,23 +20,11 @@ pub(crate) enum TradingCommand {
     Flatten(Change),
 }
 
-/// Where NEO listens.
-#[derive(Args)]
-pub(crate) struct Target {
-    /// Base URL of the running NEO.
-    #[arg(long, default_value = "http://127.0.0.1:8001")]
-    url: String,
-    /// The API key (status needs read, the changes admin), sent as `Authorization: Bearer`;
-    /// not needed while NEO has no `[[api.keys]]` and serves loopback only.
-    #[arg(long = "key", env = "NEO_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
-}
-
 /// A change and why.
 #[derive(Args)]
 pub(crate) struct Change {
     #[command(flatten)]
-    target: Target,
+    target: ApiTarget,
     /// Why (shown in the state, the audit trail and the notifications).
     #[arg(long, default_value = "from the command line")]
     reason: String,
@@ -83,35 +70,14 @@ async fn change(c: &Change, path: &str, body: Value) -> anyhow::Result<ExitCode>
 
 /// Sends the request and prints the answer; a non-2xx answer exits 1.
 async fn call(
-    target: &Target,
+    target: &ApiTarget,
     method: &str,
     path: &str,
     body: Option<Value>,
     key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()?;
-    let base = target.url.trim_end_matches('/');
-    let mut request = match method {
-        "GET" => client.get(format!("{base}{path}")),
-        _ => client.post(format!("{base}{path}")),
-    };
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    if let Some(api_key) = &target.api_key {
-        request = request.bearer_auth(api_key);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach NEO at {base} (is `neo run` running?)"))?;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+    let (status, answer) = target.fetch(method, path, body, &headers).await?;
     let trading = answer.get("trading").unwrap_or(&answer);
     if let Some(state) = trading["state"].as_str() {
         println!(
@@ -124,10 +90,11 @@ async fn call(
     if let Some(report) = answer.get("flatten") {
         println!("flatten: {report}");
     }
-    if !status.is_success() || status.as_u16() == 202 {
-        println!("{} {answer}", status.as_u16());
+    let success = (200..300).contains(&status);
+    if !success || status == 202 {
+        println!("{status} {answer}");
     }
-    Ok(if status.is_success() {
+    Ok(if success {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{free_port, neo, spawn, text, wait_healthy};
+use common::{RunDir, neo, run_dir, spawn, text, wait_healthy};
 use serde_json::{Value, json};
 
 const PASS: &str = "flags-cli-passphrase";
@@ -38,20 +38,12 @@ fn run(args: &[String]) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flag_set_on_the_command_line_survives_sigkill_and_an_offline_change_applies() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-flags-cli"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let config = dir.join("neo.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\n[gateway]\npassphrase = \"{PASS}\"\n\
-             [notify.console]\nenabled = false\n"
-        ),
-    )
-    .unwrap();
-    let data = dir.join("data");
-    let base = format!("http://127.0.0.1:{port}");
+    let RunDir {
+        dir,
+        config,
+        data,
+        base,
+    } = run_dir("neo-flags-cli", PASS, "");
     let http = reqwest::Client::new();
 
     let mut child = spawn(&config, &data);

@@ -11,7 +11,6 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{free_port, spawn, wait_healthy};
+use common::{RunDir, run_dir, spawn, wait_healthy};
 
 const PASS: &str = "kill-test-passphrase";
 const KILLS: usize = 6;
@@ -101,22 +100,19 @@ fn pseudo_random(i: usize) -> u64 {
 async fn sigkill_mid_stream_loses_no_alert_and_duplicates_no_order() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let slack = MockHttp::start().await.unwrap();
-    let dir: PathBuf = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-kill"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let config = dir.join("neo.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\n[gateway]\npassphrase = \"{PASS}\"\n\
-             [market]\ntick_ms = 50\n[notify.console]\nenabled = false\n\
-             [notify.slack]\nenabled = true\nwebhook_url = \"{}\"\nrate_limit = 10000\n",
+    let RunDir {
+        dir,
+        config,
+        data,
+        base,
+    } = run_dir(
+        "neo-kill",
+        PASS,
+        &format!(
+            "[market]\ntick_ms = 50\n[notify.slack]\nenabled = true\nwebhook_url = \"{}\"\nrate_limit = 10000\n",
             slack.url("/hook")
         ),
-    )
-    .unwrap();
-    let data = dir.join("data");
-    let base = format!("http://127.0.0.1:{port}");
+    );
     let http = reqwest::Client::new();
     let mut accepted: Vec<String> = Vec::new();
     for kill in 0..KILLS {
@@ -267,20 +263,12 @@ fn neo_trading(args: &[&str]) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_halt_from_the_cli_survives_sigkill_and_resume_lifts_it() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir: PathBuf = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-halt"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let config = dir.join("neo.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\n[gateway]\npassphrase = \"{PASS}\"\n\
-             [market]\ntick_ms = 50\n[notify.console]\nenabled = false\n"
-        ),
-    )
-    .unwrap();
-    let data = dir.join("data");
-    let base = format!("http://127.0.0.1:{port}");
+    let RunDir {
+        dir,
+        config,
+        data,
+        base,
+    } = run_dir("neo-halt", PASS, "[market]\ntick_ms = 50\n");
     let http = reqwest::Client::new();
     let mut child = spawn(&config, &data);
     wait_healthy(&http, &base).await;

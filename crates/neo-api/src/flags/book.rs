@@ -186,7 +186,8 @@ impl FlagBook {
         } else {
             written.add_nanos(1)
         };
-        to.since = if to.state == from.state {
+        // A new state starts now; an unchanged one keeps its start (unless it had none).
+        to.since = if to.state == from.state && from.since != Timestamp::EPOCH {
             from.since
         } else {
             at

@@ -107,6 +107,17 @@ impl Desk {
             let floor = self.config.kelly.hard_cap() * self.config.kelly.floor_scale;
             kelly.fraction = kelly.fraction.min(floor);
         }
+        // Risk taken with calibration on against off (judged while it rolls out).
+        step.samples.push(GuardSample {
+            flag: FlagName::ConfidenceCalibration,
+            kind: RuleKind::RiskFractionUp,
+            value: kelly.fraction,
+            reference: if flags.contains(&FlagName::ConfidenceCalibration) {
+                1.0
+            } else {
+                0.0
+            },
+        });
         if flags.contains(&FlagName::DrawdownKelly) {
             step.samples.push(GuardSample {
                 flag: FlagName::DrawdownKelly,

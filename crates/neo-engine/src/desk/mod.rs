@@ -195,6 +195,8 @@ pub struct Desk {
     scorecard: Scorecard,
     persisted: Option<DeskMemory>,
     flags: Flags,
+    /// Guard samples made outside a step (closed candles), until taken.
+    pending_samples: Vec<GuardSample>,
 }
 
 impl Desk {
@@ -227,6 +229,7 @@ impl Desk {
             scorecard: Scorecard::default(),
             persisted: None,
             flags: Flags::standard(),
+            pending_samples: Vec::new(),
         };
         // A new desk's memory is what an empty store restores to: nothing to persist yet.
         desk.persisted = Some(desk.memory());
@@ -329,6 +332,17 @@ impl Desk {
     /// Replaces the flags the desk decides under (a change applies from the next input).
     pub fn set_flags(&mut self, flags: Flags) {
         self.flags = flags;
+    }
+
+    /// Guard samples made on closed candles since the last call (at most 10,000 kept).
+    pub fn take_samples(&mut self) -> Vec<GuardSample> {
+        std::mem::take(&mut self.pending_samples)
+    }
+
+    pub(crate) fn note_sample(&mut self, sample: GuardSample) {
+        if self.pending_samples.len() < 10_000 {
+            self.pending_samples.push(sample);
+        }
     }
 
     /// The Kelly hard cap: no entry may risk a larger share of equity.

@@ -13,6 +13,7 @@
 //! `[ATR / 2, 2 x ATR]`, the band inside which the desk's ATR-sized brackets
 //! behave as designed. Accuracy is hits over checks.
 
+use crate::flags::{FlagName, GuardSample, RuleKind};
 use neo_domain::contracts::{CandleV1, OrderRole};
 use neo_domain::{Fixed, Rounding};
 use serde::{Deserialize, Serialize};
@@ -107,17 +108,24 @@ impl Scorecard {
     }
 
     /// Checks a bar's true range against the ATR known before it.
-    pub(crate) fn atr_bar(&mut self, atr: f64, previous_close: f64, bar: &CandleV1) {
+    pub(crate) fn atr_bar(
+        &mut self,
+        atr: f64,
+        previous_close: f64,
+        bar: &CandleV1,
+    ) -> Option<bool> {
         if !(atr.is_finite() && atr > 0.0 && previous_close.is_finite()) {
-            return;
+            return None;
         }
         let high = bar.high.value().to_f64().max(previous_close);
         let low = bar.low.value().to_f64().min(previous_close);
         let range = high - low;
         self.atr_checks += 1;
-        if (atr / 2.0..=atr * 2.0).contains(&range) {
+        let hit = (atr / 2.0..=atr * 2.0).contains(&range);
+        if hit {
             self.atr_hits += 1;
         }
+        Some(hit)
     }
 
     /// Mean and population spread, the spread from exact sums (`n` samples of one R give 0).
@@ -168,8 +176,17 @@ impl Desk {
     /// Scores a closed bar against the ATR before it, then lets the analyst see it.
     pub(crate) fn score_bar(&mut self, candle: &CandleV1) {
         let before = self.analyst.snapshot(&candle.instrument);
-        if let Some((atr, close)) = before.and_then(|s| s.atr.map(|a| (a, s.close))) {
-            self.scorecard.atr_bar(atr, close, candle);
+        let Some((atr, close)) = before.and_then(|s| s.atr.map(|a| (a, s.close))) else {
+            return;
+        };
+        if let Some(hit) = self.scorecard.atr_bar(atr, close, candle) {
+            // The ATR's own accuracy, whatever the flag: it judges whether ATR brackets can work.
+            self.note_sample(GuardSample {
+                flag: FlagName::AtrBrackets,
+                kind: RuleKind::AtrAccuracy,
+                value: if hit { 1.0 } else { 0.0 },
+                reference: 0.0,
+            });
         }
     }
 }

@@ -27,6 +27,12 @@ pub enum RuleKind {
     KellyScale,
     /// The account's drawdown from its high-water mark.
     MaxDrawdown,
+    /// Share of bars whose true range fell within half to twice the ATR before them.
+    AtrAccuracy,
+    /// Decision latency with the flag on over latency with it off, less 1.
+    LatencyUp,
+    /// Risk fraction (Kelly) with the flag on over the fraction with it off, less 1.
+    RiskFractionUp,
 }
 
 impl RuleKind {
@@ -38,6 +44,9 @@ impl RuleKind {
             RuleKind::BracketSuccess => "bracket_success",
             RuleKind::KellyScale => "kelly_scale",
             RuleKind::MaxDrawdown => "max_drawdown",
+            RuleKind::AtrAccuracy => "atr_accuracy",
+            RuleKind::LatencyUp => "latency_up",
+            RuleKind::RiskFractionUp => "risk_fraction_up",
         }
     }
 }
@@ -62,6 +71,10 @@ pub enum Aggregate {
     Max,
     /// |mean of values - mean of references| (calibration in the large).
     Gap,
+    /// Mean of the values whose reference is 1 (the flag on) over the mean of
+    /// those whose reference is 0 (off), less 1: judged only while both
+    /// cohorts hold half the minimum sample.
+    Uplift,
 }
 
 /// One rule on one flag.
@@ -92,6 +105,9 @@ impl GuardRule {
             RuleKind::BracketSuccess => (0.50, Direction::Below, Aggregate::Mean),
             RuleKind::KellyScale => (0.20, Direction::Below, Aggregate::Mean),
             RuleKind::MaxDrawdown => (0.07, Direction::Above, Aggregate::Max),
+            RuleKind::AtrAccuracy => (0.60, Direction::Below, Aggregate::Mean),
+            RuleKind::LatencyUp => (0.50, Direction::Above, Aggregate::Uplift),
+            RuleKind::RiskFractionUp => (0.20, Direction::Above, Aggregate::Uplift),
         };
         GuardRule {
             flag,
@@ -113,7 +129,10 @@ impl GuardRule {
             (F::OutputTelegram, R::ErrorRate),
             (F::OutputWebhook, R::ErrorRate),
             (F::ConfidenceCalibration, R::CalibrationError),
+            (F::ConfidenceCalibration, R::LatencyUp),
+            (F::ConfidenceCalibration, R::RiskFractionUp),
             (F::AtrBrackets, R::BracketSuccess),
+            (F::AtrBrackets, R::AtrAccuracy),
             (F::DrawdownKelly, R::KellyScale),
             (F::DrawdownKelly, R::MaxDrawdown),
         ]
@@ -257,7 +276,11 @@ impl Guards {
                 window.pop_front();
             }
             let n = window.len();
-            let figure = (n >= rule.min_samples.max(1)).then(|| aggregate(rule.aggregate, window));
+            let figure = if rule.aggregate == Aggregate::Uplift {
+                uplift(window, rule.min_samples.max(1).div_ceil(2))
+            } else {
+                (n >= rule.min_samples.max(1)).then(|| aggregate(rule.aggregate, window))
+            };
             out.push((rule.clone(), figure, n));
         }
         out
@@ -282,6 +305,21 @@ impl Guards {
     }
 }
 
+/// On-cohort mean over off-cohort mean, less 1, once each side holds `least` samples.
+#[allow(clippy::cast_precision_loss)]
+fn uplift(window: &VecDeque<Sample>, least: usize) -> Option<f64> {
+    let side = |on: bool| {
+        let values: Vec<f64> = window
+            .iter()
+            .filter(|s| (s.reference > 0.5) == on)
+            .map(|s| s.value)
+            .collect();
+        (values.len() >= least).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let (on, off) = (side(true)?, side(false)?);
+    (off > 0.0).then(|| on / off - 1.0)
+}
+
 #[allow(clippy::cast_precision_loss)]
 fn aggregate(how: Aggregate, window: &VecDeque<Sample>) -> f64 {
     let n = window.len().max(1) as f64;
@@ -290,5 +328,6 @@ fn aggregate(how: Aggregate, window: &VecDeque<Sample>) -> f64 {
         Aggregate::Mean => mean(|s| s.value),
         Aggregate::Max => window.iter().map(|s| s.value).fold(f64::MIN, f64::max),
         Aggregate::Gap => (mean(|s| s.value) - mean(|s| s.reference)).abs(),
+        Aggregate::Uplift => uplift(window, 1).unwrap_or(0.0),
     }
 }

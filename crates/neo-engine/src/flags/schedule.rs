@@ -65,7 +65,14 @@ impl Flags {
                 });
                 continue;
             }
-            if let Some(step) = spec.plan.as_ref().and_then(|p| next_step(p, &spec.state)) {
+            // A plan counts from a known start (a seeded one is started by the shell).
+            let started = spec.since != Timestamp::EPOCH;
+            if let Some(step) = spec
+                .plan
+                .as_ref()
+                .filter(|_| started)
+                .and_then(|p| next_step(p, &spec.state))
+            {
                 let every = i64::try_from(spec.plan.as_ref().map_or(0, |p| p.every_secs))
                     .unwrap_or(i64::MAX)
                     .saturating_mul(1_000_000_000);

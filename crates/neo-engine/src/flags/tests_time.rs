@@ -85,6 +85,19 @@ fn a_staged_plan_advances_every_period_only_while_healthy() {
 }
 
 #[test]
+fn a_plan_without_a_start_waits_for_one() {
+    let flag = FlagName::AtrBrackets;
+    let mut spec = FlagSpec::new(FlagState::RollingOut {
+        basis_points: 1_000,
+    });
+    spec.plan = Some(Plan {
+        steps: vec![1_000, 10_000],
+        every_secs: 60,
+    });
+    assert!(one(flag, spec).due(at(1_000), |_| true).is_empty());
+}
+
+#[test]
 fn nothing_moves_a_flag_out_of_rollback() {
     let flag = FlagName::AtrBrackets;
     let mut spec = FlagSpec::new(FlagState::Rollback {
@@ -183,4 +196,26 @@ fn specs_round_trip_and_refuse_what_they_do_not_know() {
     ] {
         assert!(serde_json::from_str::<FlagSpec>(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn an_uplift_rule_compares_the_cohorts_and_waits_for_both() {
+    let flag = FlagName::ConfidenceCalibration;
+    let mut g = Guards::new(vec![GuardRule::seed(flag, RuleKind::LatencyUp, 300, 20)]);
+    for _ in 0..15 {
+        g.record(flag, RuleKind::LatencyUp, 0.030, 1.0, at(0));
+    }
+    assert!(g.evaluate(at(0)).is_empty(), "no off cohort yet");
+    for _ in 0..10 {
+        g.record(flag, RuleKind::LatencyUp, 0.010, 0.0, at(0));
+    }
+    let trips = g.evaluate(at(0));
+    assert_eq!(trips.len(), 1, "three times slower with the flag on");
+    assert!((trips[0].value - 2.0).abs() < 1e-9, "{trips:?}");
+    let mut g = Guards::new(vec![GuardRule::seed(flag, RuleKind::LatencyUp, 300, 20)]);
+    for _ in 0..10 {
+        g.record(flag, RuleKind::LatencyUp, 0.012, 1.0, at(0));
+        g.record(flag, RuleKind::LatencyUp, 0.010, 0.0, at(0));
+    }
+    assert!(g.evaluate(at(0)).is_empty(), "20% slower is within 50%");
 }

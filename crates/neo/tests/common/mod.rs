@@ -74,3 +74,38 @@ pub(crate) async fn wait_healthy(http: &reqwest::Client, base: &str) {
     }
     panic!("neo run did not become healthy");
 }
+
+/// Where a `neo run` child keeps everything.
+pub(crate) struct RunDir {
+    /// The folder (remove it when done).
+    pub(crate) dir: PathBuf,
+    /// Its `neo.toml`.
+    pub(crate) config: PathBuf,
+    /// Its data directory.
+    pub(crate) data: PathBuf,
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
+}
+
+/// A fresh folder with a `neo.toml` serving on a free port with `passphrase`,
+/// the console quiet, and `extra` TOML appended.
+pub(crate) fn run_dir(name: &str, passphrase: &str, extra: &str) -> RunDir {
+    let dir = std::env::temp_dir().join(neo_testkit::db::unique_name(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let config = dir.join("neo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\n[gateway]\npassphrase = \"{passphrase}\"\n\
+             [notify.console]\nenabled = false\n{extra}"
+        ),
+    )
+    .unwrap();
+    RunDir {
+        data: dir.join("data"),
+        config,
+        dir,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
