@@ -91,9 +91,15 @@ pub mod names {
     pub const FLAG_STATE: &str = "neo_flag_state";
     /// Counter, labels `flag` and `rule`: automatic rollbacks by a tripped guard rule.
     pub const FLAG_ROLLBACKS: &str = "neo_flag_rollbacks_total";
+    /// Gauge, label `slo`: the SLO's live value (a latency in seconds, or a share of good events).
+    pub const SLO_VALUE: &str = "neo_slo_value";
+    /// Gauge, label `slo`: the share of the SLO's error budget left (negative when overspent).
+    pub const SLO_BUDGET: &str = "neo_slo_budget_remaining";
+    /// Gauge, label `slo`: 1 while the SLO is met, else 0.
+    pub const SLO_MET: &str = "neo_slo_met";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 33] = [
+    pub const ALL: [&str; 36] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -127,6 +133,9 @@ pub mod names {
         API_KEY_EXPIRING,
         FLAG_STATE,
         FLAG_ROLLBACKS,
+        SLO_VALUE,
+        SLO_BUDGET,
+        SLO_MET,
     ];
 }
 
@@ -330,6 +339,15 @@ fn describe_all() {
         names::FLAG_STATE,
         "Share of units each feature flag is on for (0 to 1); -1 while it is in rollback."
     );
+    describe_gauge!(
+        names::SLO_VALUE,
+        "Each SLO's live value: the p-target latency over the last hour (seconds) or the share of good events."
+    );
+    describe_gauge!(
+        names::SLO_BUDGET,
+        "Share of each SLO's error budget left over its period (1 untouched, negative overspent)."
+    );
+    describe_gauge!(names::SLO_MET, "1 while the SLO is met, else 0.");
     describe_counter!(
         names::FLAG_ROLLBACKS,
         "Automatic rollbacks of a feature flag, by flag and the guard rule that tripped."

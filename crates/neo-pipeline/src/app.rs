@@ -251,9 +251,14 @@ async fn launch<B: Bus>(
         .flags
         .seed_flags()
         .map_err(|p| PipelineError::Setup(p.join("; ")))?;
-    let flags = FlagBook::open(store.clone(), writer.clone(), seed, config.flags.rules())
-        .await
-        .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
+    let flags = FlagBook::open(
+        store.clone(),
+        writer.clone(),
+        seed,
+        config.flags.rules(config.desk.brackets.reward_risk()),
+    )
+    .await
+    .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
     desk.set_flags(flags.flags());
     let slo = SloBook::new(&crate::config::objectives(&config.slo));
     let desk = Arc::new(Mutex::new(desk));

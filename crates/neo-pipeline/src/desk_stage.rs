@@ -16,10 +16,8 @@ use neo_domain::contracts::{
 };
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
 use neo_engine::autonomy::Autonomy;
-use neo_engine::desk::{Desk, Figures, FillReport, Step};
+use neo_engine::desk::{Desk, FillReport, Step};
 use neo_engine::flags::{FlagName, GuardSample, RuleKind};
-use neo_engine::intel::EnsembleMetrics;
-use neo_engine::market::Regime;
 use neo_engine::risk::{StateCause, StateChange};
 use neo_engine::slo::SloName;
 use neo_notify::render::{
@@ -30,6 +28,7 @@ use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
 use crate::Clock;
+use crate::desk_metrics::{export_figures, export_strategy};
 use crate::market::MarketShare;
 
 /// The inbox consumer (and durable name) of the desk stage.
@@ -162,53 +161,6 @@ impl DeskStage {
     }
 }
 
-/// The ensemble's quality, weights and regime as Prometheus gauges.
-fn export_strategy(instrument: &str, quality: &EnsembleMetrics, regime: Option<Regime>) {
-    let instrument = instrument.to_owned();
-    let set = |name: &'static str, value: Option<f64>| {
-        if let Some(v) = value {
-            metrics::gauge!(name, "instrument" => instrument.clone()).set(v);
-        }
-    };
-    set(names::STRATEGY_BRIER, quality.brier);
-    set(
-        names::STRATEGY_ACCURACY,
-        quality.accuracy_pct.map(|p| p / 100.0),
-    );
-    set(names::STRATEGY_WEIGHT_STABILITY, quality.weight_stability);
-    for model in &quality.models {
-        metrics::gauge!(names::STRATEGY_MODEL_WEIGHT, "instrument" => instrument.clone(), "model" => model.name)
-            .set(model.weight);
-    }
-    for r in Regime::ALL {
-        metrics::gauge!(names::STRATEGY_REGIME, "instrument" => instrument.clone(), "regime" => r.as_str())
-            .set(if regime == Some(r) { 1.0 } else { 0.0 });
-    }
-}
-
-/// The desk's per-feature figures as Prometheus gauges (a figure not yet measurable is left unset).
-fn export_figures(figures: &Figures) {
-    let set = |name: &'static str, value: Option<f64>| {
-        if let Some(v) = value {
-            metrics::gauge!(name).set(v);
-        }
-    };
-    #[allow(clippy::cast_precision_loss)]
-    let count = |n: u64| Some(n as f64);
-    set(names::DESK_CALIBRATION_ECE, figures.calibration_ece);
-    set(
-        names::DESK_CALIBRATION_OUTCOMES,
-        count(figures.calibration_outcomes),
-    );
-    set(names::DESK_KELLY_SCALE, Some(figures.kelly_scale));
-    set(names::DESK_MAX_DRAWDOWN, Some(figures.max_drawdown));
-    set(names::DESK_BRACKET_SUCCESS, figures.bracket_success_rate);
-    set(names::DESK_BRACKET_EXITS, count(figures.bracket_exits));
-    set(names::DESK_R_MULTIPLE_MEAN, figures.r_multiple_mean);
-    set(names::DESK_R_MULTIPLE_STD, figures.r_multiple_std);
-    set(names::DESK_ATR_ACCURACY, figures.atr_accuracy);
-}
-
 /// A strategy signal as the gateway commits an accepted alert: stored, and
 /// published on its normalized subject for the desk to take like any other.
 fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects) {
@@ -334,9 +286,8 @@ impl Handler for DeskStage {
         }
         export_figures(&desk.figures());
         if let Some(book) = &self.flags {
-            let now = (self.clock)();
-            for sample in desk.take_samples() {
-                book.observe(sample, now);
+            for (sample, at) in desk.take_samples() {
+                book.observe(sample, at);
             }
         }
         Ok(Some(all))

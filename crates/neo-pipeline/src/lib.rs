@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod config;
+mod desk_metrics;
 pub mod desk_stage;
 pub mod flag_watch;
 mod key_notices;

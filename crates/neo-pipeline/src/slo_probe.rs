@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use neo_api::metrics::names;
 use neo_api::slo::SloBook;
 use neo_engine::slo::SloName;
 use neo_store::Store;
@@ -44,5 +45,18 @@ pub(crate) async fn run(
             let age = now.nanos_since(ticker.ts) / 1_000_000_000;
             slo.record(SloName::DataFreshness, age < FRESH_SECS, now);
         }
+        export(&slo, now);
+    }
+}
+
+/// Every SLO's value, budget and verdict as gauges, for dashboards.
+fn export(slo: &SloBook, now: neo_domain::Timestamp) {
+    for r in slo.report(now) {
+        let name = r.name.as_str();
+        if let Some(value) = r.value.filter(|v| v.is_finite()) {
+            metrics::gauge!(names::SLO_VALUE, "slo" => name).set(value);
+        }
+        metrics::gauge!(names::SLO_BUDGET, "slo" => name).set(r.budget_remaining);
+        metrics::gauge!(names::SLO_MET, "slo" => name).set(if r.met { 1.0 } else { 0.0 });
     }
 }

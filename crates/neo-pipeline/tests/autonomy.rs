@@ -122,6 +122,11 @@ async fn strategy_signals_flow_through_the_pipeline() {
     ] {
         assert!(metrics.contains(needle), "{needle} missing from /metrics");
     }
+    // Hours of healthy simulated trading roll no flag back.
+    let flags = get(&http, &base, "/v1/flags").await;
+    for flag in flags["flags"].as_array().unwrap() {
+        assert_ne!(flag["state"], "rollback", "{flag}");
+    }
     running.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

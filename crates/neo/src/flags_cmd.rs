@@ -70,6 +70,12 @@ pub(crate) struct SetArgs {
     /// Why (kept in the history; required for a rollback).
     #[arg(long, default_value = "")]
     reason: String,
+    /// A unit (`strategy:INSTRUMENT`) always in; repeat for more; replaces the list.
+    #[arg(long = "allow", value_name = "UNIT")]
+    allow: Vec<String>,
+    /// A unit never in; repeat for more; replaces the list.
+    #[arg(long = "deny", value_name = "UNIT")]
+    deny: Vec<String>,
     #[command(flatten)]
     target: Target,
     /// Write to the store directly instead of calling a running NEO.
@@ -127,6 +133,12 @@ fn body(s: &SetArgs) -> Value {
     if !s.reason.trim().is_empty() {
         body.insert("reason".into(), json!(s.reason.trim()));
     }
+    if !s.allow.is_empty() {
+        body.insert("allow".into(), json!(s.allow));
+    }
+    if !s.deny.is_empty() {
+        body.insert("deny".into(), json!(s.deny));
+    }
     Value::Object(body)
 }
 
@@ -171,9 +183,21 @@ async fn set_offline(s: &SetArgs) -> anyhow::Result<ExitCode> {
         .flags
         .seed_flags()
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
-    let book = FlagBook::open(store.clone(), writer.clone(), seed, config.flags.rules()).await?;
+    let book = FlagBook::open(
+        store.clone(),
+        writer.clone(),
+        seed,
+        config.flags.rules(config.desk.brackets.reward_risk()),
+    )
+    .await?;
     let mut spec = book.spec(name);
     spec.state = state;
+    if !s.allow.is_empty() {
+        spec.allow.clone_from(&s.allow);
+    }
+    if !s.deny.is_empty() {
+        spec.deny.clone_from(&s.deny);
+    }
     let reason = if s.reason.trim().is_empty() {
         "no reason given"
     } else {

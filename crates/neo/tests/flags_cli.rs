@@ -73,6 +73,10 @@ async fn a_flag_set_on_the_command_line_survives_sigkill_and_an_offline_change_a
             "rolling-out",
             "--percent",
             "12.5",
+            "--allow",
+            "breakout:BTC-USDT",
+            "--allow",
+            "breakout:ETH-USDT",
         ],
         &base,
     ));
@@ -152,6 +156,10 @@ async fn a_flag_set_on_the_command_line_survives_sigkill_and_an_offline_change_a
     assert_eq!(
         (cal["state"].as_str(), cal["percent"].as_f64()),
         (Some("rolling_out"), Some(12.5))
+    );
+    assert_eq!(
+        cal["allow"],
+        json!(["breakout:BTC-USDT", "breakout:ETH-USDT"])
     );
     let history = json_out(&run(&with(
         &["flags", "history", "tv_slice", "--json"],

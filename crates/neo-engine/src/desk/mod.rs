@@ -195,8 +195,8 @@ pub struct Desk {
     scorecard: Scorecard,
     persisted: Option<DeskMemory>,
     flags: Flags,
-    /// Guard samples made outside a step (closed candles), until taken.
-    pending_samples: Vec<GuardSample>,
+    /// Guard samples made outside a step (closed candles), with their bar's time, until taken.
+    pending_samples: Vec<(GuardSample, Timestamp)>,
 }
 
 impl Desk {
@@ -334,14 +334,15 @@ impl Desk {
         self.flags = flags;
     }
 
-    /// Guard samples made on closed candles since the last call (at most 10,000 kept).
-    pub fn take_samples(&mut self) -> Vec<GuardSample> {
+    /// Guard samples made on closed candles since the last call, each with its
+    /// bar's close time (at most 10,000 kept).
+    pub fn take_samples(&mut self) -> Vec<(GuardSample, Timestamp)> {
         std::mem::take(&mut self.pending_samples)
     }
 
-    pub(crate) fn note_sample(&mut self, sample: GuardSample) {
+    pub(crate) fn note_sample(&mut self, sample: GuardSample, at: Timestamp) {
         if self.pending_samples.len() < 10_000 {
-            self.pending_samples.push(sample);
+            self.pending_samples.push((sample, at));
         }
     }
 

@@ -181,12 +181,15 @@ impl Desk {
         };
         if let Some(hit) = self.scorecard.atr_bar(atr, close, candle) {
             // The ATR's own accuracy, whatever the flag: it judges whether ATR brackets can work.
-            self.note_sample(GuardSample {
-                flag: FlagName::AtrBrackets,
-                kind: RuleKind::AtrAccuracy,
-                value: if hit { 1.0 } else { 0.0 },
-                reference: 0.0,
-            });
+            self.note_sample(
+                GuardSample {
+                    flag: FlagName::AtrBrackets,
+                    kind: RuleKind::AtrAccuracy,
+                    value: if hit { 1.0 } else { 0.0 },
+                    reference: 0.0,
+                },
+                candle.ts_event,
+            );
         }
     }
 }

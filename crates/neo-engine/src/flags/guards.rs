@@ -98,7 +98,20 @@ pub struct GuardRule {
 
 impl GuardRule {
     /// The seed documents' rule for `kind` on `flag`, over the given window.
+    ///
+    /// Rules on rare or noisy events judge at least a statistically sound
+    /// sample whatever the window: calibration error and bracket success an
+    /// hour and 100 round trips (the win rate of 20 trips varies by +-0.11 by
+    /// chance alone), ATR accuracy a day and 1,000 bars (a volatility switch
+    /// misses the ATR for a few bars by design).
     pub fn seed(flag: FlagName, kind: RuleKind, window_secs: u64, min_samples: usize) -> Self {
+        let (window_secs, min_samples) = match kind {
+            RuleKind::CalibrationError | RuleKind::BracketSuccess => {
+                (window_secs.max(3_600), min_samples.max(100))
+            }
+            RuleKind::AtrAccuracy => (window_secs.max(86_400), min_samples.max(1_000)),
+            _ => (window_secs, min_samples),
+        };
         let (threshold, direction, aggregate) = match kind {
             RuleKind::ErrorRate => (0.05, Direction::Above, Aggregate::Mean),
             RuleKind::CalibrationError => (0.15, Direction::Above, Aggregate::Gap),
@@ -120,8 +133,11 @@ impl GuardRule {
         }
     }
 
-    /// Every rule the seed documents give a flag NEO measures today.
-    pub fn seeds(window_secs: u64, min_samples: usize) -> Vec<GuardRule> {
+    /// Every rule the seed documents give a flag NEO measures today. Bracket
+    /// success trips under the brackets' break-even rate, `1 / (1 + reward/risk)`
+    /// (a third for 1.5 and 3 ATR), rather than the seed's 50%, which only
+    /// 1:1 brackets need to break even.
+    pub fn seeds(window_secs: u64, min_samples: usize, reward_risk: f64) -> Vec<GuardRule> {
         use FlagName as F;
         use RuleKind as R;
         [
@@ -137,7 +153,13 @@ impl GuardRule {
             (F::DrawdownKelly, R::MaxDrawdown),
         ]
         .into_iter()
-        .map(|(f, k)| GuardRule::seed(f, k, window_secs, min_samples))
+        .map(|(f, k)| {
+            let mut rule = GuardRule::seed(f, k, window_secs, min_samples);
+            if k == R::BracketSuccess && reward_risk.is_finite() && reward_risk > 0.0 {
+                rule.threshold = 1.0 / (1.0 + reward_risk);
+            }
+            rule
+        })
         .collect()
     }
 

@@ -138,7 +138,7 @@ fn an_error_rate_rule_trips_only_with_enough_samples_in_the_window() {
 #[test]
 fn a_healthy_channel_does_not_trip() {
     let flag = FlagName::OutputTelegram;
-    let mut g = Guards::new(GuardRule::seeds(300, 20));
+    let mut g = Guards::new(GuardRule::seeds(300, 20, 2.0));
     for s in 0..100 {
         // 4% errors: under the 5% threshold.
         let failed = if s % 25 == 0 { 1.0 } else { 0.0 };
@@ -156,19 +156,24 @@ fn calibration_error_is_the_gap_between_promise_and_outcome() {
         300,
         10,
     )]);
-    for i in 0..10 {
+    for i in 0..99 {
         // Promised 0.7, won 4 in 10: a gap of 0.3.
         g.record(
             flag,
             RuleKind::CalibrationError,
             0.7,
-            f64::from(u8::from(i < 4)),
+            f64::from(u8::from(i % 10 < 4)),
             at(0),
         );
     }
+    assert!(
+        g.evaluate(at(0)).is_empty(),
+        "99 round trips are too few to judge"
+    );
+    g.record(flag, RuleKind::CalibrationError, 0.7, 0.0, at(0));
     let trips = g.evaluate(at(0));
     assert_eq!(trips.len(), 1);
-    assert!((trips[0].value - 0.3).abs() < 1e-9);
+    assert!((trips[0].value - 0.3).abs() < 1e-9, "{trips:?}");
 }
 
 #[test]
@@ -218,4 +223,20 @@ fn an_uplift_rule_compares_the_cohorts_and_waits_for_both() {
         g.record(flag, RuleKind::LatencyUp, 0.010, 0.0, at(0));
     }
     assert!(g.evaluate(at(0)).is_empty(), "20% slower is within 50%");
+}
+
+#[test]
+fn bracket_success_is_judged_against_the_brackets_break_even() {
+    let rules = GuardRule::seeds(300, 20, 2.0);
+    let rule = rules
+        .iter()
+        .find(|r| r.kind == RuleKind::BracketSuccess)
+        .unwrap();
+    assert!((rule.threshold - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!((rule.window_secs, rule.min_samples), (3_600, 100));
+    let atr = rules
+        .iter()
+        .find(|r| r.kind == RuleKind::AtrAccuracy)
+        .unwrap();
+    assert_eq!((atr.window_secs, atr.min_samples), (86_400, 1_000));
 }

@@ -68,9 +68,10 @@ impl FlagsConfig {
         })
     }
 
-    /// The guard rules: the seed documents' defaults over this window, with the overrides.
-    pub fn rules(&self) -> Vec<GuardRule> {
-        GuardRule::seeds(self.evaluation_window_secs, self.min_samples)
+    /// The guard rules: the seed documents' defaults over this window (bracket
+    /// success judged against brackets of `reward_risk`), with the overrides.
+    pub fn rules(&self, reward_risk: f64) -> Vec<GuardRule> {
+        GuardRule::seeds(self.evaluation_window_secs, self.min_samples, reward_risk)
             .into_iter()
             .filter_map(|mut rule| {
                 let Some(o) = self.guards.get(&rule.flag).and_then(|g| g.get(&rule.kind)) else {
@@ -109,7 +110,7 @@ impl FlagsConfig {
         if self.min_samples == 0 {
             problems.push("flags.min_samples must be at least 1".to_owned());
         }
-        let known = GuardRule::seeds(1, 1);
+        let known = GuardRule::seeds(1, 1, 1.0);
         for (flag, rules) in &self.guards {
             for (kind, o) in rules {
                 let at = format!("flags.guards.{flag}.{}", kind.as_str());
