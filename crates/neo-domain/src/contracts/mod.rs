@@ -13,6 +13,7 @@ mod market;
 mod notification;
 mod operator;
 mod signal;
+mod verdict;
 
 use std::fmt::Debug;
 
@@ -28,6 +29,7 @@ pub use market::{CandleV1, TickV1};
 pub use notification::{Channel, NotificationKind, NotificationV1};
 pub use operator::{TradingAction, TradingCommandV1};
 pub use signal::{Priority, SignalEventV1, SignalSource, SignalType};
+pub use verdict::{LlmVerdictV1, RATIONALE_MAX};
 
 use crate::text_enum::text_enum;
 use crate::{Price, Timestamp};

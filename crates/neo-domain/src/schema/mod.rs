@@ -14,8 +14,8 @@ use serde_json::Value;
 pub use compat::breaking_changes;
 
 use crate::contracts::{
-    AgentOutputV1, AuditEventV1, CandleV1, Contract, FillV1, Issue, NotificationV1, OrderIntentV1,
-    OrderV1, PositionV1, SignalEventV1, TickV1, TradingCommandV1,
+    AgentOutputV1, AuditEventV1, CandleV1, Contract, FillV1, Issue, LlmVerdictV1, NotificationV1,
+    OrderIntentV1, OrderV1, PositionV1, SignalEventV1, TickV1, TradingCommandV1,
 };
 use crate::{Envelope, SubjectPattern};
 
@@ -146,6 +146,11 @@ static REGISTRY: &[SchemaEntry] = &[
         TradingCommandV1,
         "An operator's halt, resume or flatten, applied by the desk.",
         "signals.operator.trading"
+    ),
+    entry!(
+        LlmVerdictV1,
+        "A language model's answer about a signal: a proposal, checked before the LLM agent's AgentOutputV1 is made from it.",
+        "decisions.agent_output.llm.*"
     ),
     SchemaEntry {
         name: ENVELOPE,

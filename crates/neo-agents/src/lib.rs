@@ -1,0 +1,14 @@
+//! The agent layer's foundations (issue 14, being built; not wired into the
+//! pipeline yet): the prompt an LLM gets about a signal, with the alert's text
+//! quoted as data; the one answer shape it may give ([`LlmVerdictV1`],
+//! parsed strictly by [`verdict::parse`]); and providers (OpenAI-compatible,
+//! Anthropic, Ollama) asked in order with fallback, `Retry-After` honoured and
+//! a circuit breaker each ([`chain::Chain`]). An LLM only proposes: nothing
+//! here places or sizes anything.
+//!
+//! [`LlmVerdictV1`]: neo_domain::contracts::LlmVerdictV1
+
+pub mod chain;
+pub mod prompt;
+pub mod provider;
+pub mod verdict;

@@ -1,0 +1,293 @@
+//! LLM providers: each kind's documented request and answer shapes (pure, so
+//! they are tested without a network) and one HTTP call with a timeout whose
+//! failures are typed for the fallback chain.
+
+mod anthropic;
+mod ollama;
+mod openai;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::prompt::Prompt;
+
+/// Which API a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenAI Chat Completions, and any OpenAI-compatible server (vLLM,
+    /// llama.cpp server, LM Studio) by base URL.
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+}
+
+/// `[[agents.llm.providers]]`: one provider of the fallback chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Its name in logs, stories and metrics.
+    pub name: String,
+    /// Its API.
+    pub kind: ProviderKind,
+    /// `https://api.openai.com/v1`, `https://api.anthropic.com`, `http://127.0.0.1:11434`.
+    pub base_url: String,
+    /// The model.
+    pub model: String,
+    /// The environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The API key itself (prefer `api_key_env`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// How long one call may take.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// USD per million input tokens.
+    #[serde(default)]
+    pub price_in_per_m: f64,
+    /// USD per million output tokens.
+    #[serde(default)]
+    pub price_out_per_m: f64,
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+impl ProviderConfig {
+    /// The key: `api_key`, else the variable `api_key_env` names.
+    pub fn key(&self) -> Option<String> {
+        self.api_key.clone().or_else(|| {
+            self.api_key_env
+                .as_deref()
+                .and_then(|name| std::env::var(name).ok())
+        })
+    }
+
+    /// What an answer of these token counts cost, in USD (analytics, not money
+    /// NEO books).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn cost_usd(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.price_in_per_m + output_tokens as f64 * self.price_out_per_m)
+            / 1_000_000.0
+    }
+}
+
+/// A model's answer: its text (the verdict's JSON) and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The text the verdict is read from.
+    pub text: String,
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+}
+
+/// Why a call gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// 429: come back later (after `Retry-After` when it said).
+    #[error("rate limited (429){}", .retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// What `Retry-After` asked.
+        retry_after: Option<Duration>,
+    },
+    /// A 5xx: the provider is failing.
+    #[error("server error {0}")]
+    Server(u16),
+    /// Another 4xx: the request or the key is wrong (retrying will not help).
+    #[error("refused {status}: {message}")]
+    Refused {
+        /// The status.
+        status: u16,
+        /// The provider's message.
+        message: String,
+    },
+    /// No answer within the timeout.
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    /// The provider could not be reached.
+    #[error("unreachable: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    /// The answer is not the documented shape (or the model refused).
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+}
+
+/// The request body for `kind`.
+pub fn request(kind: ProviderKind, model: &str, prompt: &Prompt, schema: &Value) -> Value {
+    match kind {
+        ProviderKind::Openai => openai::request(model, prompt, schema),
+        ProviderKind::Anthropic => anthropic::request(model, prompt, schema),
+        ProviderKind::Ollama => ollama::request(model, prompt, schema),
+    }
+}
+
+/// The answer in a successful response body of `kind`.
+pub fn answer(kind: ProviderKind, body: &Value) -> Result<Answer, ProviderError> {
+    match kind {
+        ProviderKind::Openai => openai::answer(body),
+        ProviderKind::Anthropic => anthropic::answer(body),
+        ProviderKind::Ollama => ollama::answer(body),
+    }
+}
+
+/// Asks one provider once.
+pub async fn call(
+    client: &reqwest::Client,
+    config: &ProviderConfig,
+    prompt: &Prompt,
+    schema: &Value,
+) -> Result<Answer, ProviderError> {
+    let base = config.base_url.trim_end_matches('/');
+    let key = config.key();
+    let body = request(config.kind, &config.model, prompt, schema);
+    let request = match config.kind {
+        ProviderKind::Openai => openai::endpoint(client, base, key.as_deref()),
+        ProviderKind::Anthropic => anthropic::endpoint(client, base, key.as_deref()),
+        ProviderKind::Ollama => ollama::endpoint(client, base),
+    };
+    let sent = request
+        .timeout(Duration::from_millis(config.timeout_ms))
+        .json(&body)
+        .send()
+        .await;
+    let response = sent.map_err(|e| classify(e, config.timeout_ms))?;
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(ProviderError::RateLimited {
+            retry_after: retry_after(response.headers()),
+        });
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| classify(e, config.timeout_ms))?;
+    if status.is_server_error() {
+        return Err(ProviderError::Server(status.as_u16()));
+    }
+    if !status.is_success() {
+        let message = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+        return Err(ProviderError::Refused {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ProviderError::Malformed(format!("the body is not JSON: {e}")))?;
+    answer(config.kind, &body)
+}
+
+fn classify(e: reqwest::Error, timeout_ms: u64) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout(timeout_ms)
+    } else {
+        ProviderError::Unreachable(e)
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by these APIs).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3_600.0)))
+}
+
+/// A non-negative token count at `path`, 0 when absent.
+fn tokens(body: &Value, path: &[&str]) -> u64 {
+    path.iter()
+        .try_fold(body, |v, key| v.get(*key))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("choices".to_owned()),
+                        Just("message".to_owned()),
+                        Just("content".to_owned()),
+                        Just("type".to_owned()),
+                        Just("name".to_owned()),
+                        Just("input".to_owned()),
+                        Just("usage".to_owned()),
+                        "[a-z_]{1,8}",
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any body at all: an answer or a typed error, never a panic.
+        #[test]
+        fn reading_an_answer_never_panics(body in any_json()) {
+            for kind in [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Ollama] {
+                let _ = answer(kind, &body);
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_ignores_the_rest() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "12".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(12)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "soon".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(retry_after(&h), None);
+        assert_eq!(
+            tokens(
+                &json!({"usage": {"prompt_tokens": 5}}),
+                &["usage", "prompt_tokens"]
+            ),
+            5
+        );
+        assert_eq!(
+            tokens(
+                &json!({"usage": {"prompt_tokens": -5}}),
+                &["usage", "prompt_tokens"]
+            ),
+            0
+        );
+    }
+}
