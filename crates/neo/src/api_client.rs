@@ -19,6 +19,14 @@ pub(crate) struct ApiTarget {
     pub(crate) api_key: Option<String>,
 }
 
+/// A runtime for one command's calls, with TLS ready (for an `https://` URL).
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 impl ApiTarget {
     /// One request: its status and JSON answer (`null` when the body is not JSON).
     pub(crate) async fn fetch(

@@ -90,10 +90,7 @@ pub(crate) struct SetArgs {
 }
 
 pub(crate) fn run(command: FlagsCommand) -> anyhow::Result<ExitCode> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = crate::api_client::runtime()?;
     runtime.block_on(async {
         match command {
             FlagsCommand::List(t) => call(&t, "GET", "/v1/flags", None).await,

@@ -7,10 +7,7 @@ use serde_json::Value;
 use crate::flags_cmd::{Target, fetch, number};
 
 pub(crate) fn run(target: &Target) -> anyhow::Result<ExitCode> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = crate::api_client::runtime()?;
     let (status, answer) = runtime.block_on(fetch(target, "GET", "/v1/slo", None))?;
     if target.json || !(200..300).contains(&status) {
         println!(

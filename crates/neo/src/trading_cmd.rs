@@ -34,10 +34,7 @@ pub(crate) struct Change {
 }
 
 pub(crate) fn run(command: TradingCommand) -> anyhow::Result<ExitCode> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = crate::api_client::runtime()?;
     runtime.block_on(async {
         match command {
             TradingCommand::Status(t) => call(&t, "GET", "/v1/trading/state", None, None).await,
