@@ -62,8 +62,8 @@ pub struct Verdicted {
     pub input_tokens: u64,
     /// Its output tokens.
     pub output_tokens: u64,
-    /// Its cost in USD at the configured prices.
-    pub cost_usd: f64,
+    /// Its cost in micro-dollars at the configured prices.
+    pub cost_micro_usd: u64,
     /// Every attempt, in order, the answering one last.
     pub attempts: Vec<Attempt>,
 }
@@ -149,7 +149,8 @@ impl Chain {
                         provider: config.name.clone(),
                         input_tokens: answer.input_tokens,
                         output_tokens: answer.output_tokens,
-                        cost_usd: config.cost_usd(answer.input_tokens, answer.output_tokens),
+                        cost_micro_usd: config
+                            .cost_micro_usd(answer.input_tokens, answer.output_tokens),
                         attempts,
                     });
                 }

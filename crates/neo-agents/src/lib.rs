@@ -3,12 +3,16 @@
 //! quoted as data; the one answer shape it may give ([`LlmVerdictV1`],
 //! parsed strictly by [`verdict::parse`]); and providers (OpenAI-compatible,
 //! Anthropic, Ollama) asked in order with fallback, `Retry-After` honoured and
-//! a circuit breaker each ([`chain::Chain`]). An LLM only proposes: nothing
+//! a circuit breaker each ([`chain::Chain`]); and the API budget's exact
+//! ledger ([`budget::Ledger`]); and a local model's lifecycle on Ollama
+//! ([`ollama::Ollama`]). An LLM only proposes: nothing
 //! here places or sizes anything.
 //!
 //! [`LlmVerdictV1`]: neo_domain::contracts::LlmVerdictV1
 
+pub mod budget;
 pub mod chain;
+pub mod ollama;
 pub mod prompt;
 pub mod provider;
 pub mod verdict;

@@ -95,7 +95,11 @@ async fn openai_structured_output_gives_a_verdict_with_its_cost() {
     let got = chain.ask(&prompt(attack), btc()).await.unwrap();
     assert_eq!(got.verdict.recommendation, Recommendation::Buy);
     assert_eq!((got.input_tokens, got.output_tokens), (1200, 80));
-    assert!((got.cost_usd - (1200.0 * 2.5 + 80.0 * 10.0) / 1e6).abs() < 1e-12);
+    assert_eq!(
+        got.cost_micro_usd,
+        1200 * 5 / 2 + 80 * 10,
+        "$2.50 and $10 per million tokens"
+    );
     let sent = &server.received_requests().await.unwrap()[0];
     assert_eq!(
         sent.headers.get("authorization").unwrap().to_str().unwrap(),

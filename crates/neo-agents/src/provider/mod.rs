@@ -62,6 +62,46 @@ fn default_timeout_ms() -> u64 {
 }
 
 impl ProviderConfig {
+    /// Every problem with this entry at once.
+    pub fn problems(&self) -> Vec<String> {
+        let at = format!("agents.llm.providers[{}]", self.name);
+        let mut p = Vec::new();
+        let token = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !token {
+            p.push(format!("{at}: name must be letters, digits, - or _"));
+        }
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            p.push(format!(
+                "{at}: base_url must start with http:// or https://"
+            ));
+        }
+        if self.model.trim().is_empty() {
+            p.push(format!("{at}: model is required"));
+        }
+        if !(100..=120_000).contains(&self.timeout_ms) {
+            p.push(format!("{at}: timeout_ms must be 100 to 120000"));
+        }
+        for (name, price) in [
+            ("price_in_per_m", self.price_in_per_m),
+            ("price_out_per_m", self.price_out_per_m),
+        ] {
+            if !(price.is_finite() && price >= 0.0) {
+                p.push(format!("{at}: {name} must be a price in USD, 0 or more"));
+            }
+        }
+        if self.kind == ProviderKind::Anthropic
+            && self.api_key.is_none()
+            && self.api_key_env.is_none()
+        {
+            p.push(format!("{at}: anthropic needs api_key_env (or api_key)"));
+        }
+        p
+    }
+
     /// The key: `api_key`, else the variable `api_key_env` names.
     pub fn key(&self) -> Option<String> {
         self.api_key.clone().or_else(|| {
@@ -71,12 +111,11 @@ impl ProviderConfig {
         })
     }
 
-    /// What an answer of these token counts cost, in USD (analytics, not money
-    /// NEO books).
-    #[allow(clippy::cast_precision_loss)]
-    pub fn cost_usd(&self, input_tokens: u64, output_tokens: u64) -> f64 {
-        (input_tokens as f64 * self.price_in_per_m + output_tokens as f64 * self.price_out_per_m)
-            / 1_000_000.0
+    /// What an answer of these token counts cost, in micro-dollars (exact, rounded up).
+    pub fn cost_micro_usd(&self, input_tokens: u64, output_tokens: u64) -> u64 {
+        crate::budget::micro_usd(input_tokens, self.price_in_per_m).saturating_add(
+            crate::budget::micro_usd(output_tokens, self.price_out_per_m),
+        )
     }
 }
 
@@ -259,6 +298,20 @@ mod tests {
                 let _ = answer(kind, &body);
             }
         }
+    }
+
+    #[test]
+    fn a_provider_entry_lists_every_problem() {
+        let bad: ProviderConfig = serde_json::from_value(json!({
+            "name": "bad name", "kind": "anthropic", "base_url": "ftp://x", "model": " ",
+            "timeout_ms": 5, "price_in_per_m": -1.0
+        }))
+        .unwrap_or_else(|_| unreachable!());
+        assert_eq!(bad.problems().len(), 6, "{:?}", bad.problems());
+        let unknown = serde_json::from_value::<ProviderConfig>(json!({
+            "name": "x", "kind": "openai", "base_url": "http://h", "model": "m", "temprature": 1
+        }));
+        assert!(unknown.is_err(), "unknown fields are refused");
     }
 
     #[test]
