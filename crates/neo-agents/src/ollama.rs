@@ -59,20 +59,28 @@ impl Ollama {
 
     /// Whether the model is installed (`GET /api/tags`).
     pub async fn installed(&self) -> Result<bool, OllamaError> {
-        let tags: Value = self
+        let models = self.models("tags").await?;
+        Ok(models
+            .iter()
+            .any(|m| same_model(m["name"].as_str(), &self.model)))
+    }
+
+    /// The `models` list of `GET /api/{route}` (`tags`: installed, `ps`: loaded).
+    async fn models(&self, route: &str) -> Result<Vec<Value>, OllamaError> {
+        let mut answer: Value = self
             .client
-            .get(format!("{}/api/tags", self.base))
+            .get(format!("{}/api/{route}", self.base))
             .send()
             .await?
             .error_for_status()?
             .json()
             .await?;
-        let models = tags["models"]
-            .as_array()
-            .ok_or_else(|| OllamaError::Malformed("no models list in /api/tags".to_owned()))?;
-        Ok(models
-            .iter()
-            .any(|m| same_model(m["name"].as_str(), &self.model)))
+        match answer["models"].take() {
+            Value::Array(models) => Ok(models),
+            _ => Err(OllamaError::Malformed(format!(
+                "no models list in /api/{route}"
+            ))),
+        }
     }
 
     /// Pulls the model (`POST /api/pull`, streamed), calling `progress` with
@@ -163,17 +171,7 @@ impl Ollama {
 
     /// The model as loaded now (`GET /api/ps`), `None` when it is not.
     pub async fn loaded(&self) -> Result<Option<Loaded>, OllamaError> {
-        let ps: Value = self
-            .client
-            .get(format!("{}/api/ps", self.base))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let models = ps["models"]
-            .as_array()
-            .ok_or_else(|| OllamaError::Malformed("no models list in /api/ps".to_owned()))?;
+        let models = self.models("ps").await?;
         Ok(models
             .iter()
             .find(|m| same_model(m["name"].as_str(), &self.model))
