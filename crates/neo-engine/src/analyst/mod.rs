@@ -11,6 +11,7 @@
 
 mod context;
 mod decide;
+pub mod policy;
 
 #[cfg(test)]
 mod tests;
