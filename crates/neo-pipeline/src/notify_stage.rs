@@ -128,6 +128,8 @@ pub async fn run_notify_stage<B: Bus>(
                     shared
                         .slo
                         .record(SloName::MessageLoss, false, (shared.clock)());
+                    metrics::counter!(names::BUS_DEAD_LETTERS, "stage" => NOTIFY_CONSUMER)
+                        .increment(1);
                     settle(delivery.dead_letter(&reason).await);
                     continue;
                 }
