@@ -153,7 +153,12 @@ pub(super) async fn set(
             }
         }
     }
-    let spec: FlagSpec = json_body(&serde_json::to_vec(&fields).unwrap_or_default(), shape)?;
+    // The settings' own error is the message ("rolling_out needs a percent").
+    let spec: FlagSpec =
+        serde_json::from_value(Value::Object(fields)).map_err(|e| ApiError::Invalid {
+            message: format!("the flag settings are not valid: {e}"),
+            details: vec![Issue::new("", e.to_string())],
+        })?;
     let reason = if reason.is_empty() {
         "no reason given".to_owned()
     } else {
