@@ -36,8 +36,10 @@ pub enum Outcome {
     Answered,
     /// Not asked: its breaker is open or it asked to wait.
     Skipped(String),
-    /// Asked, and it failed or answered something that is not a verdict.
+    /// Asked, and it failed (5xx, 429, timeout, unreachable, refused).
     Failed(String),
+    /// Asked, and it answered something that is not a valid verdict.
+    Invalid(String),
 }
 
 /// One provider's attempt.
@@ -84,7 +86,9 @@ fn describe(attempts: &[Attempt]) -> String {
         .iter()
         .map(|a| match &a.outcome {
             Outcome::Answered => format!("{} answered", a.provider),
-            Outcome::Skipped(why) | Outcome::Failed(why) => format!("{}: {why}", a.provider),
+            Outcome::Skipped(why) | Outcome::Failed(why) | Outcome::Invalid(why) => {
+                format!("{}: {why}", a.provider)
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -157,9 +161,13 @@ impl Chain {
                 Err(failure) => {
                     self.settle(i, Some(&failure));
                     tracing::warn!(provider = %config.name, reason = %failure, "LLM provider failed; trying the next");
+                    let outcome = match &failure {
+                        Failure::Verdict(_) => Outcome::Invalid(failure.to_string()),
+                        Failure::Provider(_) => Outcome::Failed(failure.to_string()),
+                    };
                     attempts.push(Attempt {
                         provider: config.name.clone(),
-                        outcome: Outcome::Failed(failure.to_string()),
+                        outcome,
                         latency,
                     });
                 }

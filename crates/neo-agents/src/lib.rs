@@ -10,9 +10,12 @@
 //!
 //! [`LlmVerdictV1`]: neo_domain::contracts::LlmVerdictV1
 
+pub mod agent;
 pub mod budget;
 pub mod chain;
+pub mod config;
 pub mod ollama;
+pub mod orchestrator;
 pub mod prompt;
 pub mod provider;
 pub mod verdict;

@@ -97,9 +97,19 @@ pub mod names {
     pub const SLO_BUDGET: &str = "neo_slo_budget_remaining";
     /// Gauge, label `slo`: 1 while the SLO is met, else 0.
     pub const SLO_MET: &str = "neo_slo_met";
+    /// Histogram, label `agent`: how long each agent took on a signal.
+    pub const AGENT_LATENCY: &str = "neo_agent_latency_seconds";
+    /// Counter, labels `agent`, `outcome` (answered, late, failed, invalid, budget_exhausted, disabled).
+    pub const AGENT_OUTCOMES: &str = "neo_agent_outcomes_total";
+    /// Counter, labels `provider`, `kind` (input, output): LLM tokens spent.
+    pub const LLM_TOKENS: &str = "neo_llm_tokens_total";
+    /// Gauge, label `provider`: USD spent on the LLM since start (fractional, so a gauge).
+    pub const LLM_COST: &str = "neo_llm_cost_usd_total";
+    /// Gauge, label `period` (day, month): USD left under each configured cap.
+    pub const LLM_BUDGET_REMAINING: &str = "neo_llm_budget_remaining_usd";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 36] = [
+    pub const ALL: [&str; 41] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -136,6 +146,11 @@ pub mod names {
         SLO_VALUE,
         SLO_BUDGET,
         SLO_MET,
+        AGENT_LATENCY,
+        AGENT_OUTCOMES,
+        LLM_TOKENS,
+        LLM_COST,
+        LLM_BUDGET_REMAINING,
     ];
 }
 
@@ -348,6 +363,29 @@ fn describe_all() {
         "Share of each SLO's error budget left over its period (1 untouched, negative overspent)."
     );
     describe_gauge!(names::SLO_MET, "1 while the SLO is met, else 0.");
+    describe_histogram!(
+        names::AGENT_LATENCY,
+        Unit::Seconds,
+        "How long each agent took on a signal (the LLM's up to the deadline)."
+    );
+    describe_counter!(
+        names::AGENT_OUTCOMES,
+        Unit::Count,
+        "Agent consultations by outcome: answered, late, failed, invalid, budget_exhausted, disabled."
+    );
+    describe_counter!(
+        names::LLM_TOKENS,
+        Unit::Count,
+        "LLM tokens spent, by provider and kind (input, output)."
+    );
+    describe_gauge!(
+        names::LLM_COST,
+        "USD spent on LLM calls since start, by provider, at the configured prices."
+    );
+    describe_gauge!(
+        names::LLM_BUDGET_REMAINING,
+        "USD left under each configured LLM budget cap (period day or month)."
+    );
     describe_counter!(
         names::FLAG_ROLLBACKS,
         "Automatic rollbacks of a feature flag, by flag and the guard rule that tripped."

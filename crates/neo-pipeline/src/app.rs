@@ -248,7 +248,6 @@ async fn launch<B: Bus>(
     desk.restore(state)
         .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
     let seed = config
-        .flags
         .seed_flags()
         .map_err(|p| PipelineError::Setup(p.join("; ")))?;
     let flags = FlagBook::open(
@@ -261,6 +260,7 @@ async fn launch<B: Bus>(
     .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
     desk.set_flags(flags.flags());
     let slo = SloBook::new(&crate::config::objectives(&config.slo));
+    let orchestrator = crate::restore::orchestrator(&config.agents, &store, now).await?;
     let desk = Arc::new(Mutex::new(desk));
     let share = Arc::new(MarketShare::default());
     for tick in last_ticks {
@@ -310,6 +310,9 @@ async fn launch<B: Bus>(
         .with_slo(slo.clone());
     if let Some(autonomy) = autonomy {
         stage = stage.with_autonomy(autonomy);
+    }
+    if let Some(orchestrator) = &orchestrator {
+        stage = stage.with_agents(crate::agents::DeskAgents::new(orchestrator.clone()));
     }
     let stage_config = StageConfig {
         wait: Duration::from_millis(10),

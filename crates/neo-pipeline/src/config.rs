@@ -13,6 +13,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use figment::util::nest;
 use figment::value::Value;
+use neo_agents::config::AgentsConfig;
 use neo_api::auth::ApiConfig;
 use neo_api::guard::GuardConfig;
 use neo_api::server::{GatewayConfig, HttpLimits};
@@ -56,6 +57,9 @@ pub struct Config {
     pub flags: FlagsConfig,
     /// `[slo.<name>]`: SLO targets over the seed documents' defaults.
     pub slo: SloConfig,
+    /// `[agents]`: the agents each signal is offered to, their policy, deadline,
+    /// LLM providers and budget.
+    pub agents: AgentsConfig,
 }
 
 /// `[server]`.
@@ -232,6 +236,27 @@ impl Config {
         }
     }
 
+    /// The flags' initial states: `[flags]`'s seed, where configuring the LLM
+    /// agent seeds `agent_gpt` on and a budget cap seeds `api_budget` on, unless
+    /// `[flags.seed]` or `FF_*` say otherwise (the store still wins after a
+    /// flag's first change): what is configured runs.
+    pub fn seed_flags(&self) -> Result<neo_engine::flags::Flags, Vec<String>> {
+        use neo_engine::flags::{FlagName, FlagSpec, FlagState};
+        let mut flags = self.flags.clone();
+        for (flag, wanted) in [
+            (FlagName::AgentGpt, self.agents.llm_enabled()),
+            (FlagName::ApiBudget, self.agents.has_caps()),
+        ] {
+            if wanted {
+                flags
+                    .seed
+                    .entry(flag)
+                    .or_insert_with(|| FlagSpec::new(FlagState::Enabled));
+            }
+        }
+        flags.seed_flags()
+    }
+
     /// Every problem in every section; a missing passphrase is not one (`neo run` makes one).
     pub fn validate(&self) -> Vec<String> {
         let mut problems: Vec<String> = self
@@ -261,6 +286,7 @@ impl Config {
         problems.extend(self.strategy.validate());
         problems.extend(self.flags.validate());
         problems.extend(slo::problems(&self.slo));
+        problems.extend(self.agents.validate());
         if self.market.instruments.is_empty() {
             problems.push("market.instruments must name at least one instrument".to_owned());
         }

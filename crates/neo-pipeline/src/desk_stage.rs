@@ -28,6 +28,7 @@ use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
 use crate::Clock;
+use crate::agents::DeskAgents;
 use crate::desk_metrics::{export_figures, export_strategy};
 use crate::market::MarketShare;
 
@@ -44,6 +45,7 @@ pub struct DeskStage {
     flags: Option<FlagBook>,
     flags_seen: u64,
     slo: Option<SloBook>,
+    agents: Option<DeskAgents>,
 }
 
 /// Locks the desk; a panic mid-step is a bug that already stopped the stage.
@@ -68,7 +70,15 @@ impl DeskStage {
             flags: None,
             flags_seen: 0,
             slo: None,
+            agents: None,
         }
+    }
+
+    /// Offers each signal to the configured agents and decides by their policy.
+    #[must_use]
+    pub fn with_agents(mut self, agents: DeskAgents) -> Self {
+        self.agents = Some(agents);
+        self
     }
 
     /// Records decision latency, contract compliance, the Kelly cap and brackets.
@@ -180,6 +190,15 @@ fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects
 }
 
 impl Handler for DeskStage {
+    async fn prepare(&mut self, batch: &[&Envelope<Value>]) {
+        let now = (self.clock)();
+        if let Some(agents) = &mut self.agents {
+            agents
+                .prepare(batch, &self.desk, self.flags.as_ref(), now)
+                .await;
+        }
+    }
+
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
         let now = (self.clock)();
         if envelope.message_type == TradingCommandV1::TYPE_NAME {
@@ -207,31 +226,33 @@ impl Handler for DeskStage {
         if let Some(issue) = issue {
             return Err(HandlerError::Permanent(format!("invalid signal: {issue}")));
         }
+        let advised = self.agents.as_mut().and_then(|a| a.advice(envelope.id));
         // A desk error may come after the desk changed: stop and restart from the store.
+        let started = (self.clock)();
         let step = {
             let desk = self.desk.clone();
             let mut desk = lock(&desk);
             self.sync_flags(&mut desk);
             let step = desk
-                .on_signal(&signal, now)
+                .on_signal_advised(&signal, now, advised.as_ref().map(|(a, _)| a))
                 .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
             export_figures(&desk.figures());
             (step, desk.kelly_cap())
         };
+        metrics::histogram!(names::AGENT_LATENCY, "agent" => "rule")
+            .record(nanos_secs((self.clock)().nanos_since(started)));
         let (step, cap) = step;
         self.observe(&step, now);
-        // From acceptance to decision: the bus hop and the desk together.
-        #[allow(clippy::cast_precision_loss)]
-        let secs = now.nanos_since(envelope.ts_init).max(0) as f64 / 1e9;
+        // From acceptance to decision: the bus hop, the agents and the desk together.
+        let secs = nanos_secs(now.nanos_since(envelope.ts_init));
         metrics::histogram!(names::STAGE_DURATION, "stage" => "desk").record(secs);
         self.judge_step(&step, secs, cap, now);
-        Ok(effects(
-            &step,
-            Some(&signal),
-            envelope.id,
-            now,
-            &self.channels,
-        ))
+        let mut out = effects(&step, Some(&signal), envelope.id, now, &self.channels);
+        if let (Some(agents), Some((_, consultation))) = (&self.agents, &advised) {
+            let rule = step.rule_output.as_ref();
+            agents.record(consultation, &signal, rule, envelope.id, now, &mut out);
+        }
+        Ok(out)
     }
 
     fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
@@ -292,6 +313,11 @@ impl Handler for DeskStage {
         }
         Ok(Some(all))
     }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn nanos_secs(nanos: i64) -> f64 {
+    nanos.max(0) as f64 / 1e9
 }
 
 fn audit(
@@ -377,8 +403,10 @@ pub fn effects(
             );
         }
         ops.push(audit("decision", d.id, Some(d.signal_id), details, now));
-        match subject::agent_output("rule", d.severity) {
-            Ok(s) => out.push(d.id, s, d.clone(), d.signal_id),
+        // The rule analyst's own output, when the agents' policy combined others into it.
+        let rule = step.rule_output.as_ref().unwrap_or(d);
+        match subject::agent_output("rule", rule.severity) {
+            Ok(s) => out.push(rule.id, s, rule.clone(), rule.signal_id),
             Err(e) => tracing::error!(error = %e, "no subject for a decision"),
         }
     }

@@ -4,6 +4,7 @@
 //! JetStream and SQLite or PostgreSQL. `neo run` is [`app::start`] plus a
 //! supervisor; the end-to-end tests start the same thing in-process.
 
+pub mod agents;
 pub mod app;
 pub mod config;
 mod desk_metrics;

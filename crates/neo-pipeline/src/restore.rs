@@ -76,3 +76,31 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
         memory,
     })
 }
+
+/// The agents `config` enables, the LLM's spend restored from the store.
+pub(crate) async fn orchestrator(
+    config: &neo_agents::config::AgentsConfig,
+    store: &Store,
+    now: neo_domain::Timestamp,
+) -> Result<Option<std::sync::Arc<neo_agents::orchestrator::Orchestrator>>, crate::PipelineError> {
+    use crate::PipelineError;
+    if !config.llm_enabled() {
+        return Ok(None);
+    }
+    let ledger = match store
+        .get_state(StateKey::LlmBudget)
+        .await
+        .map_err(|e| PipelineError::Setup(format!("restore the LLM budget: {e}")))?
+    {
+        Some(record) => serde_json::from_value(record.body).map_err(|e| {
+            PipelineError::Setup(format!("the stored LLM budget cannot be read: {e}"))
+        })?,
+        None => neo_agents::budget::Ledger::default(),
+    };
+    let orchestrator = neo_agents::orchestrator::Orchestrator::new(config, ledger)
+        .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    if let Some(llm) = orchestrator.llm() {
+        crate::agents::export_budget(llm, now);
+    }
+    Ok(Some(std::sync::Arc::new(orchestrator)))
+}

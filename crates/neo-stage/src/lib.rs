@@ -93,6 +93,15 @@ pub trait Handler: Send + 'static {
     /// Handles one message; called at most once per delivery, possibly again on redelivery.
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError>;
 
+    /// Slow work a batch needs before it is handled (asking LLM agents), run once
+    /// per batch over the messages the inbox has not seen, so they wait together
+    /// rather than in turn; the handler bounds it (a deadline) and keeps what it
+    /// learns for [`Handler::handle`]. Nothing it does is committed by itself.
+    fn prepare(&mut self, batch: &[&Envelope<Value>]) -> impl Future<Output = ()> + Send {
+        let _ = batch;
+        std::future::ready(())
+    }
+
     /// Work no message caused (market ticks, timers), polled before every pull; its
     /// effects commit without an inbox key, in order with the message batches.
     fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
@@ -353,6 +362,17 @@ async fn handle_batch<H: Handler>(
     let mut counts = Vec::with_capacity(deliveries.len());
     let mut committing = Vec::with_capacity(deliveries.len());
     let mut fatal = None;
+    let fresh: Vec<&Envelope<Value>> = deliveries
+        .iter()
+        .filter_map(|d| match &d.received {
+            Received::Envelope(e) => Some(e),
+            Received::Undecodable { .. } => None,
+        })
+        .collect();
+    if !fresh.is_empty() {
+        handler.prepare(&fresh).await;
+    }
+    drop(fresh);
     for delivery in deliveries {
         if fatal.is_some() {
             // Not handled: hand it back for the restarted stage.

@@ -116,6 +116,8 @@ pub enum StateKey {
     Gateway,
     /// The feature flags changed since the config seeded them (and their version).
     Flags,
+    /// The LLM agents' API spend this UTC day and month.
+    LlmBudget,
 }
 
 impl StateKey {
@@ -125,6 +127,7 @@ impl StateKey {
             StateKey::Desk => "desk",
             StateKey::Gateway => "gateway",
             StateKey::Flags => "flags",
+            StateKey::LlmBudget => "llm_budget",
         }
     }
 }

@@ -177,7 +177,6 @@ async fn set_offline(s: &SetArgs) -> anyhow::Result<ExitCode> {
     })?;
     let (writer, task) = store.writer(WriterConfig::default());
     let seed = config
-        .flags
         .seed_flags()
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
     let book = FlagBook::open(

@@ -29,7 +29,7 @@ pub enum ProviderKind {
 }
 
 /// `[[agents.llm.providers]]`: one provider of the fallback chain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Its name in logs, stories and metrics.

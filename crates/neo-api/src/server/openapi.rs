@@ -231,12 +231,14 @@ pub(super) fn document() -> Value {
             "/v1/signals/{id}": { "get": { "summary": "The whole story of one alert",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }],
                 "responses": {
-                    "200": ok("signal, decisions, intents, refusals, orders, fills, notifications", json!({
+                    "200": ok("signal, decisions, each agent's answer, intents, refusals, orders, fills, notifications", json!({
                         "type": "object", "required": ["signal", "decisions", "orders", "fills", "notifications"],
                         "properties": {
                             "signal": schema_ref("SignalEventV1"),
                             "status": { "enum": ["accepted", "decided", "refused", "filled"] },
                             "decisions": { "type": "array", "items": schema_ref("AgentOutputV1") },
+                            "agents": { "type": "array", "items": { "type": "object" },
+                                "description": "Each agent's answer (the rule analyst's own, and the LLM's with provider, latency, tokens, cost and prompt version, or why it has none), when the agents' policy combined them" },
                             "intents": { "type": "array", "items": schema_ref("OrderIntentV1") },
                             "refusals": { "type": "array", "items": { "type": "object" } },
                             "orders": { "type": "array", "items": schema_ref("OrderV1") },

@@ -224,6 +224,7 @@ pub(super) async fn story(
         "signal": signal,
         "status": status,
         "decisions": pick("decision"),
+        "agents": pick("agent_output"),
         "intents": pick("intent"),
         "refusals": pick("refusal"),
         "orders": orders,

@@ -166,7 +166,18 @@ fn unchanged(mut rule: AgentOutputV1, why: Option<String>) -> Combined {
 
 /// Appends a sentence to the rationale, within the contract's length.
 fn note(decision: &mut AgentOutputV1, text: String) {
-    let mut joined = format!("{} {}", decision.rationale.trim_end(), text.trim());
+    let text = text.trim();
+    let mut chars = text.chars();
+    let sentence: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    let stop = if sentence.ends_with(['.', '!', '?']) {
+        ""
+    } else {
+        "."
+    };
+    let mut joined = format!("{} {sentence}{stop}", decision.rationale.trim_end());
     let mut end = joined.len().min(8_000);
     while !joined.is_char_boundary(end) {
         end -= 1;
@@ -236,7 +247,10 @@ mod tests {
                 );
                 assert_eq!((c.decision.recommendation, c.llm_used), (Buy, false));
                 assert!(
-                    c.decision.rationale.contains(&missing.describe()),
+                    c.decision
+                        .rationale
+                        .to_lowercase()
+                        .contains(&missing.describe().to_lowercase()),
                     "{}",
                     c.decision.rationale
                 );
@@ -255,7 +269,8 @@ mod tests {
         );
         assert_eq!(c.decision.recommendation, Hold);
         assert!(
-            c.decision.rationale.contains("the LLM said sell"),
+            c.decision.rationale.contains("The LLM said sell")
+                || c.decision.rationale.contains("the LLM said sell"),
             "{}",
             c.decision.rationale
         );

@@ -11,6 +11,7 @@
 //! standing quote; their stop-loss and take-profit then work on every tick.
 
 mod account;
+mod briefing;
 mod config;
 mod entry;
 mod exit;
@@ -28,6 +29,7 @@ use neo_domain::contracts::{
 use neo_domain::{Fixed, InstrumentId, MessageId, Money, Price, Side, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::analyst::policy::{self, Missing, Policy, Weights};
 use crate::analyst::{RuleAnalyst, Switches};
 use crate::flags::{ClosedTrip, FlagName, Flags, GuardSample, RuleKind, signal_unit};
 use crate::oms::{OmsError, OmsEvent, PaperOms};
@@ -126,11 +128,24 @@ pub struct FillReport {
     pub entry_price: Option<Price>,
 }
 
+/// Other agents' answers on a signal and how to combine them with the rule analyst's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    /// How the answers combine.
+    pub policy: Policy,
+    /// The LLM agent's answer, or why there is none.
+    pub llm: Result<AgentOutputV1, Missing>,
+    /// The agents' track-record weights (for [`Policy::Weighted`]).
+    pub weights: Weights,
+}
+
 /// Everything one input changed, in order; the shell persists and publishes it.
 #[derive(Debug, Clone, Default)]
 pub struct Step {
-    /// The analyst's decision on a signal.
+    /// The decision on a signal: the rule analyst's, or the agents' combined by policy.
     pub decision: Option<AgentOutputV1>,
+    /// The rule analyst's own output, when other agents' advice was combined with it.
+    pub rule_output: Option<AgentOutputV1>,
     /// Intents risk approved and the OMS took (an exit, then an entry, at most).
     pub intents: Vec<OrderIntentV1>,
     /// Why an entry or exit was not placed.
@@ -282,6 +297,18 @@ impl Desk {
 
     /// Decides on a signal and acts on the decision.
     pub fn on_signal(&mut self, signal: &SignalEventV1, now: Timestamp) -> Result<Step, DeskError> {
+        self.on_signal_advised(signal, now, None)
+    }
+
+    /// Decides on a signal with other agents' advice combined into the rule
+    /// analyst's by `advice`'s policy, and acts on the result exactly as on the
+    /// rule analyst's alone: risk, sizing and brackets are the same.
+    pub fn on_signal_advised(
+        &mut self,
+        signal: &SignalEventV1,
+        now: Timestamp,
+        advice: Option<&Advice>,
+    ) -> Result<Step, DeskError> {
         let mut step = Step::default();
         self.roll_day(now, &mut step)?;
         let instrument = signal.instrument;
@@ -293,6 +320,12 @@ impl Desk {
         };
         let mut decision = self.analyst.analyse_with(signal, position, now, switches);
         decision.flags = self.flags.in_effect(&unit);
+        if let Some(advice) = advice {
+            step.rule_output = Some(decision.clone());
+            decision =
+                policy::combine(advice.policy, decision, advice.llm.as_ref(), advice.weights)
+                    .decision;
+        }
         let wanted = match decision.recommendation {
             Recommendation::Buy => Some(Side::Buy),
             Recommendation::Sell => Some(Side::Sell),

@@ -317,3 +317,6 @@ pub(super) fn what_a_store_holds(step: &Step) -> Restore {
 
 #[path = "tests_flags.rs"]
 mod flagged;
+
+#[path = "tests_advice.rs"]
+mod advised;
