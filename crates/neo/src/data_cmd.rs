@@ -10,14 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
-use neo_engine::indicators::{
-    Adx, Atr, Bar, BollingerBands, Ema, Indicator, Macd, RealizedVolatility, Roc, Rsi, Sma, StdDev,
-    TrueRange, Wma,
-};
-
-/// The specs `--indicator` accepts, for help and error messages.
-const SPECS: &str = "sma:N, ema:N, wma:N, rsi:N, atr:N, adx:N, roc:N, stddev:N, \
-                     volatility:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, trange";
+use neo_engine::indicators::Bar;
+use neo_engine::indicators::spec::{self, IndicatorSpec};
 
 #[derive(Subcommand)]
 pub(crate) enum DataCommand {
@@ -100,7 +94,7 @@ pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
         } => {
             let mut columns = indicators
                 .iter()
-                .map(|s| Column::parse(s))
+                .map(|s| parse_indicator(s))
                 .collect::<Result<Vec<_>>>()?;
             check_unique(&columns)?;
             let text = std::fs::read_to_string(&input)
@@ -124,174 +118,14 @@ fn located(path: &Path, err: anyhow::Error) -> anyhow::Error {
     anyhow!("{}: {err}", path.display())
 }
 
-/// A running indicator, one variant per kind so each keeps its concrete type.
-enum Runner {
-    Sma(Sma),
-    Ema(Ema),
-    Wma(Wma),
-    Rsi(Rsi),
-    Roc(Roc),
-    StdDev(StdDev),
-    Volatility(RealizedVolatility),
-    Atr(Atr),
-    TrueRange(TrueRange),
-    Adx(Adx),
-    Macd(Macd),
-    Bbands(BollingerBands),
+/// Parses one `--indicator`, naming the spec in the error.
+fn parse_indicator(spec: &str) -> Result<IndicatorSpec> {
+    IndicatorSpec::parse(spec).map_err(|e| anyhow!("invalid --indicator {spec:?}: {e}"))
 }
 
-impl Runner {
-    /// Feeds one bar and appends one cell per output column (`None` during warm-up).
-    fn step(&mut self, bar: Bar, out: &mut Vec<Option<f64>>) {
-        let close = bar.close;
-        match self {
-            Self::Sma(i) => out.push(i.update(close)),
-            Self::Ema(i) => out.push(i.update(close)),
-            Self::Wma(i) => out.push(i.update(close)),
-            Self::Rsi(i) => out.push(i.update(close)),
-            Self::Roc(i) => out.push(i.update(close)),
-            Self::StdDev(i) => out.push(i.update(close)),
-            Self::Volatility(i) => out.push(i.update(close)),
-            Self::Atr(i) => out.push(i.update(bar)),
-            Self::TrueRange(i) => out.push(i.update(bar)),
-            Self::Adx(i) => {
-                let o = i.update(bar);
-                out.extend([
-                    o.and_then(|o| o.adx),
-                    o.map(|o| o.plus_di),
-                    o.map(|o| o.minus_di),
-                ]);
-            }
-            Self::Macd(i) => {
-                let o = i.update(close);
-                out.extend([
-                    o.map(|o| o.macd),
-                    o.map(|o| o.signal),
-                    o.map(|o| o.histogram),
-                ]);
-            }
-            Self::Bbands(i) => {
-                let o = i.update(close);
-                out.extend([o.map(|o| o.upper), o.map(|o| o.middle), o.map(|o| o.lower)]);
-            }
-        }
-    }
-}
-
-/// One `--indicator`: its output column names and its running state.
-struct Column {
-    names: Vec<String>,
-    runner: Runner,
-}
-
-impl Column {
-    /// Parses a spec such as `sma:20` or `macd:12:26:9`.
-    fn parse(spec: &str) -> Result<Self> {
-        Self::try_parse(spec).map_err(|e| anyhow!("invalid --indicator {spec:?}: {e}"))
-    }
-
-    fn try_parse(spec: &str) -> Result<Self> {
-        let mut parts = spec.trim().split(':');
-        let kind = parts.next().unwrap_or_default().to_ascii_lowercase();
-        let args: Vec<&str> = parts.collect();
-        let arity = |n: usize, usage: &str| -> Result<()> {
-            if args.len() == n {
-                Ok(())
-            } else {
-                bail!("expected {usage}")
-            }
-        };
-        let period = |i: usize| -> Result<usize> {
-            args[i]
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| anyhow!("{:?} is not a whole number", args[i]))
-        };
-        // Indicators with one period and one output column named `<kind>_<period>`.
-        let single = |usage: &str| -> Result<(usize, Vec<String>)> {
-            arity(1, usage)?;
-            let n = period(0)?;
-            Ok((n, vec![format!("{kind}_{n}")]))
-        };
-        let (names, runner) = match kind.as_str() {
-            "sma" => {
-                let (n, names) = single("sma:PERIOD")?;
-                (names, Runner::Sma(Sma::new(n)?))
-            }
-            "ema" => {
-                let (n, names) = single("ema:PERIOD")?;
-                (names, Runner::Ema(Ema::new(n)?))
-            }
-            "wma" => {
-                let (n, names) = single("wma:PERIOD")?;
-                (names, Runner::Wma(Wma::new(n)?))
-            }
-            "rsi" => {
-                let (n, names) = single("rsi:PERIOD")?;
-                (names, Runner::Rsi(Rsi::new(n)?))
-            }
-            "roc" => {
-                let (n, names) = single("roc:PERIOD")?;
-                (names, Runner::Roc(Roc::new(n)?))
-            }
-            "atr" => {
-                let (n, names) = single("atr:PERIOD")?;
-                (names, Runner::Atr(Atr::new(n)?))
-            }
-            "stddev" => {
-                let (n, names) = single("stddev:PERIOD")?;
-                (names, Runner::StdDev(StdDev::new(n)?))
-            }
-            "volatility" => {
-                let (n, names) = single("volatility:PERIOD")?;
-                (names, Runner::Volatility(RealizedVolatility::new(n)?))
-            }
-            "trange" => {
-                arity(0, "trange without parameters")?;
-                (
-                    vec!["trange".to_owned()],
-                    Runner::TrueRange(TrueRange::new()),
-                )
-            }
-            "adx" => {
-                arity(1, "adx:PERIOD")?;
-                let n = period(0)?;
-                let names = ["adx", "plus_di", "minus_di"].map(|p| format!("{p}_{n}"));
-                (names.to_vec(), Runner::Adx(Adx::new(n)?))
-            }
-            "macd" => {
-                arity(3, "macd:FAST:SLOW:SIGNAL")?;
-                let (f, s, g) = (period(0)?, period(1)?, period(2)?);
-                let names =
-                    ["macd", "macd_signal", "macd_hist"].map(|p| format!("{p}_{f}_{s}_{g}"));
-                (names.to_vec(), Runner::Macd(Macd::new(f, s, g)?))
-            }
-            "bbands" => {
-                arity(2, "bbands:PERIOD:DEVIATIONS")?;
-                let n = period(0)?;
-                let k: f64 = args[1]
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow!("{:?} is not a number", args[1]))?;
-                let names = ["bb_upper", "bb_middle", "bb_lower"].map(|p| format!("{p}_{n}_{k}"));
-                (names.to_vec(), Runner::Bbands(BollingerBands::new(n, k)?))
-            }
-            "" => bail!("empty spec; expected one of {SPECS}"),
-            other => bail!("unknown indicator {other:?}; expected one of {SPECS}"),
-        };
-        Ok(Self { names, runner })
-    }
-}
-
-/// Refuses two specs that would write the same column.
-fn check_unique(columns: &[Column]) -> Result<()> {
-    let mut seen = std::collections::BTreeSet::new();
-    for name in columns.iter().flat_map(|c| &c.names) {
-        if !seen.insert(name.as_str()) {
-            bail!("--indicator given twice: column {name:?} would appear twice");
-        }
-    }
-    Ok(())
+/// Refuses two `--indicator`s that would write the same column.
+fn check_unique(columns: &[IndicatorSpec]) -> Result<()> {
+    spec::check_unique(columns).map_err(|e| anyhow!("--indicator given twice: {e}"))
 }
 
 /// Splits one CSV line into fields. A field that starts with a double quote runs to the
@@ -344,7 +178,7 @@ const PRICES: [&str; 4] = ["open", "high", "low", "close"];
 
 /// Reads the CSV `text`, runs `columns` over it and returns the output CSV: every input
 /// line as given, then the indicator cells. Errors name the 1-based line.
-fn compute(text: &str, columns: &mut [Column]) -> Result<String> {
+fn compute(text: &str, columns: &mut [IndicatorSpec]) -> Result<String> {
     let mut lines = text.lines().enumerate();
     let (index, header) = lines
         .find(|(_, l)| !l.trim().is_empty())
@@ -362,7 +196,7 @@ fn compute(text: &str, columns: &mut [Column]) -> Result<String> {
 
     let mut out = String::with_capacity(text.len() * 2);
     out.push_str(header);
-    for name in columns.iter().flat_map(|c| &c.names) {
+    for name in columns.iter().flat_map(|c| c.names()) {
         out.push(',');
         out.push_str(name);
     }
@@ -395,7 +229,7 @@ fn compute(text: &str, columns: &mut [Column]) -> Result<String> {
         let bar = Bar::new(price[1], price[2], price[3]);
         cells.clear();
         for column in columns.iter_mut() {
-            column.runner.step(bar, &mut cells);
+            column.update(bar, &mut cells);
         }
         out.push_str(line);
         for cell in &cells {
@@ -416,12 +250,12 @@ mod tests {
 
     use super::*;
 
-    fn columns(specs: &[&str]) -> Vec<Column> {
-        specs.iter().map(|s| Column::parse(s).unwrap()).collect()
+    fn columns(specs: &[&str]) -> Vec<IndicatorSpec> {
+        specs.iter().map(|s| parse_indicator(s).unwrap()).collect()
     }
 
     fn error(spec: &str) -> String {
-        format!("{:#}", Column::parse(spec).err().unwrap())
+        format!("{:#}", parse_indicator(spec).err().unwrap())
     }
 
     #[test]
@@ -448,7 +282,7 @@ mod tests {
 
     #[test]
     fn names_columns_after_the_spec() {
-        let names = |s: &str| columns(&[s]).remove(0).names;
+        let names = |s: &str| columns(&[s]).remove(0).names().to_vec();
         assert_eq!(names("SMA:20"), ["sma_20"]);
         assert_eq!(names("trange"), ["trange"]);
         assert_eq!(names("adx:14"), ["adx_14", "plus_di_14", "minus_di_14"]);
@@ -501,7 +335,8 @@ mod tests {
     #[test]
     fn names_the_line_of_a_bad_row() {
         let mut c = columns(&["sma:2"]);
-        let err = |text: &str, c: &mut Vec<Column>| compute(text, c).unwrap_err().to_string();
+        let err =
+            |text: &str, c: &mut Vec<IndicatorSpec>| compute(text, c).unwrap_err().to_string();
         let head = "date,open,high,low,close\n";
         let bad = format!("{head}d,1,1,1,1\nd,1,1,1,abc\n");
         assert_eq!(err(&bad, &mut c), "line 3: close is not a number: \"abc\"");

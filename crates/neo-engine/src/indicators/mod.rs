@@ -13,6 +13,7 @@ mod average;
 mod momentum;
 mod ring;
 mod rolling;
+pub mod spec;
 mod trend;
 mod variance;
 mod volatility;
