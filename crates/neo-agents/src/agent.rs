@@ -16,9 +16,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::budget::{Allowance, BudgetConfig, Ledger};
-use crate::chain::{Attempt, Chain, Outcome};
+use crate::chain::{Attempt, Chain, Outcome, Tools};
 use crate::prompt::{self, PROMPT_VERSION};
 use crate::provider::ProviderConfig;
+use crate::tools::{ToolCallRecord, Toolbox};
 
 /// The LLM agent's name on subjects, in stories and in metrics.
 pub const LLM: &str = "llm";
@@ -84,6 +85,9 @@ pub struct Consultation {
     pub cost_micro_usd: u64,
     /// Every provider attempt, in order.
     pub attempts: Vec<AttemptRecord>,
+    /// Every tool the model called, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallRecord>,
     /// The budget's warning, past 80% of a cap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_warning: Option<String>,
@@ -119,6 +123,7 @@ impl Consultation {
             output_tokens: 0,
             cost_micro_usd: 0,
             attempts: Vec::new(),
+            tool_calls: Vec::new(),
             budget_warning: None,
         }
     }
@@ -143,6 +148,8 @@ pub struct LlmAgent {
     providers: Vec<ProviderConfig>,
     budget: BudgetConfig,
     ledger: Arc<Mutex<Ledger>>,
+    toolbox: Option<Arc<dyn Toolbox>>,
+    max_tool_calls: usize,
 }
 
 impl LlmAgent {
@@ -158,7 +165,17 @@ impl LlmAgent {
             providers,
             budget,
             ledger: Arc::new(Mutex::new(ledger)),
+            toolbox: None,
+            max_tool_calls: 0,
         }
+    }
+
+    /// Lets the model call `toolbox`'s tools, at most `max_calls` per provider, before its verdict.
+    #[must_use]
+    pub fn with_tools(mut self, toolbox: Arc<dyn Toolbox>, max_calls: usize) -> Self {
+        self.toolbox = Some(toolbox);
+        self.max_tool_calls = max_calls;
+        self
     }
 
     /// The providers, in fallback order.
@@ -209,7 +226,15 @@ impl LlmAgent {
             Allowance::Open => None,
         };
         let prompt = prompt::render(signal, market);
-        let asked = self.chain.ask(&prompt, signal.instrument).await;
+        let tools = self
+            .toolbox
+            .as_deref()
+            .filter(|_| self.max_tool_calls > 0)
+            .map(|toolbox| Tools {
+                toolbox,
+                max_calls: self.max_tool_calls,
+            });
+        let asked = self.chain.ask_with(&prompt, signal.instrument, tools).await;
         let latency = started.elapsed();
         match asked {
             Ok(v) => {
@@ -234,6 +259,7 @@ impl LlmAgent {
                     output_tokens: v.output_tokens,
                     cost_micro_usd: v.cost_micro_usd,
                     attempts: v.attempts.iter().map(AttemptRecord::from).collect(),
+                    tool_calls: v.tool_calls,
                     budget_warning,
                 }
             }
@@ -252,6 +278,7 @@ impl LlmAgent {
                 };
                 Consultation {
                     attempts: exhausted.attempts.iter().map(AttemptRecord::from).collect(),
+                    tool_calls: exhausted.tool_calls,
                     budget_warning,
                     ..Consultation::missing(missing, latency)
                 }

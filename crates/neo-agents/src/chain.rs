@@ -14,7 +14,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::prompt::{Prompt, verdict_schema};
-use crate::provider::{self, ProviderConfig, ProviderError};
+use crate::provider::{self, Answer, Exchange, ProviderConfig, ProviderError, Reply};
+use crate::tools::{ToolCall, ToolCallRecord, ToolFailure, Toolbox, result_text};
 use crate::verdict;
 
 /// Consecutive failures that open a provider's breaker.
@@ -68,6 +69,8 @@ pub struct Verdicted {
     pub cost_micro_usd: u64,
     /// Every attempt, in order, the answering one last.
     pub attempts: Vec<Attempt>,
+    /// Every tool call any provider made, in order.
+    pub tool_calls: Vec<ToolCallRecord>,
 }
 
 /// No provider gave a verdict.
@@ -76,6 +79,17 @@ pub struct Verdicted {
 pub struct Exhausted {
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
+    /// Every tool call any provider made, in order.
+    pub tool_calls: Vec<ToolCallRecord>,
+}
+
+/// The tools a conversation may use, and how many calls it may make.
+#[derive(Debug, Clone, Copy)]
+pub struct Tools<'a> {
+    /// The tools.
+    pub toolbox: &'a dyn Toolbox,
+    /// Most calls per provider's conversation.
+    pub max_calls: usize,
 }
 
 fn describe(attempts: &[Attempt]) -> String {
@@ -121,7 +135,18 @@ impl Chain {
         prompt: &Prompt,
         instrument: InstrumentId,
     ) -> Result<Verdicted, Exhausted> {
+        self.ask_with(prompt, instrument, None).await
+    }
+
+    /// [`Chain::ask`], letting each provider's model call `tools` first.
+    pub async fn ask_with(
+        &self,
+        prompt: &Prompt,
+        instrument: InstrumentId,
+        tools: Option<Tools<'_>>,
+    ) -> Result<Verdicted, Exhausted> {
         let mut attempts = Vec::new();
+        let mut tool_calls = Vec::new();
         for (i, config) in self.providers.iter().enumerate() {
             let started = Instant::now();
             if let Some(until) = self.closed_until(i, started) {
@@ -133,7 +158,7 @@ impl Chain {
                 });
                 continue;
             }
-            let answered = provider::call(&self.client, config, prompt, &self.schema).await;
+            let answered = self.converse(config, prompt, tools, &mut tool_calls).await;
             let latency = started.elapsed();
             let read = answered.map_err(Failure::Provider).and_then(|answer| {
                 verdict::parse(&answer.text, instrument)
@@ -156,6 +181,7 @@ impl Chain {
                         cost_micro_usd: config
                             .cost_micro_usd(answer.input_tokens, answer.output_tokens),
                         attempts,
+                        tool_calls,
                     });
                 }
                 Err(failure) => {
@@ -173,7 +199,65 @@ impl Chain {
                 }
             }
         }
-        Err(Exhausted { attempts })
+        Err(Exhausted {
+            attempts,
+            tool_calls,
+        })
+    }
+
+    /// One provider's conversation: tool calls (at most `max_calls`) until a verdict's text.
+    async fn converse(
+        &self,
+        config: &ProviderConfig,
+        prompt: &Prompt,
+        tools: Option<Tools<'_>>,
+        records: &mut Vec<ToolCallRecord>,
+    ) -> Result<Answer, ProviderError> {
+        let defs = tools.map(|t| t.toolbox.list()).unwrap_or_default();
+        let mut history = Vec::new();
+        let (mut input, mut output, mut spent) = (0u64, 0u64, 0usize);
+        loop {
+            let final_only = tools.is_none_or(|t| spent >= t.max_calls);
+            let exchange = Exchange {
+                prompt,
+                schema: &self.schema,
+                tools: &defs,
+                history: &history,
+                final_only,
+            };
+            match provider::call(&self.client, config, &exchange).await? {
+                Reply::Verdict(mut answer) => {
+                    answer.input_tokens = answer.input_tokens.saturating_add(input);
+                    answer.output_tokens = answer.output_tokens.saturating_add(output);
+                    return Ok(answer);
+                }
+                Reply::Calls { .. } if final_only => {
+                    return Err(ProviderError::Malformed(
+                        "it called tools instead of giving its verdict".to_owned(),
+                    ));
+                }
+                Reply::Calls {
+                    assistant,
+                    calls,
+                    input_tokens,
+                    output_tokens,
+                } => {
+                    input = input.saturating_add(input_tokens);
+                    output = output.saturating_add(output_tokens);
+                    history.push(assistant);
+                    let mut results = Vec::with_capacity(calls.len());
+                    for call in calls {
+                        let limit = tools.map_or(0, |t| t.max_calls);
+                        let toolbox = tools.map(|t| t.toolbox).filter(|_| spent < limit);
+                        spent += 1;
+                        let (text, record) = run_tool(toolbox, &defs, &call, &config.name).await;
+                        records.push(record);
+                        results.push((call, text));
+                    }
+                    history.extend(provider::tool_results(config.kind, &results));
+                }
+            }
+        }
     }
 
     fn closed_until(&self, i: usize, now: Instant) -> Option<Instant> {
@@ -200,6 +284,42 @@ impl Chain {
             }
         }
     }
+}
+
+/// Runs one call the model asked for, if it may: its result text and its record.
+async fn run_tool(
+    toolbox: Option<&dyn Toolbox>,
+    offered: &[crate::tools::ToolDef],
+    call: &ToolCall,
+    provider: &str,
+) -> (String, ToolCallRecord) {
+    let started = Instant::now();
+    let result = match (&call.arguments, toolbox) {
+        (_, None) => Err(ToolFailure(
+            "no more tool calls: give your verdict now".to_owned(),
+        )),
+        (_, Some(_)) if !offered.iter().any(|d| d.name == call.name) => Err(ToolFailure(format!(
+            "no tool named {:?} is available to you",
+            call.name
+        ))),
+        (Err(why), Some(_)) => Err(ToolFailure(why.clone())),
+        (Ok(arguments), Some(toolbox)) => toolbox.call(&call.name, arguments.clone()).await,
+    };
+    let record = ToolCallRecord {
+        provider: provider.to_owned(),
+        name: call.name.chars().take(100).collect(),
+        arguments: match &call.arguments {
+            Ok(v) => v.to_string(),
+            Err(why) => why.clone(),
+        }
+        .chars()
+        .take(1_000)
+        .collect(),
+        ok: result.is_ok(),
+        error: result.as_ref().err().map(|e| e.0.clone()),
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    (result_text(&result), record)
 }
 
 /// Why one provider gave no verdict.

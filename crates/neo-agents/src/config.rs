@@ -51,11 +51,23 @@ impl Default for AgentsConfig {
 }
 
 /// `[agents.llm]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
     /// `[[agents.llm.providers]]`: the fallback chain, asked in order.
     pub providers: Vec<ProviderConfig>,
+    /// Most tool calls (quotes, candles, indicators, portfolio) per provider
+    /// before the verdict is due; 0 gives the model no tools (default 4).
+    pub max_tool_calls: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            providers: Vec::new(),
+            max_tool_calls: 4,
+        }
+    }
 }
 
 impl AgentsConfig {
@@ -100,6 +112,9 @@ impl AgentsConfig {
                 "agents.deadline_ms must be 100 to 60000, got {}",
                 self.deadline_ms
             ));
+        }
+        if self.llm.max_tool_calls > 16 {
+            p.push("agents.llm.max_tool_calls must be 0 to 16".to_owned());
         }
         if !(1..=1_024).contains(&self.max_in_flight) {
             p.push("agents.max_in_flight must be 1 to 1024".to_owned());

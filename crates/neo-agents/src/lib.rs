@@ -18,4 +18,5 @@ pub mod ollama;
 pub mod orchestrator;
 pub mod prompt;
 pub mod provider;
+pub mod tools;
 pub mod verdict;

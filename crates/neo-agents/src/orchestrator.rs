@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::agent::{Consultation, LlmAgent};
 use crate::budget::Ledger;
 use crate::config::AgentsConfig;
+use crate::tools::Toolbox;
 
 /// One signal to consult on, with what the flags allow for its unit.
 #[derive(Debug, Clone)]
@@ -49,18 +50,23 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
-    /// The agents `config` enables; the LLM's spend continues from `ledger`.
-    pub fn new(config: &AgentsConfig, ledger: Ledger) -> Result<Self, OrchestratorError> {
+    /// The agents `config` enables; the LLM's spend continues from `ledger`,
+    /// and its model may call `toolbox`'s tools.
+    pub fn new(
+        config: &AgentsConfig,
+        ledger: Ledger,
+        toolbox: Option<Arc<dyn Toolbox>>,
+    ) -> Result<Self, OrchestratorError> {
         let llm = if config.llm_enabled() {
             let client = reqwest::Client::builder()
                 .build()
                 .map_err(OrchestratorError::Client)?;
-            Some(Arc::new(LlmAgent::new(
-                client,
-                config.llm.providers.clone(),
-                config.budget,
-                ledger,
-            )))
+            let mut agent =
+                LlmAgent::new(client, config.llm.providers.clone(), config.budget, ledger);
+            if let Some(toolbox) = toolbox {
+                agent = agent.with_tools(toolbox, config.llm.max_tool_calls);
+            }
+            Some(Arc::new(agent))
         } else {
             None
         };

@@ -19,8 +19,8 @@ use neo_api::guard::{GuardConfig, Guards};
 use neo_api::intake::Secret;
 use neo_api::metrics::Metrics;
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router};
-use neo_domain::Timestamp;
-use neo_domain::contracts::OrderIntentV1;
+use neo_domain::contracts::{CandleV1, OrderIntentV1};
+use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::desk::{AccountSummary, Desk, DeskConfig};
 use neo_engine::risk::{Refusal, TradingStatus};
 use neo_store::{Store, WriterConfig};
@@ -65,6 +65,12 @@ impl Live for FlatDesk {
     }
     fn trading_status(&self) -> TradingStatus {
         self.0.lock().unwrap().trading_status().clone()
+    }
+    fn candles(&self, _: InstrumentId, _: usize) -> Vec<CandleV1> {
+        Vec::new()
+    }
+    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value {
+        self.0.lock().unwrap().briefing(instrument, now)
     }
 }
 

@@ -16,9 +16,9 @@ use neo_api::metrics::{Metrics, names};
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router, serve};
 use neo_api::slo::SloBook;
 use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
-use neo_domain::Timestamp;
-use neo_domain::contracts::OrderIntentV1;
+use neo_domain::contracts::{CandleV1, OrderIntentV1};
 use neo_domain::subject::patterns;
+use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::autonomy::Autonomy;
 use neo_engine::desk::{AccountSummary, Desk};
 use neo_engine::risk::{Refusal, TradingStatus};
@@ -28,6 +28,7 @@ use neo_stage::{
     RelayConfig, StageConfig, StageObserver, StageStats, replay_embedded, run_relay, run_stage,
 };
 use neo_store::{Store, WriterConfig};
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -99,6 +100,12 @@ impl Live for LiveDesk {
     }
     fn trading_status(&self) -> TradingStatus {
         lock(&self.desk).trading_status().clone()
+    }
+    fn candles(&self, instrument: InstrumentId, count: usize) -> Vec<CandleV1> {
+        self.share.candles(instrument, count)
+    }
+    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value {
+        lock(&self.desk).briefing(instrument, now)
     }
 }
 
@@ -260,11 +267,15 @@ async fn launch<B: Bus>(
     .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
     desk.set_flags(flags.flags());
     let slo = SloBook::new(&crate::config::objectives(&config.slo));
-    let orchestrator = crate::restore::orchestrator(&config.agents, &store, now).await?;
+    let toolbox = crate::agents::McpToolbox::default();
+    let orchestrator = crate::restore::orchestrator(&config.agents, &store, &toolbox, now).await?;
     let desk = Arc::new(Mutex::new(desk));
     let share = Arc::new(MarketShare::default());
     for tick in last_ticks {
         share.push_tick(tick);
+    }
+    for candle in &history {
+        share.remember(candle);
     }
 
     let (notifier, workers) =
@@ -395,6 +406,7 @@ async fn launch<B: Bus>(
         .with_metrics(metrics)
         .with_flags(flags)
         .with_slo(slo);
+    toolbox.serve(state.clone());
     let app = router(state);
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let listener = tokio::net::TcpListener::bind(&bind)

@@ -21,6 +21,8 @@ use crate::Clock;
 
 /// Candles waiting for the desk before the oldest is dropped.
 const CANDLE_QUEUE: usize = 4096;
+/// Closed candles kept per instrument for the tools that read history (a day of minutes).
+pub const CANDLE_HISTORY: usize = 1_440;
 /// Seconds between simulated ticks during warm-up.
 const WARMUP_STEP_SECS: i64 = 10;
 
@@ -37,6 +39,7 @@ struct Shared {
     latest: BTreeMap<InstrumentId, (TickV1, Quantity)>,
     pending_ticks: BTreeMap<InstrumentId, TickV1>,
     pending_candles: VecDeque<CandleV1>,
+    history: BTreeMap<InstrumentId, VecDeque<CandleV1>>,
 }
 
 /// What the desk takes from the share in one go.
@@ -68,9 +71,25 @@ impl MarketShare {
         }
     }
 
-    /// Queues a closed candle for the desk.
+    /// Keeps a closed candle in the instrument's recent history (warm-up candles too).
+    pub fn remember(&self, candle: &CandleV1) {
+        remember(&mut self.lock(), candle);
+    }
+
+    /// The instrument's newest `count` closed candles, oldest first.
+    pub fn candles(&self, instrument: InstrumentId, count: usize) -> Vec<CandleV1> {
+        let s = self.lock();
+        let Some(history) = s.history.get(&instrument) else {
+            return Vec::new();
+        };
+        let skip = history.len().saturating_sub(count);
+        history.iter().skip(skip).cloned().collect()
+    }
+
+    /// Queues a closed candle for the desk, and keeps it in the history.
     pub fn push_candle(&self, candle: CandleV1) {
         let mut s = self.lock();
+        remember(&mut s, &candle);
         if s.pending_candles.len() >= CANDLE_QUEUE {
             s.pending_candles.pop_front();
             metrics::counter!(names::MARKET_DROPPED, "kind" => "candle").increment(1);
@@ -102,6 +121,14 @@ impl MarketShare {
             })
             .collect()
     }
+}
+
+fn remember(s: &mut Shared, candle: &CandleV1) {
+    let history = s.history.entry(candle.instrument).or_default();
+    if history.len() >= CANDLE_HISTORY {
+        history.pop_front();
+    }
+    history.push_back(candle.clone());
 }
 
 /// The seeded simulation and its candle aggregator.

@@ -81,6 +81,7 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
 pub(crate) async fn orchestrator(
     config: &neo_agents::config::AgentsConfig,
     store: &Store,
+    toolbox: &crate::agents::McpToolbox,
     now: neo_domain::Timestamp,
 ) -> Result<Option<std::sync::Arc<neo_agents::orchestrator::Orchestrator>>, crate::PipelineError> {
     use crate::PipelineError;
@@ -97,7 +98,9 @@ pub(crate) async fn orchestrator(
         })?,
         None => neo_agents::budget::Ledger::default(),
     };
-    let orchestrator = neo_agents::orchestrator::Orchestrator::new(config, ledger)
+    let toolbox: std::sync::Arc<dyn neo_agents::tools::Toolbox> =
+        std::sync::Arc::new(toolbox.clone());
+    let orchestrator = neo_agents::orchestrator::Orchestrator::new(config, ledger, Some(toolbox))
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
     if let Some(llm) = orchestrator.llm() {
         crate::agents::export_budget(llm, now);

@@ -21,14 +21,28 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// Answers like a model that agrees with the alert's side (a close is a close).
+/// Answers like a model that agrees with the alert's side (a close is a close);
+/// with `look_first`, it first asks for the candles and the portfolio.
 struct AgreeingModel {
     delay: Duration,
+    look_first: bool,
 }
 
 impl Respond for AgreeingModel {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        if self.look_first && !messages.iter().any(|m| m["role"] == "tool") {
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "choices": [{ "index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": null, "tool_calls": [
+                        { "id": "c1", "type": "function", "function": { "name": "get_candles",
+                            "arguments": "{\"instrument\":\"BTC-USDT\",\"interval\":\"5m\",\"count\":12}" } },
+                        { "id": "c2", "type": "function", "function": { "name": "get_portfolio", "arguments": "{}" } }
+                    ] } }],
+                "usage": { "prompt_tokens": 500, "completion_tokens": 20 }
+            }));
+        }
         let user = body["messages"][1]["content"].as_str().unwrap_or("");
         let data = user.lines().nth(1).unwrap_or("{}");
         let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
@@ -54,10 +68,14 @@ impl Respond for AgreeingModel {
 }
 
 async fn model(delay: Duration) -> MockServer {
+    looking_model(delay, false).await
+}
+
+async fn looking_model(delay: Duration, look_first: bool) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(AgreeingModel { delay })
+        .respond_with(AgreeingModel { delay, look_first })
         .mount(&server)
         .await;
     server
@@ -107,7 +125,7 @@ async fn decided_story(rig: &Rig, body: &Value) -> Value {
 }
 
 async fn an_agreeing_llm_joins_the_decision_and_the_order_is_bracketed_and_told(url: &str) {
-    let primary = model(Duration::ZERO).await;
+    let primary = looking_model(Duration::ZERO, true).await;
     let rig = Box::pin(rig(url, |c| {
         with_llm(c, vec![provider("primary", &primary)])
     }))
@@ -130,14 +148,27 @@ async fn an_agreeing_llm_joins_the_decision_and_the_order_is_bracketed_and_told(
     assert_eq!(consultation["provider"], "primary", "{story}");
     assert_eq!(consultation["prompt_version"], "analyst-v1");
     assert_eq!(consultation["policy"], "llm_must_agree");
+    // Two turns: the tool calls (500 + 20 tokens), then the verdict (1,000 + 100).
     assert_eq!(
         (
             consultation["input_tokens"].as_u64(),
             consultation["output_tokens"].as_u64()
         ),
-        (Some(1000), Some(100))
+        (Some(1500), Some(120))
     );
-    assert_eq!(consultation["cost_micro_usd"], 1200);
+    assert_eq!(consultation["cost_micro_usd"], 1740);
+    // It looked at the candles and the portfolio through NEO's tools first.
+    let calls: Vec<(&str, bool)> = consultation["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["ok"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        calls,
+        [("get_candles", true), ("get_portfolio", true)],
+        "{consultation}"
+    );
     assert_eq!(consultation["answer"]["output"]["agent"], "llm");
     let rule = story["agents"]
         .as_array()
@@ -158,9 +189,17 @@ async fn an_agreeing_llm_joins_the_decision_and_the_order_is_bracketed_and_told(
             .await
             .is_empty()
     );
-    // The model saw the signal as quoted data and NEO's market figures.
+    // The model saw the signal as quoted data and NEO's market figures, then the tools' answers.
     let asked = primary.received_requests().await.unwrap();
     let body: Value = serde_json::from_slice(&asked[0].body).unwrap();
+    let second: Value = serde_json::from_slice(&asked[1].body).unwrap();
+    let candles = second["messages"][3]["content"].as_str().unwrap();
+    let candles: Value = serde_json::from_str(candles).unwrap();
+    assert_eq!(
+        candles["candles"].as_array().unwrap().len(),
+        12,
+        "{candles}"
+    );
     assert_eq!(body["response_format"]["type"], "json_schema");
     let user = body["messages"][1]["content"].as_str().unwrap();
     assert!(

@@ -193,3 +193,82 @@ async fn an_expiring_key_is_notified_on_every_channel() {
     );
     rig.stop().await;
 }
+
+/// One JSON-RPC request to `/mcp` with `key`: the status and the answer.
+async fn mcp(
+    rig: &common::Rig,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut request = rig
+        .http
+        .post(format!("{}/mcp", rig.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let r = request.send().await.unwrap();
+    (
+        r.status().as_u16(),
+        r.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn tool_call(name: &str, arguments: serde_json::Value) -> serde_json::Value {
+    json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": { "name": name, "arguments": arguments } })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_tools_answer_to_keys_by_role() {
+    let db = TestDb::sqlite();
+    let rig = rig(&db.url, keys).await;
+    let ticker = tool_call("get_ticker", json!({ "instrument": "BTC-USDT" }));
+    let (status, _) = mcp(&rig, None, ticker.clone()).await;
+    assert_eq!(status, 401, "no key, no tools");
+    let (status, answer) = mcp(&rig, Some(READ), ticker).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["instrument"],
+        "BTC-USDT"
+    );
+    // A backtest costs CPU: the read key is refused, the admin key runs it.
+    let backtest = tool_call(
+        "run_backtest",
+        json!({ "instrument": "BTC-USDT", "fast": 5, "slow": 20 }),
+    );
+    let (_, answer) = mcp(&rig, Some(READ), backtest.clone()).await;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let why = answer["result"]["structuredContent"]["error"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("needs an admin key"), "{why}");
+    let (_, answer) = mcp(&rig, Some(ADMIN), backtest).await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert!(
+        answer["result"]["structuredContent"]["summary"]["bars"]
+            .as_u64()
+            .unwrap()
+            > 20
+    );
+    // An unknown tool is a protocol error; malformed JSON-RPC never a 500.
+    let (_, answer) = mcp(&rig, Some(READ), tool_call("place_order", json!({}))).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no tool named"),
+        "{answer}"
+    );
+    let (status, _) = mcp(
+        &rig,
+        Some(READ),
+        json!({ "jsonrpc": "2.0", "id": 1, "method": 5 }),
+    )
+    .await;
+    assert!((400..500).contains(&status), "{status}");
+    rig.stop().await;
+}

@@ -8,6 +8,7 @@ mod data_check;
 mod data_cmd;
 mod flags_cmd;
 mod keys_cmd;
+mod mcp_cmd;
 mod ohlcv;
 mod ops_cmd;
 mod risk_cmd;
@@ -64,6 +65,8 @@ enum Command {
     },
     /// Service level objectives of a running NEO: target, live value, error budget, burn rate.
     Slo(flags_cmd::Target),
+    /// NEO's MCP tools over stdio, for desktop MCP clients: bridges to a running NEO's `/mcp`.
+    Mcp(api_client::ApiTarget),
     /// API keys for the REST API: `neo keys new --name N --role read|admin` makes one.
     Keys {
         #[command(subcommand)]
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys_cmd::run(command),
         Command::Flags { command } => flags_cmd::run(command),
         Command::Slo(target) => slo_cmd::run(&target),
+        Command::Mcp(target) => mcp_cmd::run(&target),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::prompt::Prompt;
+use crate::tools::{ToolCall, ToolDef};
 
 /// Which API a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -161,21 +162,78 @@ pub enum ProviderError {
     Malformed(String),
 }
 
-/// The request body for `kind`.
-pub fn request(kind: ProviderKind, model: &str, prompt: &Prompt, schema: &Value) -> Value {
-    match kind {
-        ProviderKind::Openai => openai::request(model, prompt, schema),
-        ProviderKind::Anthropic => anthropic::request(model, prompt, schema),
-        ProviderKind::Ollama => ollama::request(model, prompt, schema),
+/// One request of a conversation: the prompt, the verdict's schema, the tools
+/// offered, what was said since (provider-native messages) and whether the
+/// model must give its verdict now (its tool calls are spent).
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// The instructions and the data.
+    pub prompt: &'a Prompt,
+    /// The verdict's JSON Schema.
+    pub schema: &'a Value,
+    /// The tools the model may call.
+    pub tools: &'a [ToolDef],
+    /// The assistant's tool calls and their results so far, in the provider's shape.
+    pub history: &'a [Value],
+    /// No more tool calls: the verdict is due.
+    pub final_only: bool,
+}
+
+impl<'a> Exchange<'a> {
+    /// A first request without tools.
+    pub fn plain(prompt: &'a Prompt, schema: &'a Value) -> Self {
+        Exchange {
+            prompt,
+            schema,
+            tools: &[],
+            history: &[],
+            final_only: false,
+        }
     }
 }
 
-/// The answer in a successful response body of `kind`.
-pub fn answer(kind: ProviderKind, body: &Value) -> Result<Answer, ProviderError> {
+/// What a model answered: its verdict's text, or tool calls to run first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The verdict's text.
+    Verdict(Answer),
+    /// Tools to call; `assistant` is the model's message to keep in the history.
+    Calls {
+        /// The model's message, as the provider wants it back.
+        assistant: Value,
+        /// The calls, in order.
+        calls: Vec<ToolCall>,
+        /// Input tokens of this turn.
+        input_tokens: u64,
+        /// Output tokens of this turn.
+        output_tokens: u64,
+    },
+}
+
+/// The request body for `kind`.
+pub fn request(kind: ProviderKind, model: &str, exchange: &Exchange<'_>) -> Value {
     match kind {
-        ProviderKind::Openai => openai::answer(body),
-        ProviderKind::Anthropic => anthropic::answer(body),
-        ProviderKind::Ollama => ollama::answer(body),
+        ProviderKind::Openai => openai::request(model, exchange),
+        ProviderKind::Anthropic => anthropic::request(model, exchange),
+        ProviderKind::Ollama => ollama::request(model, exchange),
+    }
+}
+
+/// The reply in a successful response body of `kind`.
+pub fn reply(kind: ProviderKind, body: &Value) -> Result<Reply, ProviderError> {
+    match kind {
+        ProviderKind::Openai => openai::reply(body),
+        ProviderKind::Anthropic => anthropic::reply(body),
+        ProviderKind::Ollama => ollama::reply(body),
+    }
+}
+
+/// The messages that hand the tools' results back, for `kind`.
+pub fn tool_results(kind: ProviderKind, results: &[(ToolCall, String)]) -> Vec<Value> {
+    match kind {
+        ProviderKind::Openai => openai::tool_results(results),
+        ProviderKind::Anthropic => anthropic::tool_results(results),
+        ProviderKind::Ollama => ollama::tool_results(results),
     }
 }
 
@@ -183,12 +241,11 @@ pub fn answer(kind: ProviderKind, body: &Value) -> Result<Answer, ProviderError>
 pub async fn call(
     client: &reqwest::Client,
     config: &ProviderConfig,
-    prompt: &Prompt,
-    schema: &Value,
-) -> Result<Answer, ProviderError> {
+    exchange: &Exchange<'_>,
+) -> Result<Reply, ProviderError> {
     let base = config.base_url.trim_end_matches('/');
     let key = config.key();
-    let body = request(config.kind, &config.model, prompt, schema);
+    let body = request(config.kind, &config.model, exchange);
     let request = match config.kind {
         ProviderKind::Openai => openai::endpoint(client, base, key.as_deref()),
         ProviderKind::Anthropic => anthropic::endpoint(client, base, key.as_deref()),
@@ -222,7 +279,21 @@ pub async fn call(
     }
     let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ProviderError::Malformed(format!("the body is not JSON: {e}")))?;
-    answer(config.kind, &body)
+    reply(config.kind, &body)
+}
+
+/// Arguments given as a JSON text (OpenAI, tolerated elsewhere) or an object.
+fn arguments(value: &Value) -> Result<Value, String> {
+    match value {
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(format!("arguments are not a JSON object: {text}")),
+            Err(e) => Err(format!("arguments are not JSON ({e}): {text}")),
+        },
+        Value::Object(_) => Ok(value.clone()),
+        Value::Null => Ok(Value::Object(serde_json::Map::new())),
+        other => Err(format!("arguments are not a JSON object: {other}")),
+    }
 }
 
 fn classify(e: reqwest::Error, timeout_ms: u64) -> ProviderError {
@@ -280,6 +351,9 @@ mod tests {
                         Just("name".to_owned()),
                         Just("input".to_owned()),
                         Just("usage".to_owned()),
+                        Just("tool_calls".to_owned()),
+                        Just("function".to_owned()),
+                        Just("arguments".to_owned()),
                         "[a-z_]{1,8}",
                     ],
                     inner,
@@ -295,7 +369,7 @@ mod tests {
         #[test]
         fn reading_an_answer_never_panics(body in any_json()) {
             for kind in [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Ollama] {
-                let _ = answer(kind, &body);
+                let _ = reply(kind, &body);
             }
         }
     }

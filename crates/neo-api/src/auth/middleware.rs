@@ -73,6 +73,12 @@ impl Gate {
         Ok(key)
     }
 
+    /// Whether the request's key holds this gate's role (for a check inside a
+    /// route, such as an MCP tool that needs more than its route).
+    pub(crate) fn permits(&self, parts: &Parts) -> bool {
+        self.admit(parts).is_ok()
+    }
+
     /// Once keys are configured: the per-address limit, then the key, then the per-key limit.
     /// A keyless NEO serves only this machine, whose scripts may poll as fast as they like.
     fn admit(&self, parts: &Parts) -> Result<Option<Caller>, Turned> {

@@ -7,6 +7,7 @@ mod error;
 mod flags;
 mod id_secret;
 mod limits;
+pub mod mcp;
 mod openapi;
 mod rest;
 mod trading;
@@ -262,6 +263,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/flags/{name}/history", get(flags::history))
         .route("/v1/flags/{name}/compare", get(flags::compare))
         .route("/v1/slo", get(slo))
+        .route_service("/mcp", mcp::service(state.clone()))
         .route_layer(gate(Role::Read));
     let operator = Router::new()
         .route("/v1/risk/check", post(rest::risk_check))

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use neo_domain::contracts::{AuditEventV1, OrderIntentV1};
-use neo_domain::{Issue, MessageId, Price, Quantity, Timestamp};
+use neo_domain::contracts::{AuditEventV1, CandleV1, OrderIntentV1};
+use neo_domain::{InstrumentId, Issue, MessageId, Price, Quantity, Timestamp};
 use neo_engine::desk::AccountSummary;
 use neo_engine::risk::{Refusal, TradingStatus};
 use neo_store::Cursor;
@@ -46,6 +46,10 @@ pub trait Live: Send + Sync + 'static {
     fn bus_ready(&self) -> Result<(), String>;
     /// The trading state, since when, why and by whom.
     fn trading_status(&self) -> TradingStatus;
+    /// The instrument's newest `count` closed candles, oldest first (the feed's interval).
+    fn candles(&self, instrument: InstrumentId, count: usize) -> Vec<CandleV1>;
+    /// What the desk is using about the instrument: indicators, regime, quote, position.
+    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value;
 }
 
 /// A JSON body as `T`, or 422 naming the first field that does not fit (as a JSON pointer).
@@ -274,7 +278,12 @@ pub(super) async fn risk_check(
     require_json(&headers)?;
     let intent: OrderIntentV1 = json_body(&body, "the body is not an OrderIntentV1")?;
     let now = (state.clock)();
-    Ok(Json(match live(&state)?.risk_check(intent, now) {
+    Ok(Json(judge(live(&state)?, intent, now)))
+}
+
+/// Risk's verdict on `intent` against the live account: approved, or every reason not.
+pub(super) fn judge(live: &dyn Live, intent: OrderIntentV1, now: Timestamp) -> Value {
+    match live.risk_check(intent, now) {
         Ok(()) => json!({ "approved": true, "reasons": [] }),
         Err(refusal) => json!({
             "approved": false,
@@ -284,7 +293,7 @@ pub(super) async fn risk_check(
                 "message": r.to_string(),
             })).collect::<Vec<_>>(),
         }),
-    }))
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod candles;
 mod config;
 mod gates;
 mod regime;
+mod resample;
 mod rng;
 mod sim;
 
@@ -21,4 +22,5 @@ pub use candles::{CandleAggregator, CandleError, CandleStats, interval_nanos};
 pub use config::{InstrumentSpec, RegimeParams, RegimeSet, SimConfig};
 pub use gates::{Finding, FindingKind, GateConfig, QualityGate};
 pub use regime::Regime;
+pub use resample::{ResampleError, resample};
 pub use sim::{SimError, SimMarket};
