@@ -14,6 +14,7 @@ pub mod agent;
 pub mod budget;
 pub mod chain;
 pub mod config;
+pub mod context;
 pub mod ollama;
 pub mod orchestrator;
 pub mod prompt;

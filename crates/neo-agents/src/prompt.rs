@@ -9,9 +9,9 @@ use neo_domain::contracts::SignalEventV1;
 use serde_json::{Value, json};
 
 /// The template's version, recorded with every decision made from it.
-pub const PROMPT_VERSION: &str = "analyst-v1";
+pub const PROMPT_VERSION: &str = "analyst-v2";
 
-const TEMPLATE: &str = include_str!("../prompts/analyst-v1.md");
+const TEMPLATE: &str = include_str!("../prompts/analyst-v2.md");
 
 /// What is sent: the instructions and the data.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -322,8 +322,8 @@ async fn launch<B: Bus>(
     if let Some(autonomy) = autonomy {
         stage = stage.with_autonomy(autonomy);
     }
-    if let Some(orchestrator) = &orchestrator {
-        stage = stage.with_agents(crate::agents::DeskAgents::new(orchestrator.clone()));
+    if let Some((orchestrator, memory)) = orchestrator {
+        stage = stage.with_agents(crate::agents::DeskAgents::new(orchestrator, memory));
     }
     let stage_config = StageConfig {
         wait: Duration::from_millis(10),

@@ -248,9 +248,8 @@ impl Handler for DeskStage {
         metrics::histogram!(names::STAGE_DURATION, "stage" => "desk").record(secs);
         self.judge_step(&step, secs, cap, now);
         let mut out = effects(&step, Some(&signal), envelope.id, now, &self.channels);
-        if let (Some(agents), Some((_, consultation))) = (&self.agents, &advised) {
-            let rule = step.rule_output.as_ref();
-            agents.record(consultation, &signal, rule, envelope.id, now, &mut out);
+        if let (Some(agents), Some((_, consultation))) = (&mut self.agents, &advised) {
+            agents.record(consultation, &signal, &step, envelope.id, now, &mut out);
         }
         Ok(out)
     }
@@ -294,6 +293,9 @@ impl Handler for DeskStage {
                 .on_tick(tick)
                 .map_err(|e| HandlerError::Fatal(format!("desk on tick: {e}")))?;
             self.observe(&step, tick.ts_event);
+            if let Some(agents) = &mut self.agents {
+                agents.settle(&step.closed, tick.ts_event, &mut all);
+            }
             if !step.is_empty() {
                 let id = MessageId::derived(
                     IdKind::Other,

@@ -77,27 +77,28 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
     })
 }
 
-/// The agents `config` enables, the LLM's spend restored from the store.
+/// The orchestrator and the agents' memory, as restored.
+pub(crate) type Restored = (
+    std::sync::Arc<neo_agents::orchestrator::Orchestrator>,
+    neo_agents::context::AgentMemory,
+);
+
+/// The agents `config` enables, with the LLM's spend and the agents' memory
+/// restored from the store.
 pub(crate) async fn orchestrator(
     config: &neo_agents::config::AgentsConfig,
     store: &Store,
     toolbox: &crate::agents::McpToolbox,
     now: neo_domain::Timestamp,
-) -> Result<Option<std::sync::Arc<neo_agents::orchestrator::Orchestrator>>, crate::PipelineError> {
+) -> Result<Option<Restored>, crate::PipelineError> {
     use crate::PipelineError;
     if !config.llm_enabled() {
         return Ok(None);
     }
-    let ledger = match store
-        .get_state(StateKey::LlmBudget)
-        .await
-        .map_err(|e| PipelineError::Setup(format!("restore the LLM budget: {e}")))?
-    {
-        Some(record) => serde_json::from_value(record.body).map_err(|e| {
-            PipelineError::Setup(format!("the stored LLM budget cannot be read: {e}"))
-        })?,
-        None => neo_agents::budget::Ledger::default(),
-    };
+    let ledger: neo_agents::budget::Ledger =
+        stored(store, StateKey::LlmBudget, "the LLM budget").await?;
+    let memory: neo_agents::context::AgentMemory =
+        stored(store, StateKey::AgentMemory, "the agents' memory").await?;
     let toolbox: std::sync::Arc<dyn neo_agents::tools::Toolbox> =
         std::sync::Arc::new(toolbox.clone());
     let orchestrator = neo_agents::orchestrator::Orchestrator::new(config, ledger, Some(toolbox))
@@ -105,5 +106,24 @@ pub(crate) async fn orchestrator(
     if let Some(llm) = orchestrator.llm() {
         crate::agents::export_budget(llm, now);
     }
-    Ok(Some(std::sync::Arc::new(orchestrator)))
+    Ok(Some((std::sync::Arc::new(orchestrator), memory)))
+}
+
+/// The document stored under `key`, or its default when there is none; one
+/// this version cannot read stops the start (never guessed at).
+async fn stored<T: serde::de::DeserializeOwned + Default>(
+    store: &Store,
+    key: StateKey,
+    what: &str,
+) -> Result<T, crate::PipelineError> {
+    use crate::PipelineError;
+    match store
+        .get_state(key)
+        .await
+        .map_err(|e| PipelineError::Setup(format!("restore {what}: {e}")))?
+    {
+        Some(record) => serde_json::from_value(record.body)
+            .map_err(|e| PipelineError::Setup(format!("the stored {what} cannot be read: {e}"))),
+        None => Ok(T::default()),
+    }
 }

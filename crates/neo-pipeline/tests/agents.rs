@@ -146,7 +146,7 @@ async fn an_agreeing_llm_joins_the_decision_and_the_order_is_bracketed_and_told(
     );
     let consultation = llm(&story);
     assert_eq!(consultation["provider"], "primary", "{story}");
-    assert_eq!(consultation["prompt_version"], "analyst-v1");
+    assert_eq!(consultation["prompt_version"], "analyst-v2");
     assert_eq!(consultation["policy"], "llm_must_agree");
     // Two turns: the tool calls (500 + 20 tokens), then the verdict (1,000 + 100).
     assert_eq!(
@@ -340,7 +340,49 @@ async fn a_spent_budget_skips_the_llm_and_the_spend_survives_a_restart(url: &str
     rig.stop().await;
 }
 
+/// The data block of the `n`th request the model received.
+async fn prompt_data(server: &MockServer, n: usize) -> Value {
+    let asked = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&asked[n].body).unwrap();
+    let user = body["messages"][1]["content"].as_str().unwrap().to_owned();
+    serde_json::from_str(user.lines().nth(1).unwrap()).unwrap()
+}
+
+async fn the_llm_remembers_its_calls_and_how_they_turned_out_across_a_restart(url: &str) {
+    let primary = model(Duration::ZERO).await;
+    let tune = |c: &mut Config| with_llm(c, vec![provider("primary", &primary)]);
+    let rig = Box::pin(rig(url, tune)).await;
+    let (entry, _) = entry_that_trades(&rig).await;
+    let exit = decided_story(&rig, &common::alert("memory-exit", "close")).await;
+    assert_eq!(exit["decisions"][0]["recommendation"], "close", "{exit}");
+    rig.story_until(exit["signal"]["id"].as_str().unwrap(), |s| {
+        s["status"] == "filled"
+    })
+    .await;
+    let config = rig.config.clone();
+    let dir = rig.stop_keeping_data().await;
+    let rig = Box::pin(restart(dir, config)).await;
+    let asked_before = primary.received_requests().await.unwrap().len();
+    decided_story(&rig, &common::alert("memory-next", "buy")).await;
+    let data = prompt_data(&primary, asked_before).await;
+    let calls = data["market"]["your_recent_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let entry_call = calls
+        .iter()
+        .find(|c| c["signal_id"] == entry.as_str())
+        .unwrap_or_else(|| panic!("the entry's call was not remembered: {data}"));
+    assert!(
+        entry_call["turnout"]["won"].is_boolean(),
+        "settled: {entry_call}"
+    );
+    assert!(entry_call["side"].is_string(), "{entry_call}");
+    rig.stop().await;
+}
+
 neo_testkit::on_both_stores!(
+    the_llm_remembers_its_calls_and_how_they_turned_out_across_a_restart,
     an_agreeing_llm_joins_the_decision_and_the_order_is_bracketed_and_told,
     provider_one_down_means_provider_two_answers,
     both_down_leaves_the_rule_analyst_deciding_with_the_reason,

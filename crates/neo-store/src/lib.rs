@@ -118,6 +118,8 @@ pub enum StateKey {
     Flags,
     /// The LLM agents' API spend this UTC day and month.
     LlmBudget,
+    /// The LLM agent's recent calls per instrument and both agents' track records.
+    AgentMemory,
 }
 
 impl StateKey {
@@ -128,6 +130,7 @@ impl StateKey {
             StateKey::Gateway => "gateway",
             StateKey::Flags => "flags",
             StateKey::LlmBudget => "llm_budget",
+            StateKey::AgentMemory => "agent_memory",
         }
     }
 }

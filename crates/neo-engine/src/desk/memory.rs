@@ -226,6 +226,7 @@ impl Desk {
             return;
         };
         step.closed.push(ClosedTrip {
+            signal_id: Some(info.signal_id),
             flags: info.flags.clone(),
             won,
             r_multiple,

@@ -3,6 +3,7 @@
 //! decision latency), with sample sizes and significance tests, so a rollout
 //! is judged on evidence rather than on the rollout's own guard rules alone.
 
+use neo_domain::MessageId;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -12,6 +13,8 @@ use super::FlagName;
 /// A round trip that closed, with the flags on when its entry was taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClosedTrip {
+    /// The signal whose entry opened it (the agents' memory settles its calls by it).
+    pub signal_id: Option<MessageId>,
     /// Flags on for the entry's unit when it was taken.
     pub flags: Vec<FlagName>,
     /// It made money.
@@ -214,6 +217,7 @@ mod tests {
 
     fn trip(on: bool, won: bool, r: f64) -> ClosedTrip {
         ClosedTrip {
+            signal_id: None,
             flags: if on {
                 vec![FlagName::AtrBrackets]
             } else {

@@ -8,40 +8,44 @@
 //! budget's ledger committed with the decision.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use neo_agents::agent::{Consultation, LLM};
+use neo_agents::context::{AgentMemory, Turnout};
 use neo_agents::orchestrator::{Ask, Orchestrator};
-use neo_agents::tools::{ToolDef, ToolFailure, Toolbox};
 use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
-use neo_api::server::AppState;
-use neo_api::server::mcp::tools;
 use neo_domain::contracts::{AgentOutputV1, AuditEventV1, SignalEventV1};
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
-use neo_engine::analyst::policy::{Missing, Weights};
-use neo_engine::desk::{Advice, Desk};
-use neo_engine::flags::{FlagName, signal_unit};
+use neo_engine::analyst::policy::Missing;
+use neo_engine::desk::{Advice, Desk, Step};
+use neo_engine::flags::{ClosedTrip, FlagName, signal_unit};
 use neo_stage::Effects;
 use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
 use crate::desk_stage::lock;
 
-/// The orchestrator and the answers it collected for the batch in hand.
+mod toolbox;
+
+pub use toolbox::McpToolbox;
+
+/// The orchestrator, the answers it collected for the batch in hand, and the
+/// agents' memory (recent calls and track records).
 pub struct DeskAgents {
     orchestrator: Arc<Orchestrator>,
     answers: HashMap<MessageId, Consultation>,
+    memory: AgentMemory,
 }
 
 impl DeskAgents {
-    /// Agents run by `orchestrator`.
-    pub fn new(orchestrator: Arc<Orchestrator>) -> Self {
+    /// Agents run by `orchestrator`, remembering from `memory` (restored).
+    pub fn new(orchestrator: Arc<Orchestrator>, memory: AgentMemory) -> Self {
         DeskAgents {
             orchestrator,
             answers: HashMap::new(),
+            memory,
         }
     }
 
@@ -69,7 +73,11 @@ impl DeskAgents {
             let signal = signal.payload;
             let unit = signal_unit(signal.strategy.as_deref(), signal.instrument);
             let on = |flag| flags.is_none_or(|book| book.is_on(flag, &unit));
-            let market = lock(desk).briefing(signal.instrument, now);
+            let mut market = lock(desk).briefing(signal.instrument, now);
+            let recent = self.memory.recent_calls(signal.instrument);
+            if let (Value::Object(map), false) = (&mut market, recent.is_empty()) {
+                map.insert("your_recent_calls".to_owned(), json!(recent));
+            }
             ids.push(envelope.id);
             asks.push(Ask {
                 llm_on: on(FlagName::AgentGpt),
@@ -96,21 +104,22 @@ impl DeskAgents {
         let advice = Advice {
             policy: self.orchestrator.policy(),
             llm: consultation.answer.clone(),
-            weights: Weights::default(),
+            weights: self.memory.weights(),
         };
         Some((advice, consultation))
     }
 
-    /// The consultation's story row, message, ledger and metrics, added to `effects`.
+    /// The consultation's story row, message, ledger, memory and metrics, added to `effects`.
     pub fn record(
-        &self,
+        &mut self,
         consultation: &Consultation,
         signal: &SignalEventV1,
-        rule: Option<&AgentOutputV1>,
+        step: &Step,
         cause: MessageId,
         now: Timestamp,
         effects: &mut Effects,
     ) {
+        let rule = step.rule_output.as_ref();
         let key = MessageId::derived(IdKind::Decision, &format!("{LLM}:{}", signal.id));
         let mut details = serde_json::to_value(consultation).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut details {
@@ -128,7 +137,13 @@ impl DeskAgents {
         }
         if let Ok(output) = &consultation.answer {
             publish(output, cause, now, effects);
+            if let (Some(rule), Some(decision)) = (rule, &step.decision) {
+                let side = step.intents.iter().find(|i| !i.reduce_only).map(|i| i.side);
+                self.memory.remember(output, rule, decision, side);
+                effects.ops.push(self.memory_op(now));
+            }
         }
+        self.settle(&step.closed, now, effects);
         let spent = consultation.input_tokens + consultation.output_tokens > 0
             || consultation.cost_micro_usd > 0;
         if let Some(llm) = self.orchestrator.llm().filter(|_| spent) {
@@ -143,6 +158,31 @@ impl DeskAgents {
             }
         }
         self.export(consultation, now);
+    }
+
+    /// Settles the LLM's calls whose round trips closed, scoring both agents.
+    pub fn settle(&mut self, closed: &[ClosedTrip], now: Timestamp, effects: &mut Effects) {
+        let mut changed = false;
+        for trip in closed {
+            if let Some(signal_id) = trip.signal_id {
+                let turnout = Turnout {
+                    won: trip.won,
+                    r_multiple: trip.r_multiple,
+                };
+                changed |= self.memory.settle(signal_id, turnout);
+            }
+        }
+        if changed {
+            effects.ops.push(self.memory_op(now));
+        }
+    }
+
+    fn memory_op(&self, now: Timestamp) -> Op {
+        Op::PutState(StateRecord {
+            key: StateKey::AgentMemory,
+            body: serde_json::to_value(&self.memory).unwrap_or(Value::Null),
+            ts_event: now,
+        })
     }
 
     fn export(&self, c: &Consultation, now: Timestamp) {
@@ -213,62 +253,5 @@ fn publish(output: &AgentOutputV1, cause: MessageId, now: Timestamp, effects: &m
     {
         Ok(e) => effects.outbox.push(e),
         Err(e) => tracing::error!(error = %e, "the LLM's output could not be encoded"),
-    }
-}
-
-/// NEO's MCP tools as the LLM agent's toolbox, only those marked for agents
-/// (reads: quotes, candles, indicators, the portfolio, positions, flags). The
-/// server's state is handed over once it is built.
-#[derive(Clone, Default)]
-pub struct McpToolbox {
-    state: Arc<OnceLock<AppState>>,
-}
-
-impl std::fmt::Debug for McpToolbox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpToolbox")
-            .field("ready", &self.state.get().is_some())
-            .finish()
-    }
-}
-
-impl McpToolbox {
-    /// Serves the tools over `state` from now on.
-    pub fn serve(&self, state: AppState) {
-        let _ = self.state.set(state);
-    }
-}
-
-impl Toolbox for McpToolbox {
-    fn list(&self) -> Vec<ToolDef> {
-        tools::catalog()
-            .into_iter()
-            .filter(|t| t.for_agents)
-            .map(|t| ToolDef {
-                name: t.name.to_owned(),
-                description: t.description.to_owned(),
-                parameters: t.input_schema,
-            })
-            .collect()
-    }
-
-    fn call<'a>(
-        &'a self,
-        name: &'a str,
-        arguments: Value,
-    ) -> BoxFuture<'a, Result<Value, ToolFailure>> {
-        Box::pin(async move {
-            let Some(state) = self.state.get() else {
-                return Err(ToolFailure("NEO's tools are not ready yet".to_owned()));
-            };
-            if !tools::find(name).is_some_and(|t| t.for_agents) {
-                return Err(ToolFailure(format!(
-                    "no tool named {name:?} is available to you"
-                )));
-            }
-            tools::call(state, name, arguments)
-                .await
-                .map_err(|e| ToolFailure(e.to_string()))
-        })
     }
 }
