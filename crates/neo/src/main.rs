@@ -1,5 +1,6 @@
 //! The `neo` command line.
 
+mod agents_cmd;
 mod api_client;
 mod backtest_cmd;
 mod backtest_report;
@@ -65,6 +66,11 @@ enum Command {
     },
     /// Service level objectives of a running NEO: target, live value, error budget, burn rate.
     Slo(flags_cmd::Target),
+    /// LLM agents: `test` runs them on one signal (nothing placed), `budget` shows the API spend.
+    Agents {
+        #[command(subcommand)]
+        command: agents_cmd::AgentsCommand,
+    },
     /// NEO's MCP tools over stdio, for desktop MCP clients: bridges to a running NEO's `/mcp`.
     Mcp(api_client::ApiTarget),
     /// API keys for the REST API: `neo keys new --name N --role read|admin` makes one.
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
         Command::Flags { command } => flags_cmd::run(command),
         Command::Slo(target) => slo_cmd::run(&target),
         Command::Mcp(target) => mcp_cmd::run(&target),
+        Command::Agents { command } => agents_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),
         Command::Bench {

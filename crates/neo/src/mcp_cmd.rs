@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::future::BoxFuture;
+use neo_agents::tools::{ToolDef, ToolFailure, Toolbox};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -140,6 +142,91 @@ fn reply_error(id: Option<Value>, message: &str) -> Vec<Value> {
 
 fn error(id: Option<Value>, code: i64, message: &str) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}
+
+/// A running NEO's `/mcp` tools as an agent's toolbox (for `neo agents test`):
+/// the tools marked for agents, called over HTTP.
+#[derive(Debug)]
+pub(crate) struct RemoteTools {
+    client: reqwest::Client,
+    url: String,
+    key: Option<String>,
+}
+
+impl RemoteTools {
+    /// Tools at `base`'s `/mcp`, called with `key`.
+    pub(crate) fn new(base: &str, key: Option<String>) -> anyhow::Result<Self> {
+        Ok(RemoteTools {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            url: format!("{}/mcp", base.trim_end_matches('/')),
+            key,
+        })
+    }
+
+    async fn call_remote(&self, name: &str, arguments: Value) -> Result<Value, ToolFailure> {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                           "params": { "name": name, "arguments": arguments } });
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .json(&body);
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        let fail = |why: String| ToolFailure(why);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| fail(format!("NEO at {} is unreachable: {e}", self.url)))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| fail(format!("NEO's answer broke off: {e}")))?;
+        let answer = serde_json::from_str::<Value>(&text)
+            .ok()
+            .or_else(|| events(&text).into_iter().next())
+            .ok_or_else(|| fail(format!("not a JSON-RPC answer: {text}")))?;
+        if let Some(message) = answer["error"]["message"].as_str() {
+            return Err(fail(message.to_owned()));
+        }
+        let result = &answer["result"];
+        let content = result["structuredContent"].clone();
+        if result["isError"] == true {
+            return Err(fail(
+                content["error"]
+                    .as_str()
+                    .unwrap_or("the tool failed")
+                    .to_owned(),
+            ));
+        }
+        Ok(content)
+    }
+}
+
+impl Toolbox for RemoteTools {
+    fn list(&self) -> Vec<ToolDef> {
+        neo_api::server::mcp::tools::catalog()
+            .into_iter()
+            .filter(|t| t.for_agents)
+            .map(|t| ToolDef {
+                name: t.name.to_owned(),
+                description: t.description.to_owned(),
+                parameters: t.input_schema,
+            })
+            .collect()
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: Value,
+    ) -> BoxFuture<'a, Result<Value, ToolFailure>> {
+        Box::pin(self.call_remote(name, arguments))
+    }
 }
 
 #[cfg(test)]
