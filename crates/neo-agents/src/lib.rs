@@ -5,7 +5,9 @@
 //! Anthropic, Ollama) asked in order with fallback, `Retry-After` honoured and
 //! a circuit breaker each ([`chain::Chain`]); and the API budget's exact
 //! ledger ([`budget::Ledger`]); and a local model's lifecycle on Ollama
-//! ([`ollama::Ollama`]). An LLM only proposes: nothing
+//! ([`ollama::Ollama`]). A provider may also be asked to stream
+//! (`stream = true`: its API's server-sent events or NDJSON), read whole into
+//! the same reply an unstreamed answer gives. An LLM only proposes: nothing
 //! here places or sizes anything.
 //!
 //! [`LlmVerdictV1`]: neo_domain::contracts::LlmVerdictV1

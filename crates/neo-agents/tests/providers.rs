@@ -56,6 +56,7 @@ fn provider(name: &str, kind: ProviderKind, base: &str) -> ProviderConfig {
         timeout_ms: 500,
         price_in_per_m: 2.5,
         price_out_per_m: 10.0,
+        stream: false,
     }
 }
 

@@ -125,6 +125,7 @@ fn provider(kind: ProviderKind, base: String) -> ProviderConfig {
         timeout_ms: 2_000,
         price_in_per_m: 1.0,
         price_out_per_m: 1.0,
+        stream: false,
     }
 }
 

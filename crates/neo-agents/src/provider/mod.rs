@@ -1,10 +1,13 @@
 //! LLM providers: each kind's documented request and answer shapes (pure, so
 //! they are tested without a network) and one HTTP call with a timeout whose
-//! failures are typed for the fallback chain.
+//! failures are typed for the fallback chain. A provider configured with
+//! `stream = true` is asked for its API's stream, which is read whole (within
+//! the timeout and 1 MiB) into the body the unstreamed answer would have had.
 
 mod anthropic;
 mod ollama;
 mod openai;
+mod stream;
 
 use std::time::Duration;
 
@@ -56,6 +59,9 @@ pub struct ProviderConfig {
     /// USD per million output tokens.
     #[serde(default)]
     pub price_out_per_m: f64,
+    /// Ask for a streamed answer (SSE for OpenAI and Anthropic, NDJSON for Ollama).
+    #[serde(default)]
+    pub stream: bool,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -245,7 +251,10 @@ pub async fn call(
 ) -> Result<Reply, ProviderError> {
     let base = config.base_url.trim_end_matches('/');
     let key = config.key();
-    let body = request(config.kind, &config.model, exchange);
+    let mut body = request(config.kind, &config.model, exchange);
+    if config.stream {
+        stream::ask_for_stream(config.kind, &mut body);
+    }
     let request = match config.kind {
         ProviderKind::Openai => openai::endpoint(client, base, key.as_deref()),
         ProviderKind::Anthropic => anthropic::endpoint(client, base, key.as_deref()),
@@ -257,19 +266,34 @@ pub async fn call(
         .send()
         .await;
     let response = sent.map_err(|e| classify(e, config.timeout_ms))?;
+    answer(config, response).await
+}
+
+/// The reply in a provider's `response`, or why there is none.
+async fn answer(
+    config: &ProviderConfig,
+    response: reqwest::Response,
+) -> Result<Reply, ProviderError> {
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Err(ProviderError::RateLimited {
             retry_after: retry_after(response.headers()),
         });
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| classify(e, config.timeout_ms))?;
+    // A server that ignores `stream` answers one JSON body: it is read as such.
+    let streamed = config.stream && !is_json(response.headers());
+    let read = if config.stream {
+        read_capped(response, config.timeout_ms).await
+    } else {
+        let bytes = response.bytes().await;
+        bytes
+            .map(Vec::from)
+            .map_err(|e| classify(e, config.timeout_ms))
+    };
     if status.is_server_error() {
         return Err(ProviderError::Server(status.as_u16()));
     }
+    let bytes = read?;
     if !status.is_success() {
         let message = String::from_utf8_lossy(&bytes).chars().take(300).collect();
         return Err(ProviderError::Refused {
@@ -277,9 +301,47 @@ pub async fn call(
             message,
         });
     }
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ProviderError::Malformed(format!("the body is not JSON: {e}")))?;
+    let body: Value = if streamed {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| ProviderError::Malformed(format!("the stream is not UTF-8: {e}")))?;
+        stream::body(config.kind, text)?
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ProviderError::Malformed(format!("the body is not JSON: {e}")))?
+    };
     reply(config.kind, &body)
+}
+
+/// Whether the response says its body is one JSON document.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+}
+
+/// A streamed body, read piece by piece and refused past [`stream::MAX_BYTES`].
+async fn read_capped(
+    mut response: reqwest::Response,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, ProviderError> {
+    let mut bytes = Vec::new();
+    loop {
+        let piece = response.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                ProviderError::Timeout(timeout_ms)
+            } else {
+                ProviderError::Malformed(format!("the stream broke off: {e}"))
+            }
+        })?;
+        let Some(piece) = piece else {
+            return Ok(bytes);
+        };
+        if bytes.len().saturating_add(piece.len()) > stream::MAX_BYTES {
+            return Err(stream::too_big());
+        }
+        bytes.extend_from_slice(&piece);
+    }
 }
 
 /// Arguments given as a JSON text (OpenAI, tolerated elsewhere) or an object.
