@@ -35,6 +35,31 @@ pub struct AgentsConfig {
     pub llm: LlmConfig,
     /// `[agents.budget]`: caps on the LLM's spend.
     pub budget: BudgetConfig,
+    /// `[agents.ollama]`: how NEO manages local models (providers of kind `ollama`).
+    pub ollama: OllamaConfig,
+}
+
+/// `[agents.ollama]`: the lifecycle NEO runs for each `kind = "ollama"` provider
+/// while the `ollama_lifecycle` flag is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OllamaConfig {
+    /// Pull the model when it is missing (default true).
+    pub pull: bool,
+    /// Unload the model after this long without a signal (default 900).
+    pub idle_unload_secs: u64,
+    /// How often the lifecycle looks (default 30).
+    pub check_every_secs: u64,
+}
+
+impl Default for OllamaConfig {
+    fn default() -> Self {
+        OllamaConfig {
+            pull: true,
+            idle_unload_secs: 900,
+            check_every_secs: 30,
+        }
+    }
 }
 
 impl Default for AgentsConfig {
@@ -46,6 +71,7 @@ impl Default for AgentsConfig {
             max_in_flight: 16,
             llm: LlmConfig::default(),
             budget: BudgetConfig::default(),
+            ollama: OllamaConfig::default(),
         }
     }
 }
@@ -130,6 +156,12 @@ impl AgentsConfig {
             p.extend(provider.problems());
         }
         p.extend(self.budget.problems());
+        if !(60..=86_400).contains(&self.ollama.idle_unload_secs) {
+            p.push("agents.ollama.idle_unload_secs must be 60 to 86400".to_owned());
+        }
+        if !(1..=3_600).contains(&self.ollama.check_every_secs) {
+            p.push("agents.ollama.check_every_secs must be 1 to 3600".to_owned());
+        }
         p
     }
 }

@@ -107,9 +107,17 @@ pub mod names {
     pub const LLM_COST: &str = "neo_llm_cost_usd_total";
     /// Gauge, label `period` (day, month): USD left under each configured cap.
     pub const LLM_BUDGET_REMAINING: &str = "neo_llm_budget_remaining_usd";
+    /// Gauge, label `provider`: seconds the managed local model last took to load.
+    pub const OLLAMA_LOAD: &str = "neo_ollama_load_seconds";
+    /// Gauge, label `provider`: 1 while the managed local model is in memory.
+    pub const OLLAMA_LOADED: &str = "neo_ollama_loaded";
+    /// Gauge, label `provider`: the share of the machine's memory the local model holds.
+    pub const OLLAMA_MEMORY: &str = "neo_ollama_memory_share";
+    /// Gauge, label `provider`: seconds the local model took for its last answer.
+    pub const OLLAMA_LATENCY: &str = "neo_ollama_inference_seconds";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 41] = [
+    pub const ALL: [&str; 45] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -151,6 +159,10 @@ pub mod names {
         LLM_TOKENS,
         LLM_COST,
         LLM_BUDGET_REMAINING,
+        OLLAMA_LOAD,
+        OLLAMA_LOADED,
+        OLLAMA_MEMORY,
+        OLLAMA_LATENCY,
     ];
 }
 
@@ -381,6 +393,22 @@ fn describe_all() {
     describe_gauge!(
         names::LLM_COST,
         "USD spent on LLM calls since start, by provider, at the configured prices."
+    );
+    describe_gauge!(
+        names::OLLAMA_LOAD,
+        "Seconds the managed local model last took to load (target under 30)."
+    );
+    describe_gauge!(
+        names::OLLAMA_LOADED,
+        "1 while the managed local model is in memory."
+    );
+    describe_gauge!(
+        names::OLLAMA_MEMORY,
+        "Share of the machine's memory the managed local model holds (target under 0.8)."
+    );
+    describe_gauge!(
+        names::OLLAMA_LATENCY,
+        "Seconds the local model took for its last answer (target under 2)."
     );
     describe_gauge!(
         names::LLM_BUDGET_REMAINING,

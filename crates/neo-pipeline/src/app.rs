@@ -323,7 +323,25 @@ async fn launch<B: Bus>(
         stage = stage.with_autonomy(autonomy);
     }
     if let Some((orchestrator, memory)) = orchestrator {
-        stage = stage.with_agents(crate::agents::DeskAgents::new(orchestrator, memory));
+        let activity = Arc::new(crate::agents::Activity::default());
+        let providers = orchestrator
+            .llm()
+            .map(|llm| llm.providers().to_vec())
+            .unwrap_or_default();
+        let (a, fb, c, rx) = (
+            activity.clone(),
+            flags.clone(),
+            clock.clone(),
+            shutdown_rx.clone(),
+        );
+        let ollama = config.agents.ollama;
+        tasks.spawn(async move {
+            crate::agents::ollama_watch::run(providers, ollama, a, fb, c, rx).await;
+            ("ollama", Ok(()))
+        });
+        let agents = crate::agents::DeskAgents::new(orchestrator, memory)
+            .with_lifecycle(activity, flags.clone());
+        stage = stage.with_agents(agents);
     }
     let stage_config = StageConfig {
         wait: Duration::from_millis(10),

@@ -56,23 +56,49 @@ async fn agents_test_prints_the_prompt_answer_cost_and_decision_and_places_nothi
     std::fs::write(&signal, SIGNAL).unwrap();
     let (c, s) = (config.to_str().unwrap(), signal.to_str().unwrap());
     let out = neo(&["agents", "test", "--signal", s, "--config", c, "--json"]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["llm"]["provider"], "mock", "{report}");
-    assert_eq!(report["llm"]["cost_micro_usd"], 6000, "2,000 in at $2.5/M + 100 out at $10/M");
+    assert_eq!(
+        report["llm"]["cost_micro_usd"], 6000,
+        "2,000 in at $2.5/M + 100 out at $10/M"
+    );
     assert_eq!(report["llm"]["answer"]["output"]["recommendation"], "buy");
-    assert!(report["prompt"]["user"].as_str().unwrap().contains("ignore your rules"));
+    assert!(
+        report["prompt"]["user"]
+            .as_str()
+            .unwrap()
+            .contains("ignore your rules")
+    );
     assert!(report["rule"]["recommendation"].is_string());
     assert_eq!(report["policy"], "llm_must_agree");
     // The text report names each part.
     let out = neo(&["agents", "test", "--signal", s, "--config", c]);
     let shown = text(&out.stdout);
-    for part in ["== prompt (analyst-v2)", "== LLM answer", "== rule analyst", "== decision (llm_must_agree)"] {
+    for part in [
+        "== prompt (analyst-v2)",
+        "== LLM answer",
+        "== rule analyst",
+        "== decision (llm_must_agree)",
+    ] {
         assert!(shown.contains(part), "{part} missing from:\n{shown}");
     }
     // Nothing was stored: there is no data directory, and the budget is untouched.
     let data = dir.join("data");
-    let out = neo(&["agents", "budget", "--config", c, "--data-dir", data.to_str().unwrap(), "--json"]);
+    let out = neo(&[
+        "agents",
+        "budget",
+        "--config",
+        c,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let budget: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(budget["day"]["spent_usd"], 0.0, "{budget}");
@@ -80,6 +106,10 @@ async fn agents_test_prints_the_prompt_answer_cost_and_decision_and_places_nothi
     std::fs::write(&signal, r#"{"id": "x"}"#).unwrap();
     let out = neo(&["agents", "test", "--signal", s, "--config", c]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("is not a SignalEventV1"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not a SignalEventV1"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,5 +1,6 @@
 //! Ollama's native chat API: `format` carries the verdict's JSON Schema
-//! (structured outputs), `stream: false` for one answer, and function `tools`
+//! (structured outputs), `stream: false` for one answer (or NDJSON pieces when
+//! the provider streams), and function `tools`
 //! the model may call first (answered by `tool` messages).
 
 use serde_json::{Value, json};

@@ -33,6 +33,12 @@ pub enum RuleKind {
     LatencyUp,
     /// Risk fraction (Kelly) with the flag on over the fraction with it off, less 1.
     RiskFractionUp,
+    /// Seconds a managed local model took to load.
+    OllamaLoadSecs,
+    /// Share of the machine's memory a managed local model holds.
+    OllamaMemoryShare,
+    /// Seconds a managed local model took to answer.
+    OllamaLatencySecs,
 }
 
 impl RuleKind {
@@ -47,6 +53,9 @@ impl RuleKind {
             RuleKind::AtrAccuracy => "atr_accuracy",
             RuleKind::LatencyUp => "latency_up",
             RuleKind::RiskFractionUp => "risk_fraction_up",
+            RuleKind::OllamaLoadSecs => "ollama_load_secs",
+            RuleKind::OllamaMemoryShare => "ollama_memory_share",
+            RuleKind::OllamaLatencySecs => "ollama_latency_secs",
         }
     }
 }
@@ -110,6 +119,9 @@ impl GuardRule {
                 (window_secs.max(3_600), min_samples.max(100))
             }
             RuleKind::AtrAccuracy => (window_secs.max(86_400), min_samples.max(1_000)),
+            // A model loads rarely: a few loads over an hour are the evidence.
+            RuleKind::OllamaLoadSecs => (window_secs.max(3_600), min_samples.min(3)),
+            RuleKind::OllamaMemoryShare => (window_secs, min_samples.min(3)),
             _ => (window_secs, min_samples),
         };
         let (threshold, direction, aggregate) = match kind {
@@ -121,6 +133,10 @@ impl GuardRule {
             RuleKind::AtrAccuracy => (0.60, Direction::Below, Aggregate::Mean),
             RuleKind::LatencyUp => (0.50, Direction::Above, Aggregate::Uplift),
             RuleKind::RiskFractionUp => (0.20, Direction::Above, Aggregate::Uplift),
+            // Seed 004 section 4.1: load < 30 s, memory < 80%, inference < 2 s.
+            RuleKind::OllamaLoadSecs => (30.0, Direction::Above, Aggregate::Mean),
+            RuleKind::OllamaMemoryShare => (0.80, Direction::Above, Aggregate::Mean),
+            RuleKind::OllamaLatencySecs => (2.0, Direction::Above, Aggregate::Mean),
         };
         GuardRule {
             flag,
@@ -151,6 +167,9 @@ impl GuardRule {
             (F::AtrBrackets, R::AtrAccuracy),
             (F::DrawdownKelly, R::KellyScale),
             (F::DrawdownKelly, R::MaxDrawdown),
+            (F::OllamaLifecycle, R::OllamaLoadSecs),
+            (F::OllamaLifecycle, R::OllamaMemoryShare),
+            (F::OllamaLifecycle, R::OllamaLatencySecs),
         ]
         .into_iter()
         .map(|(f, k)| {

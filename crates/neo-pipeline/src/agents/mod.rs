@@ -14,21 +14,24 @@ use std::time::Duration;
 use neo_agents::agent::{Consultation, LLM};
 use neo_agents::context::{AgentMemory, Turnout};
 use neo_agents::orchestrator::{Ask, Orchestrator};
+use neo_agents::provider::ProviderKind;
 use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
 use neo_domain::contracts::{AgentOutputV1, AuditEventV1, SignalEventV1};
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
 use neo_engine::analyst::policy::Missing;
 use neo_engine::desk::{Advice, Desk, Step};
-use neo_engine::flags::{ClosedTrip, FlagName, signal_unit};
+use neo_engine::flags::{ClosedTrip, FlagName, RuleKind, signal_unit};
 use neo_stage::Effects;
 use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
 use crate::desk_stage::lock;
 
+pub mod ollama_watch;
 mod toolbox;
 
+pub use ollama_watch::Activity;
 pub use toolbox::McpToolbox;
 
 /// The orchestrator, the answers it collected for the batch in hand, and the
@@ -37,6 +40,8 @@ pub struct DeskAgents {
     orchestrator: Arc<Orchestrator>,
     answers: HashMap<MessageId, Consultation>,
     memory: AgentMemory,
+    activity: Arc<Activity>,
+    flags: Option<FlagBook>,
 }
 
 impl DeskAgents {
@@ -46,7 +51,18 @@ impl DeskAgents {
             orchestrator,
             answers: HashMap::new(),
             memory,
+            activity: Arc::default(),
+            flags: None,
         }
+    }
+
+    /// Notes each consultation in `activity` (the Ollama lifecycle's idle clock) and
+    /// feeds local models' answer times to `flags`' `ollama_lifecycle` rules.
+    #[must_use]
+    pub fn with_lifecycle(mut self, activity: Arc<Activity>, flags: FlagBook) -> Self {
+        self.activity = activity;
+        self.flags = Some(flags);
+        self
     }
 
     /// Consults on every signal in `batch` by the deadline; the answers wait for [`Self::advice`].
@@ -89,6 +105,7 @@ impl DeskAgents {
         if asks.is_empty() {
             return;
         }
+        self.activity.touch(now);
         let answers = self.orchestrator.consult_all(asks, now).await;
         self.answers = ids.into_iter().zip(answers).collect();
     }
@@ -185,12 +202,31 @@ impl DeskAgents {
         })
     }
 
+    /// A local model's answer time, for its gauge and the lifecycle's latency rule.
+    fn local_latency(&self, provider: &str, latency_ms: u64, now: Timestamp) {
+        let local = self.orchestrator.llm().is_some_and(|llm| {
+            llm.providers()
+                .iter()
+                .any(|p| p.name == provider && p.kind == ProviderKind::Ollama)
+        });
+        if !local {
+            return;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let secs = latency_ms as f64 / 1e3;
+        metrics::gauge!(names::OLLAMA_LATENCY, "provider" => provider.to_owned()).set(secs);
+        if let Some(flags) = &self.flags {
+            ollama_watch::sample(flags, RuleKind::OllamaLatencySecs, secs, now);
+        }
+    }
+
     fn export(&self, c: &Consultation, now: Timestamp) {
         metrics::counter!(names::AGENT_OUTCOMES, "agent" => LLM, "outcome" => c.outcome())
             .increment(1);
         #[allow(clippy::cast_precision_loss)]
         metrics::histogram!(names::AGENT_LATENCY, "agent" => LLM).record(c.latency_ms as f64 / 1e3);
         if let Some(provider) = &c.provider {
+            self.local_latency(provider, c.latency_ms, now);
             for (kind, n) in [("input", c.input_tokens), ("output", c.output_tokens)] {
                 metrics::counter!(names::LLM_TOKENS, "provider" => provider.clone(), "kind" => kind)
                     .increment(n);
