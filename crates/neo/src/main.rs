@@ -4,6 +4,7 @@ mod agents_cmd;
 mod api_client;
 mod backtest_cmd;
 mod backtest_report;
+mod bench_agents;
 mod bench_pipeline;
 mod data_check;
 mod data_cmd;
@@ -112,6 +113,9 @@ enum BenchWhat {
     /// Post alerts at fixed rates to an in-process `neo run` with a mock Slack; report
     /// accept and webhook-to-Slack latency and loss.
     Pipeline(bench_pipeline::PipelineArgs),
+    /// Time what the agents' orchestrator adds per signal beside the provider's own
+    /// time, against an instant OpenAI-compatible mock.
+    Agents(bench_agents::AgentsArgs),
 }
 
 fn main() -> ExitCode {
@@ -135,6 +139,10 @@ fn main() -> ExitCode {
             what: Some(BenchWhat::Pipeline(args)),
             ..
         } => bench_pipeline::run(args),
+        Command::Bench {
+            what: Some(BenchWhat::Agents(args)),
+            ..
+        } => bench_agents::run(&args),
         Command::Bench {
             what: None,
             json,
