@@ -179,6 +179,23 @@ pub struct FlagRolledBack {
     pub ts: Timestamp,
 }
 
+/// The LLM API spend passed 80% of a cap, or reached it (once per period and stage).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmBudgetNotice {
+    /// `day` or `month` (UTC).
+    pub period: &'static str,
+    /// Which day or month (its number), so each period warns once.
+    pub period_number: i64,
+    /// The cap reached: the LLM is skipped until the period ends.
+    pub exhausted: bool,
+    /// Share of the cap spent.
+    pub used: f64,
+    /// The cap in USD.
+    pub cap_usd: f64,
+    /// When NEO noticed.
+    pub ts: Timestamp,
+}
+
 /// Anything NEO tells people about; render it once per enabled channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -194,6 +211,8 @@ pub enum Event {
     ApiKeyExpiring(ApiKeyExpiring),
     /// See [`FlagRolledBack`].
     FlagRolledBack(FlagRolledBack),
+    /// See [`LlmBudgetNotice`].
+    LlmBudget(LlmBudgetNotice),
 }
 
 /// The id of the notification of `kind` caused by `cause_id` on `channel`.
@@ -214,6 +233,7 @@ impl Event {
             Event::TradingStateChanged(_) => NotificationKind::TradingStateChanged,
             Event::ApiKeyExpiring(_) => NotificationKind::ApiKeyExpiring,
             Event::FlagRolledBack(_) => NotificationKind::FlagRolledBack,
+            Event::LlmBudget(_) => NotificationKind::LlmBudget,
         }
     }
 
@@ -234,6 +254,12 @@ impl Event {
                 if e.expired { "expired" } else { "expiring" }
             ),
             Event::FlagRolledBack(e) => format!("flag:{}:{}", e.flag, e.ts.as_nanos()),
+            Event::LlmBudget(e) => format!(
+                "llm_budget:{}:{}:{}",
+                e.period,
+                e.period_number,
+                if e.exhausted { "exhausted" } else { "warn" }
+            ),
         }
     }
 
@@ -246,6 +272,7 @@ impl Event {
             Event::TradingStateChanged(e) => (e.signal_id, None, e.ts),
             Event::ApiKeyExpiring(e) => (None, None, e.ts),
             Event::FlagRolledBack(e) => (None, None, e.ts),
+            Event::LlmBudget(e) => (None, None, e.ts),
         };
         let source_id = source_id
             .filter(|s| !s.trim().is_empty())
@@ -257,6 +284,7 @@ impl Event {
             Event::TradingStateChanged(e) => state_changed(e),
             Event::ApiKeyExpiring(e) => key_expiring(e),
             Event::FlagRolledBack(e) => flag_rolled_back(e),
+            Event::LlmBudget(e) => llm_budget(e),
         };
         let kind = self.kind();
         NotificationV1 {
@@ -274,6 +302,28 @@ impl Event {
     /// One notification per channel, in the order given.
     pub fn render_all(&self, channels: &[Channel]) -> Vec<NotificationV1> {
         channels.iter().map(|&c| self.render(c)).collect()
+    }
+}
+
+fn llm_budget(e: &LlmBudgetNotice) -> (String, String) {
+    if e.exhausted {
+        (
+            format!("LLM budget for the {} reached", e.period),
+            format!(
+                "The LLM spend reached this {}'s cap of ${:.2}: the LLM agent is skipped                  (budget_exhausted) and the rule analyst decides alone until the {} ends.",
+                e.period, e.cap_usd, e.period
+            ),
+        )
+    } else {
+        (
+            format!("LLM budget for the {} at {:.0}%", e.period, e.used * 100.0),
+            format!(
+                "The LLM spend is at {:.0}% of this {}'s cap of ${:.2}; at the cap the LLM                  agent is skipped. `neo agents budget` shows the spend per provider.",
+                e.used * 100.0,
+                e.period,
+                e.cap_usd
+            ),
+        )
     }
 }
 

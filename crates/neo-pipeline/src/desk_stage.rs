@@ -249,7 +249,8 @@ impl Handler for DeskStage {
         self.judge_step(&step, secs, cap, now);
         let mut out = effects(&step, Some(&signal), envelope.id, now, &self.channels);
         if let (Some(agents), Some((_, consultation))) = (&mut self.agents, &advised) {
-            agents.record(consultation, &signal, &step, envelope.id, now, &mut out);
+            let at = (envelope.id, now);
+            agents.record(consultation, &signal, &step, at, &self.channels, &mut out);
         }
         Ok(out)
     }

@@ -322,6 +322,27 @@ async fn a_spent_budget_skips_the_llm_and_the_spend_survives_a_restart(url: &str
             .unwrap()
             .contains("LLM budget is exhausted")
     );
+    // Slack and Telegram were told once that the day's cap was reached.
+    let told = |rig: &Rig| {
+        rig.slack
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.body
+                    .to_string()
+                    .contains("LLM budget for the day reached")
+            })
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while told(&rig) == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        told(&rig),
+        1,
+        "one notice for the day, however many signals"
+    );
     let metrics = rig_metrics(&rig).await;
     assert!(
         metrics.contains("neo_llm_budget_remaining_usd{period=\"day\"} 0"),

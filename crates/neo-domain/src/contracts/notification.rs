@@ -35,6 +35,8 @@ text_enum! {
         ApiKeyExpiring => "api_key_expiring",
         /// A feature flag was rolled back (a guard rule tripped, or an operator).
         FlagRolledBack => "flag_rolled_back",
+        /// The LLM API spend passed 80% of a budget cap, or reached it.
+        LlmBudget => "llm_budget",
     }
 }
 
@@ -48,7 +50,7 @@ pub struct NotificationV1 {
     /// What happened.
     pub kind: NotificationKind,
     /// The signal whose story this is part of (absent only for trading-state
-    /// changes and API-key expiry).
+    /// changes, API-key expiry, flag rollbacks and LLM budget notices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_id: Option<MessageId>,
     /// The sender's own alert id, when it gave one.
@@ -76,6 +78,7 @@ impl Contract for NotificationV1 {
             NotificationKind::TradingStateChanged
                 | NotificationKind::ApiKeyExpiring
                 | NotificationKind::FlagRolledBack
+                | NotificationKind::LlmBudget
         );
         c.require_with(
             !needs_signal || self.signal_id.is_some(),

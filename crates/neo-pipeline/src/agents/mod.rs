@@ -11,17 +11,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use neo_agents::agent::{Consultation, LLM};
+use neo_agents::agent::{Consultation, LLM, LlmAgent};
+use neo_agents::budget::{Allowance, Ledger};
 use neo_agents::context::{AgentMemory, Turnout};
 use neo_agents::orchestrator::{Ask, Orchestrator};
 use neo_agents::provider::ProviderKind;
 use neo_api::flags::FlagBook;
 use neo_api::metrics::names;
-use neo_domain::contracts::{AgentOutputV1, AuditEventV1, SignalEventV1};
+use neo_domain::contracts::{AgentOutputV1, AuditEventV1, Channel, SignalEventV1};
 use neo_domain::{Contract, Envelope, IdKind, MessageId, Timestamp, subject};
 use neo_engine::analyst::policy::Missing;
 use neo_engine::desk::{Advice, Desk, Step};
 use neo_engine::flags::{ClosedTrip, FlagName, RuleKind, signal_unit};
+use neo_notify::render::{Event, LlmBudgetNotice};
 use neo_stage::Effects;
 use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
@@ -132,8 +134,8 @@ impl DeskAgents {
         consultation: &Consultation,
         signal: &SignalEventV1,
         step: &Step,
-        cause: MessageId,
-        now: Timestamp,
+        (cause, now): (MessageId, Timestamp),
+        channels: &[Channel],
         effects: &mut Effects,
     ) {
         let rule = step.rule_output.as_ref();
@@ -173,6 +175,7 @@ impl DeskAgents {
                 })),
                 Err(e) => tracing::error!(error = %e, "the LLM budget could not be encoded"),
             }
+            budget_notice(llm, &ledger, channels, cause, now, effects);
         }
         self.export(consultation, now);
     }
@@ -244,8 +247,54 @@ impl DeskAgents {
     }
 }
 
+/// Tells every channel once per period when the spend passes 80% of a cap and
+/// when it reaches it (the notification's id is derived from the period and
+/// the stage, so the outbox keeps one).
+fn budget_notice(
+    llm: &LlmAgent,
+    ledger: &Ledger,
+    channels: &[Channel],
+    cause: MessageId,
+    now: Timestamp,
+    effects: &mut Effects,
+) {
+    let caps = llm.budget();
+    let (period, used, exhausted) = match llm.allowance(now) {
+        Allowance::Open => return,
+        Allowance::Warn { period, used } => (period, used, false),
+        Allowance::Exhausted { period } => (period, 1.0, true),
+    };
+    let (period_number, cap) = if period == "day" {
+        (ledger.day_number, caps.daily_usd)
+    } else {
+        (ledger.month_number, caps.monthly_usd)
+    };
+    let event = Event::LlmBudget(LlmBudgetNotice {
+        period,
+        period_number,
+        exhausted,
+        used,
+        cap_usd: cap.unwrap_or(0.0),
+        ts: now,
+    });
+    for n in event.render_all(channels) {
+        let envelope = Envelope::new(
+            n.id,
+            subject::notification(n.channel),
+            n,
+            now,
+            cause,
+            Some(cause),
+        );
+        match envelope.into_json() {
+            Ok(e) => effects.outbox.push(e),
+            Err(e) => tracing::error!(error = %e, "the budget notice could not be encoded"),
+        }
+    }
+}
+
 /// `neo_llm_budget_remaining_usd` for each configured cap.
-pub fn export_budget(llm: &neo_agents::agent::LlmAgent, now: Timestamp) {
+pub fn export_budget(llm: &LlmAgent, now: Timestamp) {
     let budget = llm.budget();
     let ledger = llm.ledger(now);
     for (period, cap, spent) in [
