@@ -241,6 +241,8 @@ impl Handler for DeskStage {
         };
         metrics::histogram!(names::AGENT_LATENCY, "agent" => "rule")
             .record(nanos_secs((self.clock)().nanos_since(started)));
+        metrics::counter!(names::AGENT_OUTCOMES, "agent" => "rule", "outcome" => "answered")
+            .increment(1);
         let (step, cap) = step;
         self.observe(&step, now);
         // From acceptance to decision: the bus hop, the agents and the desk together.
