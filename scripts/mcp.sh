@@ -11,37 +11,8 @@ if ! python3 -c 'import mcp.client.streamable_http' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'mcp>=2.3,<3'
 fi
 
-dir="$(mktemp -d)"
-cleanup() {
-  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-key="neo_$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-digest="$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)"
-passphrase="mcp-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
-cat > "$dir/neo.toml" <<TOML
-[server]
-port = $port
-
-[gateway]
-passphrase = "$passphrase"
-
-[[api.keys]]
-name = "mcp"
-role = "admin"
-sha256 = "$digest"
-TOML
-
-"$neo_bin" run --config "$dir/neo.toml" --data-dir "$dir/data" >"$dir/neo.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$port/ready" >/dev/null || { cat "$dir/neo.log"; echo "NEO did not become ready"; exit 1; }
+. "$(dirname "$0")/neo_server.sh"
+start_neo "$neo_bin" mcp
 
 signal="$(curl -fsS -X POST "http://127.0.0.1:$port/v1/webhooks/tradingview" \
   -H 'content-type: application/json' \

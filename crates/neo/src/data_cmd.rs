@@ -281,23 +281,6 @@ mod tests {
     }
 
     #[test]
-    fn names_columns_after_the_spec() {
-        let names = |s: &str| columns(&[s]).remove(0).names().to_vec();
-        assert_eq!(names("SMA:20"), ["sma_20"]);
-        assert_eq!(names("trange"), ["trange"]);
-        assert_eq!(names("adx:14"), ["adx_14", "plus_di_14", "minus_di_14"]);
-        assert_eq!(
-            names("macd:12:26:9"),
-            ["macd_12_26_9", "macd_signal_12_26_9", "macd_hist_12_26_9"]
-        );
-        assert_eq!(
-            names("bbands:20:2"),
-            ["bb_upper_20_2", "bb_middle_20_2", "bb_lower_20_2"]
-        );
-        assert_eq!(names("bbands:20:2.5")[1], "bb_middle_20_2.5");
-    }
-
-    #[test]
     fn refuses_bad_specs_with_the_reason() {
         assert!(
             error("sma:0").contains("period must be between 1 and"),

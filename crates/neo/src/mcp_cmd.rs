@@ -209,15 +209,7 @@ impl RemoteTools {
 
 impl Toolbox for RemoteTools {
     fn list(&self) -> Vec<ToolDef> {
-        neo_api::server::mcp::tools::catalog()
-            .into_iter()
-            .filter(|t| t.for_agents)
-            .map(|t| ToolDef {
-                name: t.name.to_owned(),
-                description: t.description.to_owned(),
-                parameters: t.input_schema,
-            })
-            .collect()
+        neo_pipeline::agents::agent_tools()
     }
 
     fn call<'a>(

@@ -344,6 +344,14 @@ async fn read_capped(
     }
 }
 
+/// Tools as OpenAI and Ollama declare them (`{"type": "function", "function": {...}}`).
+fn function_tools(tools: &[ToolDef]) -> Vec<Value> {
+    tools
+        .iter()
+        .map(|t| serde_json::json!({ "type": "function", "function": { "name": t.name, "description": t.description, "parameters": t.parameters } }))
+        .collect()
+}
+
 /// Arguments given as a JSON text (OpenAI, tolerated elsewhere) or an object.
 fn arguments(value: &Value) -> Result<Value, String> {
     match value {

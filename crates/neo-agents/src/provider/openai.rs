@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Exchange, ProviderError, Reply, arguments, tokens};
+use super::{Answer, Exchange, ProviderError, Reply, arguments, function_tools, tokens};
 use crate::tools::ToolCall;
 
 pub(super) fn endpoint(
@@ -36,12 +36,7 @@ pub(super) fn request(model: &str, ex: &Exchange<'_>) -> Value {
         }
     });
     if !ex.tools.is_empty() {
-        let tools: Vec<Value> = ex
-            .tools
-            .iter()
-            .map(|t| json!({ "type": "function", "function": { "name": t.name, "description": t.description, "parameters": t.parameters } }))
-            .collect();
-        body["tools"] = json!(tools);
+        body["tools"] = json!(function_tools(ex.tools));
         body["tool_choice"] = json!(if ex.final_only { "none" } else { "auto" });
     }
     body

@@ -34,7 +34,7 @@ pub mod ollama_watch;
 mod toolbox;
 
 pub use ollama_watch::Activity;
-pub use toolbox::McpToolbox;
+pub use toolbox::{McpToolbox, agent_tools};
 
 /// The orchestrator, the answers it collected for the batch in hand, and the
 /// agents' memory (recent calls and track records).

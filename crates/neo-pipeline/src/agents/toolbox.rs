@@ -32,17 +32,22 @@ impl McpToolbox {
     }
 }
 
+/// The MCP tools an LLM agent may call, as it is told of them.
+pub fn agent_tools() -> Vec<ToolDef> {
+    tools::catalog()
+        .into_iter()
+        .filter(|t| t.for_agents)
+        .map(|t| ToolDef {
+            name: t.name.to_owned(),
+            description: t.description.to_owned(),
+            parameters: t.input_schema,
+        })
+        .collect()
+}
+
 impl Toolbox for McpToolbox {
     fn list(&self) -> Vec<ToolDef> {
-        tools::catalog()
-            .into_iter()
-            .filter(|t| t.for_agents)
-            .map(|t| ToolDef {
-                name: t.name.to_owned(),
-                description: t.description.to_owned(),
-                parameters: t.input_schema,
-            })
-            .collect()
+        agent_tools()
     }
 
     fn call<'a>(
