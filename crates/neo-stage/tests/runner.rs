@@ -352,7 +352,70 @@ async fn side_work_commits_in_order_and_a_failure_stops_the_stage(url: &str) {
     );
 }
 
+/// Prepares each batch (as the desk asks its LLM agent) and refuses to handle a
+/// message that was not prepared, or one the inbox already had.
+struct Preparing {
+    inner: support::Counting,
+    prepared: std::collections::BTreeSet<neo_domain::MessageId>,
+    batches: Vec<usize>,
+}
+
+impl Handler for Preparing {
+    async fn prepare(&mut self, batch: &[&Envelope<Value>]) {
+        // Slow work, awaited once per batch.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.batches.push(batch.len());
+        self.prepared.extend(batch.iter().map(|e| e.id));
+    }
+
+    fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        if !self.prepared.remove(&envelope.id) {
+            return Err(HandlerError::Permanent(
+                "handled without being prepared".into(),
+            ));
+        }
+        self.inner.handle(envelope)
+    }
+}
+
+async fn every_new_message_is_prepared_once_per_batch_before_it_is_handled(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let (writer, _task) = store.writer(WriterConfig::default());
+    let bus = MemoryBus::new();
+    drop(bus.subscribe(spec("preparing")).await.unwrap());
+    for n in 0..40 {
+        bus.publish(&support::envelope(n)).await.unwrap();
+    }
+    // Message 0 again: the inbox skips it before the batch is prepared.
+    bus.publish(&support::envelope(0)).await.unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let handler = Preparing {
+        inner: support::Counting {
+            run: "prepare".into(),
+            handled: 0,
+        },
+        prepared: std::collections::BTreeSet::new(),
+        batches: Vec::new(),
+    };
+    let stage = tokio::spawn(run_stage(
+        bus.clone(),
+        store.clone(),
+        writer,
+        handler,
+        StageConfig::new(spec("preparing")),
+        shutdown,
+    ));
+    assert_eq!(
+        support::wait_for(&store, 40, Duration::from_secs(10)).await,
+        40
+    );
+    stop.send(true).unwrap();
+    let stats = stage.await.unwrap().unwrap();
+    assert_eq!((stats.applied, stats.dead_lettered), (40, 0), "{stats:?}");
+}
+
 neo_testkit::on_both_stores!(
+    every_new_message_is_prepared_once_per_batch_before_it_is_handled,
     side_work_commits_in_order_and_a_failure_stops_the_stage,
     transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once,
     exhausted_retries_go_to_the_dead_letter_queue_and_the_stream_moves_on,
