@@ -137,6 +137,7 @@ impl Consultation {
             Err(Missing::BudgetExhausted) => "budget_exhausted",
             Err(Missing::Invalid(_)) => "invalid",
             Err(Missing::Disabled) => "disabled",
+            Err(Missing::NotAsked) => "not_asked",
         }
     }
 }

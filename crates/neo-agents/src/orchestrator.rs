@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use neo_domain::Timestamp;
-use neo_domain::contracts::SignalEventV1;
+use neo_domain::contracts::{SignalEventV1, SignalType};
 use neo_engine::analyst::policy::{Missing, Policy};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -107,6 +107,9 @@ impl Orchestrator {
                 let started = Instant::now();
                 if !ask.llm_on {
                     return Consultation::missing(Missing::Disabled, Duration::ZERO);
+                }
+                if ask.signal.signal_type == SignalType::Exit {
+                    return Consultation::missing(Missing::NotAsked, Duration::ZERO);
                 }
                 let run = async {
                     // A closed semaphore never happens (it is never closed); treat it as late.

@@ -99,7 +99,7 @@ pub mod names {
     pub const SLO_MET: &str = "neo_slo_met";
     /// Histogram, label `agent`: how long each agent took on a signal.
     pub const AGENT_LATENCY: &str = "neo_agent_latency_seconds";
-    /// Counter, labels `agent`, `outcome` (answered, late, failed, invalid, budget_exhausted, disabled).
+    /// Counter, labels `agent`, `outcome` (answered, late, failed, invalid, budget_exhausted, disabled, not_asked).
     pub const AGENT_OUTCOMES: &str = "neo_agent_outcomes_total";
     /// Counter, labels `provider`, `kind` (input, output): LLM tokens spent.
     pub const LLM_TOKENS: &str = "neo_llm_tokens_total";
@@ -383,7 +383,7 @@ fn describe_all() {
     describe_counter!(
         names::AGENT_OUTCOMES,
         Unit::Count,
-        "Agent consultations by outcome: answered, late, failed, invalid, budget_exhausted, disabled."
+        "Agent consultations by outcome: answered, late, failed, invalid, budget_exhausted, disabled, not_asked."
     );
     describe_counter!(
         names::LLM_TOKENS,

@@ -34,6 +34,8 @@ pub enum Missing {
     Invalid(String),
     /// The agent is off (its flag).
     Disabled,
+    /// Not asked: an exit is the rule analyst's alone (an LLM never keeps a position open).
+    NotAsked,
 }
 
 impl Missing {
@@ -45,6 +47,7 @@ impl Missing {
             Missing::BudgetExhausted => "the LLM budget is exhausted".to_owned(),
             Missing::Invalid(why) => format!("the LLM's answer was not a valid verdict ({why})"),
             Missing::Disabled => "the LLM agent is off".to_owned(),
+            Missing::NotAsked => "the LLM is not asked about exits".to_owned(),
         }
     }
 }
@@ -86,6 +89,10 @@ pub fn combine(
 ) -> Combined {
     let llm = match (policy, llm) {
         (Policy::RuleOnly, _) => return unchanged(rule, None),
+        // Reducing risk is never held or overruled: a close stands whatever the LLM says.
+        (_, Ok(_)) if rule.recommendation == Recommendation::Close => {
+            return unchanged(rule, Some("a close is the rule analyst's alone".to_owned()));
+        }
         (_, Err(missing)) => return unchanged(rule, Some(missing.describe())),
         (_, Ok(llm)) => llm,
     };
@@ -256,6 +263,31 @@ mod tests {
                 );
                 assert!(c.decision.check().is_empty());
             }
+        }
+    }
+
+    #[test]
+    fn a_close_stands_whatever_the_llm_says() {
+        for policy in [Policy::LlmMustAgree, Policy::Weighted] {
+            let heavy = Weights {
+                rule: 0.1,
+                llm: 10.0,
+            };
+            let c = combine(
+                policy,
+                output("rule", Recommendation::Close, 0.0),
+                Ok(&output("llm", Buy, 1.0)),
+                heavy,
+            );
+            assert_eq!(
+                (c.decision.recommendation, c.llm_used),
+                (Recommendation::Close, false)
+            );
+            assert!(
+                c.decision.rationale.contains("alone"),
+                "{}",
+                c.decision.rationale
+            );
         }
     }
 
