@@ -23,7 +23,7 @@ use neo_engine::slo::SloName;
 use neo_notify::render::{
     BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged,
 };
-use neo_stage::{Count, Effects, Handler, HandlerError};
+use neo_stage::{Count, Effects, Handler, HandlerError, Preparation};
 use neo_store::{Op, StateKey, StateRecord};
 use serde_json::{Value, json};
 
@@ -190,13 +190,21 @@ fn strategy_effects(signal: SignalEventV1, now: Timestamp, effects: &mut Effects
 }
 
 impl Handler for DeskStage {
-    async fn prepare(&mut self, batch: &[&Envelope<Value>]) {
+    fn prepare(&mut self, batch: &[&Envelope<Value>]) -> Option<Preparation<Self>> {
         let now = (self.clock)();
-        if let Some(agents) = &mut self.agents {
-            agents
-                .prepare(batch, &self.desk, self.flags.as_ref(), now)
-                .await;
-        }
+        let asked = self
+            .agents
+            .as_mut()?
+            .prepare(batch, &self.desk, self.flags.as_ref(), now)?;
+        Some(Box::pin(async move {
+            let answers = asked.await;
+            let apply: Box<dyn FnOnce(&mut DeskStage) + Send> = Box::new(move |stage| {
+                if let Some(agents) = &mut stage.agents {
+                    agents.prepared(answers);
+                }
+            });
+            apply
+        }))
     }
 
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {

@@ -377,7 +377,11 @@ async fn the_llm_remembers_its_calls_and_how_they_turned_out_across_a_restart(ur
     let exit = decided_story(&rig, &common::alert("memory-exit", "close")).await;
     assert_eq!(exit["decisions"][0]["recommendation"], "close", "{exit}");
     // An exit is the rule analyst's alone: the LLM was not asked.
-    assert_eq!(llm(&exit)["answer"]["missing"]["reason"], "not_asked", "{exit}");
+    assert_eq!(
+        llm(&exit)["answer"]["missing"]["reason"],
+        "not_asked",
+        "{exit}"
+    );
     rig.story_until(exit["signal"]["id"].as_str().unwrap(), |s| {
         s["status"] == "filled"
     })

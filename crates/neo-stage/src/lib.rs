@@ -95,11 +95,16 @@ pub trait Handler: Send + 'static {
 
     /// Slow work a batch needs before it is handled (asking LLM agents), run once
     /// per batch over the messages the inbox has not seen, so they wait together
-    /// rather than in turn; the handler bounds it (a deadline) and keeps what it
-    /// learns for [`Handler::handle`]. Nothing it does is committed by itself.
-    fn prepare(&mut self, batch: &[&Envelope<Value>]) -> impl Future<Output = ()> + Send {
+    /// rather than in turn. The future must not borrow the handler: while it
+    /// runs, the runner keeps polling [`Handler::poll`] (market ticks still move
+    /// the handler and commit in order); what it resolves to is applied to the
+    /// handler before the batch is handled. The handler bounds it (a deadline).
+    fn prepare(&mut self, batch: &[&Envelope<Value>]) -> Option<Preparation<Self>>
+    where
+        Self: Sized,
+    {
         let _ = batch;
-        std::future::ready(())
+        None
     }
 
     /// Work no message caused (market ticks, timers), polled before every pull; its
@@ -108,6 +113,13 @@ pub trait Handler: Send + 'static {
         Ok(None)
     }
 }
+
+/// A batch's preparation: a future independent of the handler that resolves to
+/// what to apply to it.
+pub type Preparation<H> = futures::future::BoxFuture<'static, Box<dyn FnOnce(&mut H) + Send>>;
+
+/// How often side work is polled while a batch is being prepared.
+const SIDE_WORK_WHILE_PREPARING: Duration = Duration::from_millis(10);
 
 /// How a stage consumes.
 #[derive(Debug, Clone)]
@@ -369,10 +381,24 @@ async fn handle_batch<H: Handler>(
             Received::Undecodable { .. } => None,
         })
         .collect();
-    if !fresh.is_empty() {
-        handler.prepare(&fresh).await;
-    }
+    let preparation = if fresh.is_empty() {
+        None
+    } else {
+        handler.prepare(&fresh)
+    };
     drop(fresh);
+    if let Some(mut preparation) = preparation {
+        // Ticks keep moving the handler (and commit, in order) while the batch waits.
+        let apply = loop {
+            tokio::select! {
+                apply = &mut preparation => break apply,
+                () = tokio::time::sleep(SIDE_WORK_WHILE_PREPARING) => {
+                    poll_side_work(writer, handler, consumer, wake, shutdown).await?;
+                }
+            }
+        };
+        apply(handler);
+    }
     for delivery in deliveries {
         if fatal.is_some() {
             // Not handled: hand it back for the restarted stage.

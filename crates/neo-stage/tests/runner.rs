@@ -353,19 +353,28 @@ async fn side_work_commits_in_order_and_a_failure_stops_the_stage(url: &str) {
 }
 
 /// Prepares each batch (as the desk asks its LLM agent) and refuses to handle a
-/// message that was not prepared, or one the inbox already had.
+/// message that was not prepared; while a batch is being prepared, its side
+/// work still runs and commits (as market ticks do in the desk).
 struct Preparing {
     inner: support::Counting,
     prepared: std::collections::BTreeSet<neo_domain::MessageId>,
-    batches: Vec<usize>,
+    preparing: bool,
+    side_work_while_preparing: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Handler for Preparing {
-    async fn prepare(&mut self, batch: &[&Envelope<Value>]) {
-        // Slow work, awaited once per batch.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        self.batches.push(batch.len());
-        self.prepared.extend(batch.iter().map(|e| e.id));
+    fn prepare(&mut self, batch: &[&Envelope<Value>]) -> Option<neo_stage::Preparation<Self>> {
+        self.preparing = true;
+        let ids: Vec<_> = batch.iter().map(|e| e.id).collect();
+        Some(Box::pin(async move {
+            // Slow work, awaited once per batch, holding nothing of the handler.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let apply: Box<dyn FnOnce(&mut Preparing) + Send> = Box::new(move |h| {
+                h.prepared.extend(ids);
+                h.preparing = false;
+            });
+            apply
+        }))
     }
 
     fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
@@ -375,6 +384,16 @@ impl Handler for Preparing {
             ));
         }
         self.inner.handle(envelope)
+    }
+
+    fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
+        if !self.preparing {
+            return Ok(None);
+        }
+        let n = self
+            .side_work_while_preparing
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.handle(&support::envelope(10_000 + n)).map(Some)
     }
 }
 
@@ -389,13 +408,15 @@ async fn every_new_message_is_prepared_once_per_batch_before_it_is_handled(url: 
     // Message 0 again: the inbox skips it before the batch is prepared.
     bus.publish(&support::envelope(0)).await.unwrap();
     let (stop, shutdown) = watch::channel(false);
+    let side = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let handler = Preparing {
         inner: support::Counting {
             run: "prepare".into(),
             handled: 0,
         },
         prepared: std::collections::BTreeSet::new(),
-        batches: Vec::new(),
+        preparing: false,
+        side_work_while_preparing: side.clone(),
     };
     let stage = tokio::spawn(run_stage(
         bus.clone(),
@@ -405,13 +426,23 @@ async fn every_new_message_is_prepared_once_per_batch_before_it_is_handled(url: 
         StageConfig::new(spec("preparing")),
         shutdown,
     ));
-    assert_eq!(
-        support::wait_for(&store, 40, Duration::from_secs(10)).await,
-        40
-    );
+    let side_rows = || side.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count(Table::Inbox).await.unwrap() < 40 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.send(true).unwrap();
     let stats = stage.await.unwrap().unwrap();
     assert_eq!((stats.applied, stats.dead_lettered), (40, 0), "{stats:?}");
+    assert!(
+        side_rows() > 0,
+        "side work ran while the batch was prepared"
+    );
+    assert_eq!(
+        store.count(Table::AuditEvents).await.unwrap(),
+        40 + side_rows(),
+        "every side-work step committed"
+    );
 }
 
 neo_testkit::on_both_stores!(

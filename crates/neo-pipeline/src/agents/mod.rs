@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use neo_agents::agent::{Consultation, LLM, LlmAgent};
 use neo_agents::budget::{Allowance, Ledger};
 use neo_agents::context::{AgentMemory, Turnout};
@@ -35,6 +36,9 @@ mod toolbox;
 
 pub use ollama_watch::Activity;
 pub use toolbox::{McpToolbox, agent_tools};
+
+/// A batch's answers by envelope id.
+pub type Answers = Vec<(MessageId, Consultation)>;
 
 /// The orchestrator, the answers it collected for the batch in hand, and the
 /// agents' memory (recent calls and track records).
@@ -67,18 +71,18 @@ impl DeskAgents {
         self
     }
 
-    /// Consults on every signal in `batch` by the deadline; the answers wait for [`Self::advice`].
-    pub async fn prepare(
+    /// The consultation of every signal in `batch`, due by the deadline: a
+    /// future that does not hold the desk (ticks go on while it runs) whose
+    /// answers go to [`Self::prepared`]; `None` when there is nothing to ask.
+    pub fn prepare(
         &mut self,
         batch: &[&Envelope<Value>],
         desk: &Mutex<Desk>,
         flags: Option<&FlagBook>,
         now: Timestamp,
-    ) {
+    ) -> Option<BoxFuture<'static, Answers>> {
         self.answers.clear();
-        if self.orchestrator.llm().is_none() {
-            return;
-        }
+        self.orchestrator.llm()?;
         let mut ids = Vec::new();
         let mut asks = Vec::new();
         for envelope in batch {
@@ -105,11 +109,19 @@ impl DeskAgents {
             });
         }
         if asks.is_empty() {
-            return;
+            return None;
         }
         self.activity.touch(now);
-        let answers = self.orchestrator.consult_all(asks, now).await;
-        self.answers = ids.into_iter().zip(answers).collect();
+        let orchestrator = self.orchestrator.clone();
+        Some(Box::pin(async move {
+            let answers = orchestrator.consult_all(asks, now).await;
+            ids.into_iter().zip(answers).collect()
+        }))
+    }
+
+    /// Keeps a batch's answers for [`Self::advice`].
+    pub fn prepared(&mut self, answers: Answers) {
+        self.answers = answers.into_iter().collect();
     }
 
     /// The advice for the signal in envelope `id`, and its consultation (each is taken once).
