@@ -393,7 +393,12 @@ async fn handle_batch<H: Handler>(
             tokio::select! {
                 apply = &mut preparation => break apply,
                 () = tokio::time::sleep(SIDE_WORK_WHILE_PREPARING) => {
-                    poll_side_work(writer, handler, consumer, wake, shutdown).await?;
+                    if let Err(e) = poll_side_work(writer, handler, consumer, wake, shutdown).await {
+                        // Nothing of the batch was handled: hand it all back.
+                        let retry = spec.delay_after(1);
+                        futures::future::join_all(deliveries.into_iter().map(|d| d.nak(retry))).await;
+                        return Err(e);
+                    }
                 }
             }
         };
