@@ -1,0 +1,74 @@
+//! What a venue's message becomes: a quote or trade tick (what the desk marks
+//! and works orders against), a trade with its aggressor and id (for the tick
+//! sink and execution quality), or a candle with whether it has closed. A
+//! message that cannot be read is a [`ReadError`] naming the problem.
+
+use neo_domain::contracts::{CandleV1, TickV1};
+use neo_domain::{InstrumentId, Price, Quantity, Side, Timestamp};
+
+/// One normalized piece of market data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarketEvent {
+    /// A trade's price and size, or a quote (size zero, bid and ask set).
+    Tick(TickV1),
+    /// A trade as the venue reported it.
+    Trade(Trade),
+    /// A candle; only a closed one is final.
+    Candle {
+        /// The bar.
+        candle: CandleV1,
+        /// The venue says the interval is over.
+        closed: bool,
+    },
+}
+
+/// One trade on a venue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trade {
+    /// What traded.
+    pub instrument: InstrumentId,
+    /// At what price.
+    pub price: Price,
+    /// How much.
+    pub size: Quantity,
+    /// The side of the order that took liquidity.
+    pub aggressor: Side,
+    /// The venue's id for it (unique per instrument).
+    pub trade_id: String,
+    /// When it happened, by the venue's clock.
+    pub ts_event: Timestamp,
+}
+
+/// Why a message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not a message this reader knows (an unknown stream or event type).
+    #[error("unknown message: {0}")]
+    Unknown(String),
+    /// A known message missing a field or with one of the wrong type.
+    #[error("{field}: {problem}")]
+    Field {
+        /// The field's name in the venue's message.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The venue reported an error on the connection.
+    #[error("the venue says: {0}")]
+    Venue(String),
+}
+
+impl ReadError {
+    /// The reason label for `neo_market_messages_total{outcome}`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ReadError::NotJson(_) => "not_json",
+            ReadError::Unknown(_) => "unknown",
+            ReadError::Field { .. } => "malformed",
+            ReadError::Venue(_) => "venue_error",
+        }
+    }
+}
