@@ -9,14 +9,27 @@
 //! are decimal strings, read exactly.
 
 use neo_domain::contracts::{CandleV1, TickV1};
-use neo_domain::instrument::parse_ticker;
 use neo_domain::{Fixed, InstrumentId, Price, Quantity, Rounding, Side, Timestamp};
 use serde_json::Value;
 
-use crate::event::{MarketEvent, ReadError, Trade};
+use crate::event::{MarketEvent, Read, ReadError, Trade};
+use crate::fields::{millis, price, quantity, text};
+
+const VENUE: &str = "BINANCE";
+
+fn instrument(data: &Value, field: &'static str) -> Result<InstrumentId, ReadError> {
+    crate::fields::instrument(data, field, VENUE)
+}
 
 /// The events in one message received at `received`.
-pub fn read(text: &str, received: Timestamp) -> Result<Vec<MarketEvent>, ReadError> {
+pub fn read(text: &str, received: Timestamp) -> Result<Read, ReadError> {
+    events(text, received).map(|events| Read {
+        sequence: None,
+        events,
+    })
+}
+
+fn events(text: &str, received: Timestamp) -> Result<Vec<MarketEvent>, ReadError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ReadError::NotJson(e.to_string()))?;
     let Value::Object(map) = &value else {
         return Err(ReadError::Unknown("not a JSON object".to_owned()));
@@ -42,55 +55,6 @@ pub fn read(text: &str, received: Timestamp) -> Result<Vec<MarketEvent>, ReadErr
         }
         None => Err(ReadError::Unknown(format!("stream {stream:?}"))),
     }
-}
-
-fn text<'a>(data: &'a Value, field: &'static str) -> Result<&'a str, ReadError> {
-    data.get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ReadError::Field {
-            field,
-            problem: "missing or not a string".to_owned(),
-        })
-}
-
-fn price(data: &Value, field: &'static str) -> Result<Price, ReadError> {
-    let raw = text(data, field)?;
-    raw.parse::<Price>().map_err(|e| ReadError::Field {
-        field,
-        problem: format!("{raw:?} is not a price: {e}"),
-    })
-}
-
-fn quantity(data: &Value, field: &'static str) -> Result<Quantity, ReadError> {
-    let raw = text(data, field)?;
-    raw.parse::<Quantity>().map_err(|e| ReadError::Field {
-        field,
-        problem: format!("{raw:?} is not a quantity: {e}"),
-    })
-}
-
-fn millis(data: &Value, field: &'static str) -> Result<Timestamp, ReadError> {
-    let ms = data
-        .get(field)
-        .and_then(Value::as_i64)
-        .ok_or_else(|| ReadError::Field {
-            field,
-            problem: "missing or not a whole number of milliseconds".to_owned(),
-        })?;
-    Timestamp::from_unix_millis(ms).map_err(|e| ReadError::Field {
-        field,
-        problem: e.to_string(),
-    })
-}
-
-fn instrument(data: &Value, field: &'static str) -> Result<InstrumentId, ReadError> {
-    let symbol = text(data, field)?;
-    parse_ticker(symbol, Some("BINANCE"))
-        .map(|t| t.id)
-        .map_err(|e| ReadError::Field {
-            field,
-            problem: format!("{symbol:?}: {e}"),
-        })
 }
 
 /// A trade: the trade itself, and a tick at its price.

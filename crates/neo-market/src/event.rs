@@ -22,6 +22,16 @@ pub enum MarketEvent {
     },
 }
 
+/// What one message held: its events, and the venue's sequence number when it
+/// numbers its messages (a gap means something was missed: backfill).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Read {
+    /// The venue's sequence number of the message.
+    pub sequence: Option<u64>,
+    /// What it said, in order.
+    pub events: Vec<MarketEvent>,
+}
+
 /// One trade on a venue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trade {

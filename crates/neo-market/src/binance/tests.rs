@@ -18,7 +18,7 @@ fn btc() -> InstrumentId {
 #[test]
 fn a_trade_is_a_trade_and_a_tick() {
     let text = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1672515782136,"s":"BTCUSDT","t":12345,"p":"16500.01000000","q":"0.00200000","T":1672515782134,"m":true,"M":true}}"#;
-    let events = read(text, at()).unwrap();
+    let events = read(text, at()).unwrap().events;
     let [MarketEvent::Trade(t), MarketEvent::Tick(tick)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -37,7 +37,7 @@ fn a_trade_is_a_trade_and_a_tick() {
 #[test]
 fn a_book_ticker_is_a_quote_at_its_mid() {
     let text = r#"{"stream":"ethusdt@bookTicker","data":{"u":400900217,"s":"ETHUSDT","b":"2000.01","B":"31.21","a":"2000.04","A":"40.66"}}"#;
-    let events = read(text, at()).unwrap();
+    let events = read(text, at()).unwrap().events;
     let [MarketEvent::Tick(tick)] = events.as_slice() else {
         panic!()
     };
@@ -48,13 +48,13 @@ fn a_book_ticker_is_a_quote_at_its_mid() {
     assert_eq!(tick.ts_event, at(), "no event time: the receive time");
     // A bare payload (a single-stream connection) reads the same.
     let bare = r#"{"u":1,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1"}"#;
-    assert_eq!(read(bare, at()).unwrap().len(), 1);
+    assert_eq!(read(bare, at()).unwrap().events.len(), 1);
 }
 
 #[test]
 fn a_kline_is_a_candle_closed_when_x_says() {
     let text = r#"{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1672515782136,"s":"BTCUSDT","k":{"t":1672515720000,"T":1672515779999,"s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"16500.0","c":"16510.5","h":"16520.0","l":"16490.0","v":"12.5","n":100,"x":true,"q":"1.0","V":"5","Q":"0.5","B":"0"}}}"#;
-    let events = read(text, at()).unwrap();
+    let events = read(text, at()).unwrap().events;
     let [MarketEvent::Candle { candle, closed }] = events.as_slice() else {
         panic!()
     };
@@ -80,7 +80,12 @@ fn a_kline_is_a_candle_closed_when_x_says() {
 
 #[test]
 fn acks_read_as_nothing_and_everything_else_is_a_named_error() {
-    assert!(read(r#"{"result":null,"id":1}"#, at()).unwrap().is_empty());
+    assert!(
+        read(r#"{"result":null,"id":1}"#, at())
+            .unwrap()
+            .events
+            .is_empty()
+    );
     let cases: [(&str, &str); 7] = [
         ("not json", "not_json"),
         ("[1,2]", "unknown"),
@@ -167,8 +172,8 @@ proptest! {
         if let (Value::Object(map), false) = (&mut value, kind.is_empty()) {
             map.insert("e".to_owned(), json!(kind));
         }
-        if let Ok(events) = read(&value.to_string(), at()) {
-            for event in events {
+        if let Ok(read) = read(&value.to_string(), at()) {
+            for event in read.events {
                 if let MarketEvent::Tick(t) = event {
                     prop_assert!(t.size.value() >= neo_domain::Fixed::ZERO);
                     if let (Some(b), Some(a)) = (t.bid, t.ask) {
