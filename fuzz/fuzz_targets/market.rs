@@ -1,11 +1,13 @@
-//! Any message a venue's WebSocket could send, to every venue's reader:
-//! events or a typed error, never a panic, and quotes never crossed.
+//! Any message a venue's WebSocket or REST API could send, to every venue's
+//! reader: events or a typed error, never a panic, quotes never crossed, bars
+//! never upside down or still open.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use neo_domain::Timestamp;
 use neo_market::event::{MarketEvent, Read};
-use neo_market::{binance, coinbase, kraken};
+use neo_domain::InstrumentId;
+use neo_market::{backfill, binance, coinbase, kraken};
 
 fn check(read: Read) {
     for event in read.events {
@@ -27,5 +29,20 @@ fuzz_target!(|text: &str| {
     }
     if let Ok(read) = kraken::read(text, at) {
         check(read);
+    }
+    let Ok(id) = InstrumentId::new("BTC-USD") else {
+        return;
+    };
+    for bars in [
+        backfill::binance_klines(text, id, "1m", at),
+        backfill::coinbase_candles(text, id, 60, at),
+        backfill::kraken_ohlc(text, id, 1, at),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for b in bars {
+            assert!(b.low <= b.high && b.ts_event <= at);
+        }
     }
 });

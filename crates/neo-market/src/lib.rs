@@ -5,6 +5,7 @@
 //! in, events or a typed error out) so every one is property-tested; the
 //! connections, backfill and sinks come next.
 
+pub mod backfill;
 pub mod binance;
 pub mod coinbase;
 pub mod event;
