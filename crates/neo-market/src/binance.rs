@@ -8,11 +8,11 @@
 //! answer (`{"code": .., "msg": ..}`) is a venue error. Prices and quantities
 //! are decimal strings, read exactly.
 
-use neo_domain::contracts::{CandleV1, TickV1};
-use neo_domain::{Fixed, InstrumentId, Price, Quantity, Rounding, Side, Timestamp};
+use neo_domain::contracts::CandleV1;
+use neo_domain::{Fixed, InstrumentId, Price, Rounding, Side, Timestamp};
 use serde_json::Value;
 
-use crate::event::{MarketEvent, Read, ReadError, Trade};
+use crate::event::{MarketEvent, Read, ReadError, Trade, quote};
 use crate::fields::{millis, price, quantity, text};
 
 const VENUE: &str = "BINANCE";
@@ -76,14 +76,6 @@ fn trade(data: &Value) -> Result<Vec<MarketEvent>, ReadError> {
             field: "t",
             problem: "missing".to_owned(),
         })?;
-    let tick = TickV1 {
-        instrument,
-        price,
-        size,
-        bid: None,
-        ask: None,
-        ts_event,
-    };
     let trade = Trade {
         instrument,
         price,
@@ -97,19 +89,13 @@ fn trade(data: &Value) -> Result<Vec<MarketEvent>, ReadError> {
         trade_id,
         ts_event,
     };
-    Ok(vec![MarketEvent::Trade(trade), MarketEvent::Tick(tick)])
+    Ok(trade.with_tick())
 }
 
 /// The best bid and ask as a quote tick at their mid (size zero).
 fn book_ticker(data: &Value, received: Timestamp) -> Result<MarketEvent, ReadError> {
     let instrument = instrument(data, "s")?;
     let (bid, ask) = (price(data, "b")?, price(data, "a")?);
-    if bid > ask {
-        return Err(ReadError::Field {
-            field: "b",
-            problem: format!("the bid {bid} is above the ask {ask}"),
-        });
-    }
     let sum = bid.value().checked_add(ask.value());
     let mid = sum
         .and_then(|s| s.div_round(Fixed::from_int(2), Rounding::HalfEven))
@@ -119,14 +105,7 @@ fn book_ticker(data: &Value, received: Timestamp) -> Result<MarketEvent, ReadErr
             field: "a",
             problem: "the mid is out of range".to_owned(),
         })?;
-    Ok(MarketEvent::Tick(TickV1 {
-        instrument,
-        price: mid,
-        size: Quantity::ZERO,
-        bid: Some(bid),
-        ask: Some(ask),
-        ts_event: received,
-    }))
+    quote(instrument, mid, (bid, ask), received, "b")
 }
 
 /// A kline as a candle; `k.T` is the interval's last millisecond, so the close is one after it.

@@ -8,12 +8,11 @@
 //! carry nothing to trade on. The sequence number is handed back so the
 //! connection can see a gap; an `error` message is a venue error.
 
-use neo_domain::contracts::{CandleV1, TickV1};
-use neo_domain::{InstrumentId, Quantity, Side, Timestamp};
+use neo_domain::{InstrumentId, Side, Timestamp};
 use serde_json::Value;
 
-use crate::event::{MarketEvent, Read, ReadError, Trade};
-use crate::fields::{price, quantity, rfc3339, text};
+use crate::event::{MarketEvent, Read, ReadError, Trade, quote};
+use crate::fields::{price, quantity, rfc3339, text, updating_candle};
 
 const VENUE: &str = "COINBASE";
 
@@ -84,21 +83,8 @@ fn list<'a>(event: &'a Value, field: &'static str) -> Result<&'a Vec<Value>, Rea
 }
 
 fn ticker(t: &Value, ts: Timestamp) -> Result<MarketEvent, ReadError> {
-    let (bid, ask) = (price(t, "best_bid")?, price(t, "best_ask")?);
-    if bid > ask {
-        return Err(ReadError::Field {
-            field: "best_bid",
-            problem: format!("the bid {bid} is above the ask {ask}"),
-        });
-    }
-    Ok(MarketEvent::Tick(TickV1 {
-        instrument: instrument(t)?,
-        price: price(t, "price")?,
-        size: Quantity::ZERO,
-        bid: Some(bid),
-        ask: Some(ask),
-        ts_event: ts,
-    }))
+    let book = (price(t, "best_bid")?, price(t, "best_ask")?);
+    quote(instrument(t)?, price(t, "price")?, book, ts, "best_bid")
 }
 
 fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
@@ -120,15 +106,7 @@ fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
         trade_id: text(t, "trade_id")?.to_owned(),
         ts_event: rfc3339(t, "time")?,
     };
-    let tick = TickV1 {
-        instrument: trade.instrument,
-        price: trade.price,
-        size: trade.size,
-        bid: None,
-        ask: None,
-        ts_event: trade.ts_event,
-    };
-    Ok(vec![MarketEvent::Trade(trade), MarketEvent::Tick(tick)])
+    Ok(trade.with_tick())
 }
 
 fn candle(c: &Value) -> Result<MarketEvent, ReadError> {
@@ -140,21 +118,7 @@ fn candle(c: &Value) -> Result<MarketEvent, ReadError> {
         field: "start",
         problem: e.to_string(),
     })?;
-    let candle = CandleV1 {
-        instrument: instrument(c)?,
-        interval: "5m".to_owned(),
-        ts_open: open_at,
-        ts_event: open_at.add_nanos(CANDLE_SECS * 1_000_000_000),
-        open: price(c, "open")?,
-        high: price(c, "high")?,
-        low: price(c, "low")?,
-        close: price(c, "close")?,
-        volume: quantity(c, "volume")?,
-    };
-    Ok(MarketEvent::Candle {
-        candle,
-        closed: false,
-    })
+    updating_candle(c, instrument(c)?, open_at, CANDLE_SECS)
 }
 
 #[cfg(test)]

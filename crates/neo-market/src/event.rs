@@ -49,6 +49,45 @@ pub struct Trade {
     pub ts_event: Timestamp,
 }
 
+impl Trade {
+    /// The trade, then a tick at its price and size (what the desk marks and works orders on).
+    pub fn with_tick(self) -> Vec<MarketEvent> {
+        let tick = TickV1 {
+            instrument: self.instrument,
+            price: self.price,
+            size: self.size,
+            bid: None,
+            ask: None,
+            ts_event: self.ts_event,
+        };
+        vec![MarketEvent::Trade(self), MarketEvent::Tick(tick)]
+    }
+}
+
+/// A quote tick (size zero) at `price`, refused when the bid is above the ask.
+pub(crate) fn quote(
+    instrument: InstrumentId,
+    price: Price,
+    (bid, ask): (Price, Price),
+    ts_event: Timestamp,
+    bid_field: &'static str,
+) -> Result<MarketEvent, ReadError> {
+    if bid > ask {
+        return Err(ReadError::Field {
+            field: bid_field,
+            problem: format!("the bid {bid} is above the ask {ask}"),
+        });
+    }
+    Ok(MarketEvent::Tick(TickV1 {
+        instrument,
+        price,
+        size: Quantity::ZERO,
+        bid: Some(bid),
+        ask: Some(ask),
+        ts_event,
+    }))
+}
+
 /// Why a message could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {

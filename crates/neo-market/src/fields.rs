@@ -4,11 +4,12 @@
 //! venue's symbol into NEO's instrument. A missing or unusable field is a
 //! [`ReadError::Field`] naming it.
 
+use neo_domain::contracts::CandleV1;
 use neo_domain::instrument::parse_ticker;
 use neo_domain::{InstrumentId, Price, Quantity, Timestamp};
 use serde_json::Value;
 
-use crate::event::ReadError;
+use crate::event::{MarketEvent, ReadError};
 
 fn missing(field: &'static str, what: &str) -> ReadError {
     ReadError::Field {
@@ -86,4 +87,29 @@ pub(crate) fn instrument(
             field,
             problem: format!("{symbol:?}: {e}"),
         })
+}
+
+/// A bar still being updated (`open`, `high`, `low`, `close`, `volume` fields)
+/// opened at `open_at` and lasting `secs`: not marked closed.
+pub(crate) fn updating_candle(
+    c: &Value,
+    instrument: InstrumentId,
+    open_at: Timestamp,
+    secs: i64,
+) -> Result<MarketEvent, ReadError> {
+    let candle = CandleV1 {
+        instrument,
+        interval: format!("{}m", secs / 60),
+        ts_open: open_at,
+        ts_event: open_at.add_nanos(secs.saturating_mul(1_000_000_000)),
+        open: price(c, "open")?,
+        high: price(c, "high")?,
+        low: price(c, "low")?,
+        close: price(c, "close")?,
+        volume: quantity(c, "volume")?,
+    };
+    Ok(MarketEvent::Candle {
+        candle,
+        closed: false,
+    })
 }

@@ -8,12 +8,11 @@
 //! `heartbeat` and `status` carry nothing to trade on; a method answer with
 //! `success: false` is a venue error.
 
-use neo_domain::contracts::{CandleV1, TickV1};
-use neo_domain::{InstrumentId, Quantity, Side, Timestamp};
+use neo_domain::{InstrumentId, Side, Timestamp};
 use serde_json::Value;
 
-use crate::event::{MarketEvent, Read, ReadError, Trade};
-use crate::fields::{price, quantity, rfc3339, text};
+use crate::event::{MarketEvent, Read, ReadError, Trade, quote};
+use crate::fields::{price, quantity, rfc3339, text, updating_candle};
 
 const VENUE: &str = "KRAKEN";
 
@@ -67,21 +66,8 @@ pub fn read(text_in: &str, received: Timestamp) -> Result<Read, ReadError> {
 }
 
 fn ticker(t: &Value, received: Timestamp) -> Result<MarketEvent, ReadError> {
-    let (bid, ask) = (price(t, "bid")?, price(t, "ask")?);
-    if bid > ask {
-        return Err(ReadError::Field {
-            field: "bid",
-            problem: format!("the bid {bid} is above the ask {ask}"),
-        });
-    }
-    Ok(MarketEvent::Tick(TickV1 {
-        instrument: instrument(t)?,
-        price: price(t, "last")?,
-        size: Quantity::ZERO,
-        bid: Some(bid),
-        ask: Some(ask),
-        ts_event: received,
-    }))
+    let book = (price(t, "bid")?, price(t, "ask")?);
+    quote(instrument(t)?, price(t, "last")?, book, received, "bid")
 }
 
 fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
@@ -110,15 +96,7 @@ fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
         trade_id,
         ts_event: rfc3339(t, "timestamp")?,
     };
-    let tick = TickV1 {
-        instrument: trade.instrument,
-        price: trade.price,
-        size: trade.size,
-        bid: None,
-        ask: None,
-        ts_event: trade.ts_event,
-    };
-    Ok(vec![MarketEvent::Trade(trade), MarketEvent::Tick(tick)])
+    Ok(trade.with_tick())
 }
 
 fn ohlc(c: &Value) -> Result<MarketEvent, ReadError> {
@@ -131,21 +109,7 @@ fn ohlc(c: &Value) -> Result<MarketEvent, ReadError> {
             problem: "missing or not 1 to 21600 minutes".to_owned(),
         })?;
     let open_at = rfc3339(c, "interval_begin")?;
-    let candle = CandleV1 {
-        instrument: instrument(c)?,
-        interval: format!("{minutes}m"),
-        ts_open: open_at,
-        ts_event: open_at.add_nanos(minutes * 60_000_000_000),
-        open: price(c, "open")?,
-        high: price(c, "high")?,
-        low: price(c, "low")?,
-        close: price(c, "close")?,
-        volume: quantity(c, "volume")?,
-    };
-    Ok(MarketEvent::Candle {
-        candle,
-        closed: false,
-    })
+    updating_candle(c, instrument(c)?, open_at, minutes * 60)
 }
 
 #[cfg(test)]
