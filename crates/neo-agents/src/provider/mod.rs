@@ -344,6 +344,47 @@ async fn read_capped(
     }
 }
 
+/// A chat message (OpenAI, Ollama) as a reply: its function `tool_calls`, or
+/// its content as the verdict's text (`missing` names where the content should be).
+fn chat_reply(
+    message: &Value,
+    (input_tokens, output_tokens): (u64, u64),
+    missing: &str,
+) -> Result<Reply, ProviderError> {
+    if let Some(calls) = message["tool_calls"].as_array().filter(|c| !c.is_empty()) {
+        let calls = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ToolCall {
+                id: c["id"]
+                    .as_str()
+                    .map_or_else(|| format!("call_{i}"), str::to_owned),
+                name: c["function"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                arguments: arguments(&c["function"]["arguments"]),
+            })
+            .collect();
+        let mut assistant = message.clone();
+        assistant["role"] = serde_json::json!("assistant");
+        return Ok(Reply::Calls {
+            assistant,
+            calls,
+            input_tokens,
+            output_tokens,
+        });
+    }
+    let text = message["content"]
+        .as_str()
+        .ok_or_else(|| ProviderError::Malformed(format!("no {missing}")))?;
+    Ok(Reply::Verdict(Answer {
+        text: text.to_owned(),
+        input_tokens,
+        output_tokens,
+    }))
+}
+
 /// Tools as OpenAI and Ollama declare them (`{"type": "function", "function": {...}}`).
 fn function_tools(tools: &[ToolDef]) -> Vec<Value> {
     tools

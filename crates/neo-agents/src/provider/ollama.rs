@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Exchange, ProviderError, Reply, arguments, function_tools, tokens};
+use super::{Exchange, ProviderError, Reply, chat_reply, function_tools, tokens};
 use crate::tools::ToolCall;
 
 pub(super) fn endpoint(client: &reqwest::Client, base: &str) -> reqwest::RequestBuilder {
@@ -32,37 +32,11 @@ pub(super) fn request(model: &str, ex: &Exchange<'_>) -> Value {
 }
 
 pub(super) fn reply(body: &Value) -> Result<Reply, ProviderError> {
-    let message = &body["message"];
-    let input_tokens = tokens(body, &["prompt_eval_count"]);
-    let output_tokens = tokens(body, &["eval_count"]);
-    if let Some(calls) = message["tool_calls"].as_array().filter(|c| !c.is_empty()) {
-        let calls = calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ToolCall {
-                id: format!("call_{i}"),
-                name: c["function"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                arguments: arguments(&c["function"]["arguments"]),
-            })
-            .collect();
-        return Ok(Reply::Calls {
-            assistant: message.clone(),
-            calls,
-            input_tokens,
-            output_tokens,
-        });
-    }
-    let text = message["content"]
-        .as_str()
-        .ok_or_else(|| ProviderError::Malformed("no message.content".to_owned()))?;
-    Ok(Reply::Verdict(Answer {
-        text: text.to_owned(),
-        input_tokens,
-        output_tokens,
-    }))
+    let usage = (
+        tokens(body, &["prompt_eval_count"]),
+        tokens(body, &["eval_count"]),
+    );
+    chat_reply(&body["message"], usage, "message.content")
 }
 
 pub(super) fn tool_results(results: &[(ToolCall, String)]) -> Vec<Value> {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Exchange, ProviderError, Reply, arguments, function_tools, tokens};
+use super::{Exchange, ProviderError, Reply, chat_reply, function_tools, tokens};
 use crate::tools::ToolCall;
 
 pub(super) fn endpoint(
@@ -49,40 +49,11 @@ pub(super) fn reply(body: &Value) -> Result<Reply, ProviderError> {
             "the model refused: {refusal}"
         )));
     }
-    let input_tokens = tokens(body, &["usage", "prompt_tokens"]);
-    let output_tokens = tokens(body, &["usage", "completion_tokens"]);
-    if let Some(calls) = message["tool_calls"].as_array().filter(|c| !c.is_empty()) {
-        let calls = calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ToolCall {
-                id: c["id"]
-                    .as_str()
-                    .map_or_else(|| format!("call_{i}"), str::to_owned),
-                name: c["function"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                arguments: arguments(&c["function"]["arguments"]),
-            })
-            .collect();
-        let mut assistant = message.clone();
-        assistant["role"] = json!("assistant");
-        return Ok(Reply::Calls {
-            assistant,
-            calls,
-            input_tokens,
-            output_tokens,
-        });
-    }
-    let text = message["content"]
-        .as_str()
-        .ok_or_else(|| ProviderError::Malformed("no choices[0].message.content".to_owned()))?;
-    Ok(Reply::Verdict(Answer {
-        text: text.to_owned(),
-        input_tokens,
-        output_tokens,
-    }))
+    let usage = (
+        tokens(body, &["usage", "prompt_tokens"]),
+        tokens(body, &["usage", "completion_tokens"]),
+    );
+    chat_reply(message, usage, "choices[0].message.content")
 }
 
 pub(super) fn tool_results(results: &[(ToolCall, String)]) -> Vec<Value> {
