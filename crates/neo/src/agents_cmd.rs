@@ -295,6 +295,13 @@ fn print_report(report: &Value, step: &Step, llm: bool) {
 
 async fn budget(args: BudgetArgs) -> anyhow::Result<ExitCode> {
     let config = config(args.config)?;
+    let default_db = args.data_dir.join("neo.db");
+    if config.store.url.is_none() && !default_db.is_file() {
+        bail!(
+            "no store at {}: NEO has not run with this data directory (pass --data-dir or --config)",
+            default_db.display()
+        );
+    }
     let url = config.store_url(&args.data_dir);
     let store = Store::connect(&url).await.with_context(|| {
         format!(

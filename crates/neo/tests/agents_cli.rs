@@ -88,17 +88,33 @@ async fn agents_test_prints_the_prompt_answer_cost_and_decision_and_places_nothi
     ] {
         assert!(shown.contains(part), "{part} missing from:\n{shown}");
     }
-    // Nothing was stored: there is no data directory, and the budget is untouched.
+    // Nothing was stored: there is no data directory, and `budget` says so
+    // rather than making one.
     let data = dir.join("data");
-    let out = neo(&[
-        "agents",
-        "budget",
-        "--config",
-        c,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--json",
-    ]);
+    let budget = |data: &std::path::Path| {
+        neo(&[
+            "agents",
+            "budget",
+            "--config",
+            c,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let out = budget(&data);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no store at"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!data.exists(), "budget created a data directory");
+    // Over a store, the untouched budget reads zero.
+    std::fs::create_dir_all(&data).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", data.join("neo.db").display());
+    assert!(neo(&["store", "migrate", "--url", &url]).status.success());
+    let out = budget(&data);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let budget: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(budget["day"]["spent_usd"], 0.0, "{budget}");
