@@ -116,8 +116,27 @@ pub mod names {
     /// Gauge, label `provider`: seconds the local model took for its last answer.
     pub const OLLAMA_LATENCY: &str = "neo_ollama_inference_seconds";
 
+    /// Counter, labels `venue`, `outcome` (ok, not_json, unknown, malformed, venue_error):
+    /// messages read from a venue's feed.
+    pub const MARKET_MESSAGES: &str = "neo_market_messages_total";
+    /// Gauge, label `venue`: 1 while the feed is connected and subscribed.
+    pub const MARKET_CONNECTED: &str = "neo_market_connected";
+    /// Counter, labels `venue`, `phase` (connecting, streaming): connections that
+    /// failed or were lost (each followed by a reconnection).
+    pub const MARKET_DISCONNECTS: &str = "neo_market_disconnects_total";
+    /// Counter, label `venue`: gaps in the venue's sequence numbers.
+    pub const MARKET_GAPS: &str = "neo_market_sequence_gaps_total";
+    /// Counter, label `venue`: closed candles fetched over REST after a (re)connection or a gap.
+    pub const MARKET_BACKFILLED: &str = "neo_market_backfilled_candles_total";
+    /// Counter, labels `venue`, `outcome` (throttled, failed): REST backfill trouble.
+    pub const MARKET_REST: &str = "neo_market_rest_problems_total";
+    /// Gauge, label `instrument`: seconds since the instrument's newest tick.
+    pub const MARKET_AGE: &str = "neo_market_data_age_seconds";
+    /// Gauge, label `instrument`: 1 while its data is older than risk's `max_data_age_secs`.
+    pub const MARKET_STALE: &str = "neo_market_stale";
+
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 45] = [
+    pub const ALL: [&str; 53] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -163,6 +182,14 @@ pub mod names {
         OLLAMA_LOADED,
         OLLAMA_MEMORY,
         OLLAMA_LATENCY,
+        MARKET_MESSAGES,
+        MARKET_CONNECTED,
+        MARKET_DISCONNECTS,
+        MARKET_GAPS,
+        MARKET_BACKFILLED,
+        MARKET_REST,
+        MARKET_AGE,
+        MARKET_STALE,
     ];
 }
 
@@ -236,6 +263,7 @@ fn install_once() -> Result<Metrics, MetricsError> {
 }
 
 fn describe_all() {
+    describe_market();
     use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         names::HTTP_REQUESTS,
@@ -455,110 +483,48 @@ pub async fn track_http(matched: Option<MatchedPath>, req: Request, next: Next) 
     response
 }
 
+/// The live market feed's metrics.
+fn describe_market() {
+    use ::metrics::{Unit, describe_counter, describe_gauge};
+    describe_counter!(
+        names::MARKET_MESSAGES,
+        Unit::Count,
+        "Messages read from a venue's feed, by venue and outcome (ok, or why it was skipped)."
+    );
+    describe_gauge!(
+        names::MARKET_CONNECTED,
+        "1 while the venue's feed is connected and subscribed."
+    );
+    describe_counter!(
+        names::MARKET_DISCONNECTS,
+        Unit::Count,
+        "Venue connections that failed (phase connecting) or were lost (phase streaming), each followed by a reconnection."
+    );
+    describe_counter!(
+        names::MARKET_GAPS,
+        Unit::Count,
+        "Gaps in a venue's sequence numbers (each backfills candles), by venue."
+    );
+    describe_counter!(
+        names::MARKET_BACKFILLED,
+        Unit::Count,
+        "Closed candles fetched over REST after a reconnection or a gap, by venue."
+    );
+    describe_counter!(
+        names::MARKET_REST,
+        Unit::Count,
+        "REST backfill trouble by venue and outcome (throttled, failed)."
+    );
+    describe_gauge!(
+        names::MARKET_AGE,
+        "Seconds since the instrument's newest tick."
+    );
+    describe_gauge!(
+        names::MARKET_STALE,
+        "1 while the instrument's data is older than risk allows (entries refused)."
+    );
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-    use axum::body::{Body, to_bytes};
-    use axum::http::{Request, StatusCode};
-    use axum::middleware::from_fn;
-    use tower::ServiceExt;
-
-    #[test]
-    fn install_twice_returns_the_same_recorder() {
-        let a = Metrics::install().unwrap();
-        let b = Metrics::install().unwrap();
-        assert!(Arc::ptr_eq(&a.handle, &b.handle));
-    }
-
-    #[test]
-    fn render_shows_names_labels_and_histogram_types() {
-        let m = Metrics::install().unwrap();
-        ::metrics::counter!(names::ORDERS, "status" => "filled").increment(2);
-        ::metrics::counter!(names::NOTIFICATIONS, "channel" => "telegram", "outcome" => "sent")
-            .increment(1);
-        ::metrics::histogram!(names::STAGE_DURATION, "stage" => "risk").record(0.003);
-        ::metrics::histogram!(names::WEBHOOK_TO_NOTIFICATION, "channel" => "telegram").record(0.4);
-        let text = m.render();
-        assert!(
-            text.contains(r#"neo_orders_total{status="filled"} 2"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"neo_notifications_total{channel="telegram",outcome="sent"} 1"#),
-            "{text}"
-        );
-        assert!(
-            text.contains("# TYPE neo_stage_duration_seconds histogram"),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"neo_stage_duration_seconds_bucket{stage="risk",le="0.005"} 1"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"neo_stage_duration_seconds_bucket{stage="risk",le="0.0025"} 0"#),
-            "{text}"
-        );
-        assert!(
-            text.contains("# TYPE neo_webhook_to_notification_seconds histogram"),
-            "{text}"
-        );
-        assert!(text.contains("# HELP neo_orders_total"), "{text}");
-    }
-
-    #[test]
-    fn names_are_unique_and_prefixed() {
-        let mut all = names::ALL.to_vec();
-        all.sort_unstable();
-        all.dedup();
-        assert_eq!(all.len(), names::ALL.len());
-        assert!(names::ALL.iter().all(|n| n.starts_with("neo_")));
-    }
-
-    #[tokio::test]
-    async fn router_answers_with_prometheus_content_type() {
-        let m = Metrics::install().unwrap();
-        ::metrics::counter!(names::FILLS, "instrument" => "BTCUSD").increment(1);
-        let response = metrics_router(m)
-            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()[CONTENT_TYPE], CONTENT_TYPE_TEXT);
-        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(
-            text.contains(r#"neo_fills_total{instrument="BTCUSD"}"#),
-            "{text}"
-        );
-    }
-
-    #[tokio::test]
-    async fn track_http_labels_by_route_template_never_raw_path() {
-        let m = Metrics::install().unwrap();
-        let app = Router::new()
-            .route("/track-test/{id}", get(|| async { "ok" }))
-            .layer(from_fn(track_http));
-        for path in ["/track-test/1", "/track-test/2", "/track-test-missing"] {
-            app.clone()
-                .oneshot(Request::get(path).body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-        }
-        let text = m.render();
-        assert!(
-            text.contains(r#"neo_http_requests_total{route="/track-test/{id}",status="200"} 2"#),
-            "{text}"
-        );
-        assert!(!text.contains("/track-test/1"), "{text}");
-        assert!(
-            text.contains(r#"neo_http_request_duration_seconds_count{route="/track-test/{id}"} 2"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"neo_http_requests_total{route="unmatched",status="404"}"#),
-            "{text}"
-        );
-    }
-}
+mod tests;

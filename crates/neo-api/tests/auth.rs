@@ -72,6 +72,9 @@ impl Live for FlatDesk {
     fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value {
         self.0.lock().unwrap().briefing(instrument, now)
     }
+    fn market(&self, _now: Timestamp) -> Value {
+        serde_json::json!({ "source": "sim", "connected": true, "instruments": {} })
+    }
 }
 
 fn key(name: &str, role: &str, text: &str, expires: Option<&str>) -> ApiKeyConfig {

@@ -196,6 +196,21 @@ pub struct LlmBudgetNotice {
     pub ts: Timestamp,
 }
 
+/// An instrument's market data went stale (entries are refused) or is fresh again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketDataNotice {
+    /// The instrument.
+    pub instrument: String,
+    /// Stale now (else fresh again).
+    pub stale: bool,
+    /// Seconds since its newest tick (none: no tick since start).
+    pub age_secs: Option<u64>,
+    /// The most risk allows.
+    pub max_age_secs: u64,
+    /// When NEO noticed (one notification per instrument, direction and time).
+    pub ts: Timestamp,
+}
+
 /// Anything NEO tells people about; render it once per enabled channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -213,6 +228,8 @@ pub enum Event {
     FlagRolledBack(FlagRolledBack),
     /// See [`LlmBudgetNotice`].
     LlmBudget(LlmBudgetNotice),
+    /// See [`MarketDataNotice`].
+    MarketData(MarketDataNotice),
 }
 
 /// The id of the notification of `kind` caused by `cause_id` on `channel`.
@@ -234,6 +251,7 @@ impl Event {
             Event::ApiKeyExpiring(_) => NotificationKind::ApiKeyExpiring,
             Event::FlagRolledBack(_) => NotificationKind::FlagRolledBack,
             Event::LlmBudget(_) => NotificationKind::LlmBudget,
+            Event::MarketData(_) => NotificationKind::MarketData,
         }
     }
 
@@ -260,6 +278,12 @@ impl Event {
                 e.period_number,
                 if e.exhausted { "exhausted" } else { "warn" }
             ),
+            Event::MarketData(e) => format!(
+                "market_data:{}:{}:{}",
+                e.instrument,
+                if e.stale { "stale" } else { "fresh" },
+                e.ts.as_nanos()
+            ),
         }
     }
 
@@ -273,6 +297,7 @@ impl Event {
             Event::ApiKeyExpiring(e) => (None, None, e.ts),
             Event::FlagRolledBack(e) => (None, None, e.ts),
             Event::LlmBudget(e) => (None, None, e.ts),
+            Event::MarketData(e) => (None, None, e.ts),
         };
         let source_id = source_id
             .filter(|s| !s.trim().is_empty())
@@ -285,6 +310,7 @@ impl Event {
             Event::ApiKeyExpiring(e) => key_expiring(e),
             Event::FlagRolledBack(e) => flag_rolled_back(e),
             Event::LlmBudget(e) => llm_budget(e),
+            Event::MarketData(e) => market_data(e),
         };
         let kind = self.kind();
         NotificationV1 {
@@ -302,6 +328,32 @@ impl Event {
     /// One notification per channel, in the order given.
     pub fn render_all(&self, channels: &[Channel]) -> Vec<NotificationV1> {
         channels.iter().map(|&c| self.render(c)).collect()
+    }
+}
+
+fn market_data(e: &MarketDataNotice) -> (String, String) {
+    let age = e.age_secs.map_or_else(
+        || "no data since start".to_owned(),
+        |a| format!("last tick {a} s ago"),
+    );
+    if e.stale {
+        (
+            format!("{}: market data stale", e.instrument),
+            format!(
+                "{} has had no fresh market data ({age}; risk allows {} s): new entries are \
+                 refused (stale_market_data) until it returns. Exits and brackets still work \
+                 on the last price.",
+                e.instrument, e.max_age_secs
+            ),
+        )
+    } else {
+        (
+            format!("{}: market data fresh again", e.instrument),
+            format!(
+                "{} has fresh market data again ({age}): entries are accepted.",
+                e.instrument
+            ),
+        )
     }
 }
 

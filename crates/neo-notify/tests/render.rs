@@ -8,7 +8,8 @@ use neo_domain::{
     Contract, Fixed, IdKind, InstrumentId, MessageId, Price, Quantity, Side, Timestamp,
 };
 use neo_notify::render::{
-    BracketHit, BracketLeg, Event, OrderFilled, SignalRefused, TradingStateChanged, notification_id,
+    BracketHit, BracketLeg, Event, MarketDataNotice, OrderFilled, SignalRefused,
+    TradingStateChanged, notification_id,
 };
 use proptest::prelude::*;
 
@@ -169,6 +170,31 @@ fn state_change_needs_no_signal_but_names_one_when_given() {
     e.signal_id = Some(signal());
     let n = Event::TradingStateChanged(e).render(Channel::Console);
     assert!(n.check().is_empty() && n.text.contains(&signal().to_string()));
+}
+
+#[test]
+fn market_data_notices_need_no_signal_and_say_what_happens_to_entries() {
+    let stale = MarketDataNotice {
+        instrument: "BTC-USDT".into(),
+        stale: true,
+        age_secs: None,
+        max_age_secs: 300,
+        ts: ts(),
+    };
+    let n = Event::MarketData(stale.clone()).render(Channel::Slack);
+    assert!(n.check().is_empty(), "{:?}", n.check());
+    assert_eq!(n.kind, NotificationKind::MarketData);
+    assert_eq!(n.title, "BTC-USDT: market data stale");
+    assert!(n.text.contains("no data since start") && n.text.contains("stale_market_data"));
+    let fresh = MarketDataNotice {
+        stale: false,
+        age_secs: Some(1),
+        ..stale.clone()
+    };
+    let m = Event::MarketData(fresh).render(Channel::Slack);
+    assert!(m.check().is_empty());
+    assert!(m.text.contains("last tick 1 s ago"));
+    assert_ne!(n.id, m.id, "going stale and coming back are two notices");
 }
 
 fn any_price() -> impl Strategy<Value = Price> {

@@ -34,7 +34,8 @@ use tokio::task::JoinSet;
 
 use crate::config::{BusKind, Config, redacted_url};
 use crate::desk_stage::{DESK_CONSUMER, DeskStage, lock};
-use crate::market::{MarketShare, SimFeed, run_feed};
+use crate::market::freshness::{Outlet, StaleWatch};
+use crate::market::{MarketShare, run_source};
 use crate::notify_stage::{NOTIFY_CONSUMER, NotifyStage, run_notify_stage};
 use crate::restore::load;
 use crate::{Clock, passphrase};
@@ -83,6 +84,8 @@ struct LiveDesk {
     desk: Arc<Mutex<Desk>>,
     share: Arc<MarketShare>,
     bus: BusHealth,
+    instruments: Vec<InstrumentId>,
+    max_data_age: Duration,
 }
 
 impl Live for LiveDesk {
@@ -106,6 +109,9 @@ impl Live for LiveDesk {
     }
     fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value {
         lock(&self.desk).briefing(instrument, now)
+    }
+    fn market(&self, now: Timestamp) -> Value {
+        crate::market::freshness::details(&self.share, &self.instruments, self.max_data_age, now)
     }
 }
 
@@ -224,13 +230,14 @@ async fn launch<B: Bus>(
 
     // The market first: its warm-up history makes the analyst's indicators ready.
     let instruments = config.market.instrument_ids();
-    let warmup = i64::from(config.market.warmup_minutes) * 60_000_000_000;
-    let mut feed = SimFeed::new(&instruments, config.market.seed, now.add_nanos(-warmup))
+    let crate::market::Warm {
+        source,
+        history,
+        last_ticks,
+    } = crate::market::prepare(&config.market, now, clock.clone())
+        .await
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let (history, last_ticks) = feed
-        .warm_up(now)
-        .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let mut desk = Desk::new(config.desk.clone(), feed.steps(), now)
+    let mut desk = Desk::new(config.desk.clone(), crate::market::steps(&instruments), now)
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
     let mut autonomy = if config.strategy.enabled {
         Some(
@@ -316,7 +323,7 @@ async fn launch<B: Bus>(
         shutdown_rx.clone(),
     );
     tasks.spawn(async move { role("flags", crate::flag_watch::run(fb, ch, wk, c, rx).await) });
-    let mut stage = DeskStage::new(desk.clone(), share.clone(), channels, clock.clone())
+    let mut stage = DeskStage::new(desk.clone(), share.clone(), channels.clone(), clock.clone())
         .with_flags(flags.clone())
         .with_slo(slo.clone());
     if let Some(autonomy) = autonomy {
@@ -395,7 +402,19 @@ async fn launch<B: Bus>(
 
     let tick = Duration::from_millis(config.market.tick_ms);
     let (sh, c, rx) = (share.clone(), clock.clone(), shutdown_rx.clone());
-    tasks.spawn(async move { role("market", run_feed(feed, sh, c, tick, rx).await) });
+    tasks.spawn(async move { role("market", run_source(source, sh, c, tick, rx).await) });
+    let max_age = Duration::from_secs(config.desk.risk.max_data_age_secs);
+    let watch = StaleWatch::new(instruments.clone(), max_age, now);
+    let outlet = Outlet {
+        writer: writer.clone(),
+        channels: channels.clone(),
+        wake: wake.clone(),
+    };
+    let (sh, c, rx) = (share.clone(), clock.clone(), shutdown_rx.clone());
+    tasks.spawn(async move {
+        crate::market::freshness::run(watch, sh, outlet, c, rx).await;
+        ("freshness", Ok(()))
+    });
 
     let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
     let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
@@ -414,6 +433,8 @@ async fn launch<B: Bus>(
         desk,
         share,
         bus: Box::new(move || health_bus.health()),
+        instruments,
+        max_data_age: max_age,
     });
     let (limits, max_body_bytes) = (config.server.limits.clone(), gateway.max_body_bytes);
     let state = AppState::new(gateway, store.clone(), writer, clock)

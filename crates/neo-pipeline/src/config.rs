@@ -17,14 +17,16 @@ use neo_agents::config::AgentsConfig;
 use neo_api::auth::ApiConfig;
 use neo_api::guard::GuardConfig;
 use neo_api::server::{GatewayConfig, HttpLimits};
-use neo_domain::InstrumentId;
 use neo_engine::autonomy::AutonomyConfig;
 use neo_engine::desk::DeskConfig;
 use neo_notify::NotifyConfig;
 use serde::Deserialize;
 
 mod flags;
+mod market;
 mod slo;
+
+pub use market::{MarketConfig, MarketSource, VenueEndpoints};
 
 pub use flags::{FlagsConfig, RuleOverride};
 pub use slo::{SloConfig, SloOverride, objectives};
@@ -143,43 +145,6 @@ pub struct BusConfig {
     pub url: Option<String>,
 }
 
-/// `[market]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MarketConfig {
-    /// Simulated instruments (default BTC-USDT, ETH-USDT, EUR-USD, AAPL).
-    pub instruments: Vec<String>,
-    /// Seed of the simulation: the same seed and start give the same prices.
-    pub seed: u64,
-    /// Milliseconds between ticks (default 250).
-    pub tick_ms: u64,
-    /// Minutes of history simulated at start so indicators are warm (default 180).
-    pub warmup_minutes: u32,
-}
-
-impl Default for MarketConfig {
-    fn default() -> Self {
-        MarketConfig {
-            instruments: ["BTC-USDT", "ETH-USDT", "EUR-USD", "AAPL"]
-                .map(str::to_owned)
-                .to_vec(),
-            seed: 7,
-            tick_ms: 250,
-            warmup_minutes: 180,
-        }
-    }
-}
-
-impl MarketConfig {
-    /// The instruments, parsed (invalid ones are reported by `validate`).
-    pub fn instrument_ids(&self) -> Vec<InstrumentId> {
-        self.instruments
-            .iter()
-            .filter_map(|s| InstrumentId::new(s).ok())
-            .collect()
-    }
-}
-
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -287,23 +252,7 @@ impl Config {
         problems.extend(self.flags.validate());
         problems.extend(slo::problems(&self.slo));
         problems.extend(self.agents.validate());
-        if self.market.instruments.is_empty() {
-            problems.push("market.instruments must name at least one instrument".to_owned());
-        }
-        for s in &self.market.instruments {
-            if let Err(e) = InstrumentId::new(s) {
-                problems.push(format!("market.instruments: {s:?}: {e}"));
-            }
-        }
-        if !(10..=60_000).contains(&self.market.tick_ms) {
-            problems.push(format!(
-                "market.tick_ms must be between 10 and 60000, got {}",
-                self.market.tick_ms
-            ));
-        }
-        if self.market.warmup_minutes > 7 * 24 * 60 {
-            problems.push("market.warmup_minutes must be at most a week (10080)".to_owned());
-        }
+        problems.extend(self.market.validate());
         if let Some(url) = &self.store.url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")

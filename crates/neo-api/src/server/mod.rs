@@ -323,9 +323,11 @@ async fn ready(
                 READY_WITHIN.as_millis()
             )))
         });
+    // Stale market data refuses entries but is not a reason to stop taking alerts: a detail.
+    let market = state.live.as_ref().map(|l| l.market((state.clock)()));
     match (store, bus) {
         (Ok(()), Ok(())) => Ok(axum::Json(
-            json!({ "status": "ready", "store": "ok", "bus": "ok" }),
+            json!({ "status": "ready", "store": "ok", "bus": "ok", "market": market }),
         )),
         (Ok(()), Err(e)) => Err((
             StatusCode::SERVICE_UNAVAILABLE,

@@ -282,7 +282,7 @@ pub(super) fn document() -> Value {
                     "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 500 } } }) } } },
                 "responses": command_responses() } },
             "/health": { "get": { "summary": "Liveness", "responses": { "200": ok("alive", json!({ "type": "object" })) } } },
-            "/ready": { "get": { "summary": "Store and bus reachable",
+            "/ready": { "get": { "summary": "Store and bus reachable; market data's source, connection and freshness as details",
                 "responses": { "200": ok("ready", json!({ "type": "object" })), "503": error_response("a dependency is down") } } },
             "/metrics": { "get": { "summary": "Prometheus metrics",
                 "responses": { "200": { "description": "text exposition format", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }

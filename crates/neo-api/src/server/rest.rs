@@ -50,6 +50,8 @@ pub trait Live: Send + Sync + 'static {
     fn candles(&self, instrument: InstrumentId, count: usize) -> Vec<CandleV1>;
     /// What the desk is using about the instrument: indicators, regime, quote, position.
     fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value;
+    /// Market data's source, connection and each instrument's freshness (for `/ready`).
+    fn market(&self, now: Timestamp) -> Value;
 }
 
 /// A JSON body as `T`, or 422 naming the first field that does not fit (as a JSON pointer).

@@ -37,6 +37,8 @@ text_enum! {
         FlagRolledBack => "flag_rolled_back",
         /// The LLM API spend passed 80% of a budget cap, or reached it.
         LlmBudget => "llm_budget",
+        /// An instrument's market data went stale (entries refused), or is fresh again.
+        MarketData => "market_data",
     }
 }
 
@@ -50,7 +52,7 @@ pub struct NotificationV1 {
     /// What happened.
     pub kind: NotificationKind,
     /// The signal whose story this is part of (absent only for trading-state
-    /// changes, API-key expiry, flag rollbacks and LLM budget notices).
+    /// changes, API-key expiry, flag rollbacks, LLM budget and market-data notices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_id: Option<MessageId>,
     /// The sender's own alert id, when it gave one.
@@ -79,6 +81,7 @@ impl Contract for NotificationV1 {
                 | NotificationKind::ApiKeyExpiring
                 | NotificationKind::FlagRolledBack
                 | NotificationKind::LlmBudget
+                | NotificationKind::MarketData
         );
         c.require_with(
             !needs_signal || self.signal_id.is_some(),

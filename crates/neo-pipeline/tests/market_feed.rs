@@ -1,0 +1,207 @@
+//! The pipeline on a live venue feed, pointed at a local exchange speaking
+//! Binance's formats: the quote board follows the exchange's prices within a
+//! second, an alert fills at the exchange's quote, a stopped exchange makes
+//! the instrument stale (entries refused with `stale_market_data`, people
+//! told, `/ready` and `/metrics` show it), and when it comes back the feed
+//! reconnects, backfills and trading resumes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{alert, decided, rig};
+use neo_pipeline::config::MarketSource;
+use neo_testkit::venue::MockVenue;
+use serde_json::{Value, json};
+
+fn now_ms() -> i64 {
+    neo_pipeline::wall_clock()().as_unix_millis()
+}
+
+/// Klines from `startTime`, one a minute (closed ones are kept by the feed's clock).
+fn klines(target: &str) -> (u16, String) {
+    let start: i64 = target
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("startTime="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut rows = Vec::new();
+    let mut t = start.div_euclid(60_000) * 60_000;
+    while t <= now_ms() && rows.len() < 1000 {
+        let i = (t / 60_000) % 10_000;
+        // A sawtooth a few hundred dollars deep: brackets wide enough to pay the fees.
+        let close = 50_000 + (i % 40) * 25;
+        let (o, c) = (format!("{}", close - 20), format!("{close}"));
+        let (h, l) = (format!("{}", close + 80), format!("{}", close - 80));
+        rows.push(json!([
+            t,
+            o,
+            h,
+            l,
+            c,
+            "12.5",
+            t + 59_999,
+            "0",
+            40,
+            "0",
+            "0",
+            "0"
+        ]));
+        t += 60_000;
+    }
+    (200, json!(rows).to_string())
+}
+
+fn book(bid: &str, ask: &str) -> String {
+    json!({"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":bid,"B":"3","a":ask,"A":"4"}}).to_string()
+}
+
+async fn ticker_price(rig: &common::Rig) -> Option<String> {
+    let (_, tickers) = rig.get("/v1/tickers").await;
+    tickers["items"]
+        .as_array()?
+        .iter()
+        .find(|t| t["instrument"] == "BTC-USDT")
+        .and_then(|t| t["ask"].as_str().map(str::to_owned))
+}
+
+/// Keeps quoting `ask` until the board shows it; how long that took.
+async fn quote_until_shown(mock: &MockVenue, rig: &common::Rig, bid: &str, ask: &str) -> Duration {
+    let started = tokio::time::Instant::now();
+    loop {
+        mock.send(&book(bid, ask));
+        if ticker_price(rig).await.as_deref() == Some(ask) {
+            return started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let (_, tickers) = rig.get("/v1/tickers").await;
+            let (_, ready) = rig.get("/ready").await;
+            panic!("the board never showed {ask}: {tickers} {ready}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn decision(rig: &common::Rig, alert_id: &str, action: &str) -> (String, Value) {
+    let (status, answer) = rig.post(&alert(alert_id, action)).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["signal_id"].as_str().unwrap().to_owned();
+    let story = rig.story_until(&id, decided).await;
+    (id, story)
+}
+
+fn refused_stale(story: &Value) -> bool {
+    story.to_string().contains("stale_market_data")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_venue_feed_drives_the_board_fills_and_staleness() {
+    let mock = MockVenue::start(klines).await.unwrap();
+    let db = neo_testkit::db::TestDb::sqlite();
+    let (ws, rest) = (mock.ws_url(), mock.rest_url());
+    let rig = Box::pin(rig(&db.url, |c| {
+        c.market.source = MarketSource::Binance;
+        c.market.instruments = vec!["BTC-USDT".to_owned()];
+        c.market.binance.ws_url = Some(ws);
+        c.market.binance.rest_url = Some(rest);
+        c.market.warmup_minutes = 120;
+        c.market.silence_secs = 1;
+        c.desk.risk.max_data_age_secs = 2;
+    }))
+    .await;
+    assert!(mock.wait_clients(1, Duration::from_secs(10)).await);
+    assert!(mock.rest_requests()[0].contains("symbol=BTCUSDT&interval=1m"));
+
+    // The board follows the exchange within a second.
+    let took = quote_until_shown(&mock, &rig, "50010.1", "50010.3").await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // Buys fill at the exchange's ask (a sell, when the analyst holds the buy, at its bid).
+    let mut filled = None;
+    for (n, action) in ["buy", "sell"].iter().enumerate() {
+        quote_until_shown(&mock, &rig, "50010.1", "50010.3").await;
+        let (id, story) = decision(&rig, &format!("live-{n}"), action).await;
+        if story["decisions"][0]["recommendation"] != *action {
+            continue;
+        }
+        let story = rig
+            .story_until(&id, |s| {
+                s["fills"].as_array().is_some_and(|f| !f.is_empty())
+            })
+            .await;
+        if story["fills"].as_array().is_some_and(|f| !f.is_empty()) {
+            filled = Some((action.to_owned(), story));
+            break;
+        }
+    }
+    let (action, story) = filled.expect("neither a buy nor a sell filled");
+    let expected = if action == "buy" {
+        "50010.3"
+    } else {
+        "50010.1"
+    };
+    assert_eq!(story["fills"][0]["price"], expected, "{story}");
+
+    // The exchange stops: the instrument goes stale, entries are refused, people are told.
+    let stale_notices = |r: &[neo_testkit::mock::Recorded]| {
+        r.iter()
+            .filter(|m| m.body.to_string().contains("market data stale"))
+            .count()
+    };
+    let told_before = stale_notices(&rig.slack.requests());
+    mock.set_down(true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, ready) = rig.get("/ready").await;
+        if ready["market"]["instruments"]["BTC-USDT"]["stale"] == true {
+            assert_eq!(ready["market"]["connected"], false, "{ready}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never stale: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, story) = decision(&rig, "live-stale", "buy").await;
+    assert!(refused_stale(&story), "{story}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stale_notices(&rig.slack.requests()) <= told_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            rig.slack.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = loop {
+        let text = reqwest::get(format!("{}/metrics", rig.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("neo_market_stale{instrument=\"BTC-USDT\"} 1") {
+            break text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        metrics.contains("neo_market_disconnects_total{venue=\"binance\",phase=\"streaming\"}")
+    );
+    assert!(metrics.contains("neo_market_messages_total{venue=\"binance\",outcome=\"ok\"}"));
+
+    // Back up: it reconnects, backfills, and entries are judged on fresh data again.
+    let accepted = mock.accepted();
+    mock.set_down(false);
+    assert!(mock.wait_clients(1, Duration::from_secs(20)).await);
+    assert!(mock.accepted() > accepted);
+    quote_until_shown(&mock, &rig, "50020.1", "50020.3").await;
+    let (_, story) = decision(&rig, "live-fresh", "sell").await;
+    assert!(!refused_stale(&story), "{story}");
+    rig.stop().await;
+}
