@@ -38,6 +38,7 @@ pub const STREAMS: &[(&str, &str)] = &[
     ("NEO_MARKET", "market.>"),
     ("NEO_EXECUTION", "execution.>"),
     ("NEO_DLQ", "dlq.>"),
+    ("NEO_ALT", "alt.>"),
 ];
 
 /// How to reach NATS and how the streams are configured.
@@ -62,7 +63,10 @@ pub struct NatsConfig {
     pub max_msg_size: i32,
     /// How long messages are kept (limits retention).
     pub max_age_secs: u64,
-    /// Largest size of each stream in bytes (-1: unlimited); when full, new messages are refused.
+    /// How long market data is kept in `NEO_MARKET` (default a day; the Parquet archive keeps it longer).
+    pub market_max_age_secs: u64,
+    /// Largest size of each stream in bytes (-1: unlimited); when full, new messages are
+    /// refused, except in `NEO_MARKET`, which drops its oldest.
     pub max_bytes: i64,
     /// How long to wait for the server on connect and on each request.
     pub timeout_ms: u64,
@@ -80,6 +84,7 @@ impl Default for NatsConfig {
             duplicate_window_secs: 120,
             max_msg_size: 1 << 20,
             max_age_secs: 7 * 24 * 3600,
+            market_max_age_secs: 24 * 3600,
             max_bytes: -1,
             timeout_ms: 5_000,
         }
@@ -100,6 +105,10 @@ impl NatsConfig {
             problems.push(
                 "bus.duplicate_window_secs must be above 0 and at most max_age_secs".to_owned(),
             );
+        }
+        if self.market_max_age_secs < self.duplicate_window_secs {
+            problems
+                .push("bus.market_max_age_secs must be at least duplicate_window_secs".to_owned());
         }
         if self.max_msg_size < 1024 {
             problems.push("bus.max_msg_size must be at least 1024".to_owned());
@@ -183,15 +192,22 @@ impl JetStreamBus {
 
     async fn ensure_streams(&self) -> Result<(), BusError> {
         for (name, subjects) in STREAMS {
+            // Market data is replaceable by newer data: when full, its oldest goes.
+            let market = *name == "NEO_MARKET";
+            let (discard, max_age) = if market {
+                (DiscardPolicy::Old, self.config.market_max_age_secs)
+            } else {
+                (DiscardPolicy::New, self.config.max_age_secs)
+            };
             let config = StreamConfig {
                 name: (*name).to_owned(),
                 subjects: vec![(*subjects).to_owned()],
                 storage: StorageType::File,
                 retention: RetentionPolicy::Limits,
-                discard: DiscardPolicy::New,
+                discard,
                 duplicate_window: Duration::from_secs(self.config.duplicate_window_secs),
                 max_message_size: self.config.max_msg_size,
-                max_age: Duration::from_secs(self.config.max_age_secs),
+                max_age: Duration::from_secs(max_age),
                 max_bytes: self.config.max_bytes,
                 ..StreamConfig::default()
             };

@@ -8,8 +8,9 @@
 //! outputs.notification.{channel}
 //! outputs.execution.paper
 //! audit.events
-//! market.ticks.{instrument}
-//! market.candles.{interval}.{instrument}
+//! market.ticks.{venue}.{instrument} / market.trades.{venue}.{instrument}
+//! market.candles.{venue}.{instrument}            (the payload names the interval)
+//! alt.{source}.{kind}
 //! execution.orders.{instrument} / execution.fills.{instrument} / execution.positions.{instrument}
 //! dlq.{original_subject}
 //! ```
@@ -205,14 +206,24 @@ pub fn audit_events() -> Subject {
     Subject("audit.events".to_owned())
 }
 
-/// `market.ticks.{instrument}`
-pub fn market_ticks(instrument: InstrumentId) -> Subject {
-    Subject(format!("market.ticks.{instrument}"))
+/// `market.ticks.{venue}.{instrument}`: quotes and trade prices (`sim` for the simulation).
+pub fn market_ticks(venue: &str, instrument: InstrumentId) -> Result<Subject, SubjectError> {
+    Subject::from_tokens(&["market", "ticks", venue, instrument.as_str()])
 }
 
-/// `market.candles.{interval}.{instrument}`
-pub fn market_candles(interval: &str, instrument: InstrumentId) -> Result<Subject, SubjectError> {
-    Subject::from_tokens(&["market", "candles", interval, instrument.as_str()])
+/// `market.trades.{venue}.{instrument}`: each trade as the venue reported it.
+pub fn market_trades(venue: &str, instrument: InstrumentId) -> Result<Subject, SubjectError> {
+    Subject::from_tokens(&["market", "trades", venue, instrument.as_str()])
+}
+
+/// `market.candles.{venue}.{instrument}`: closed candles (the payload names the interval).
+pub fn market_candles(venue: &str, instrument: InstrumentId) -> Result<Subject, SubjectError> {
+    Subject::from_tokens(&["market", "candles", venue, instrument.as_str()])
+}
+
+/// `alt.{source}.{kind}`: alternative data (news, funding rates, on-chain figures).
+pub fn alt(source: &str, kind: &str) -> Result<Subject, SubjectError> {
+    Subject::from_tokens(&["alt", source, kind])
 }
 
 /// `execution.orders.{instrument}`: order state changes.
@@ -274,6 +285,10 @@ pub mod patterns {
     /// Every market data message.
     pub fn market() -> SubjectPattern {
         fixed("market.>")
+    }
+    /// Every alternative-data event.
+    pub fn alt() -> SubjectPattern {
+        fixed("alt.>")
     }
     /// Every execution event.
     pub fn execution() -> SubjectPattern {

@@ -402,7 +402,21 @@ async fn launch<B: Bus>(
 
     let tick = Duration::from_millis(config.market.tick_ms);
     let (sh, c, rx) = (share.clone(), clock.clone(), shutdown_rx.clone());
-    tasks.spawn(async move { role("market", run_source(source, sh, c, tick, rx).await) });
+    // Over NATS, market data is published for other processes; in one process nobody
+    // else reads it, so the in-process bus is spared the traffic.
+    let publisher = if embedded.is_none() {
+        let (publisher, task) = crate::market::publish::Publisher::start(bus.clone());
+        drop(task); // ends when the feed (the publisher's only holder) stops
+        Some(publisher)
+    } else {
+        None
+    };
+    let out = Arc::new(crate::market::live::Fanout {
+        share: sh,
+        publisher,
+        clock: c.clone(),
+    });
+    tasks.spawn(async move { role("market", run_source(source, out, c, tick, rx).await) });
     let max_age = Duration::from_secs(config.desk.risk.max_data_age_secs);
     let watch = StaleWatch::new(instruments.clone(), max_age, now);
     let outlet = Outlet {

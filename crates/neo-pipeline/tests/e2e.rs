@@ -307,6 +307,16 @@ async fn over_nats_jetstream_one_alert_is_one_order_and_one_message() {
     assert_eq!(rig.slack.requests().len(), 1);
     let (ready, _) = rig.get("/ready").await;
     assert_eq!(ready, 200);
+    // Over NATS the market data is published too (stream NEO_MARKET, oldest dropped when full).
+    let bus = neo_bus::JetStreamBus::connect(neo_bus::NatsConfig {
+        url: nats.url(),
+        ..neo_bus::NatsConfig::default()
+    })
+    .await
+    .unwrap();
+    let stats = bus.stream_stats().await.unwrap();
+    let market = stats.iter().find(|s| s.name == "NEO_MARKET").unwrap();
+    assert!(market.messages > 0, "{stats:?}");
     // The broker goes away: readiness says so.
     nats.kill();
     let mut status = 200;

@@ -8,6 +8,7 @@
 mod agent;
 mod audit;
 mod execution;
+mod feed;
 mod intent;
 mod market;
 mod notification;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use agent::{AgentOutputV1, Recommendation, Severity};
 pub use audit::AuditEventV1;
 pub use execution::{FillV1, Liquidity, OrderRole, OrderStatus, OrderV1, PositionSide, PositionV1};
+pub use feed::{ALT_PAYLOAD_MAX_BYTES, AltEventV1, TradeV1};
 pub use intent::{OrderIntentV1, OrderType, TimeInForce};
 pub use market::{CandleV1, TickV1};
 pub use notification::{Channel, NotificationKind, NotificationV1};

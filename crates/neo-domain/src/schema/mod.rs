@@ -14,8 +14,9 @@ use serde_json::Value;
 pub use compat::breaking_changes;
 
 use crate::contracts::{
-    AgentOutputV1, AuditEventV1, CandleV1, Contract, FillV1, Issue, LlmVerdictV1, NotificationV1,
-    OrderIntentV1, OrderV1, PositionV1, SignalEventV1, TickV1, TradingCommandV1,
+    AgentOutputV1, AltEventV1, AuditEventV1, CandleV1, Contract, FillV1, Issue, LlmVerdictV1,
+    NotificationV1, OrderIntentV1, OrderV1, PositionV1, SignalEventV1, TickV1, TradeV1,
+    TradingCommandV1,
 };
 use crate::{Envelope, SubjectPattern};
 
@@ -119,8 +120,18 @@ static REGISTRY: &[SchemaEntry] = &[
         "A sized, bracketed, risk-approved order to place.",
         "outputs.execution.paper"
     ),
-    entry!(TickV1, "A trade or quote update.", "market.ticks.*"),
+    entry!(TickV1, "A trade or quote update.", "market.ticks.*.*"),
+    entry!(
+        TradeV1,
+        "A trade as a venue reported it.",
+        "market.trades.*.*"
+    ),
     entry!(CandleV1, "An OHLCV bar.", "market.candles.*.*"),
+    entry!(
+        AltEventV1,
+        "Alternative data (news, funding rates, on-chain figures) with its source and time.",
+        "alt.*.*"
+    ),
     entry!(
         OrderV1,
         "An order and its lifecycle state.",

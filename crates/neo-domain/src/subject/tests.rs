@@ -32,9 +32,18 @@ fn builders_follow_the_taxonomy() {
     assert_eq!(execution_paper().as_str(), "outputs.execution.paper");
     assert_eq!(audit_events().as_str(), "audit.events");
     assert_eq!(
-        market_candles("1m", btc).unwrap().as_str(),
-        "market.candles.1m.BTC-USDT"
+        market_candles("binance", btc).unwrap().as_str(),
+        "market.candles.binance.BTC-USDT"
     );
+    assert_eq!(
+        market_trades("kraken", btc).unwrap().as_str(),
+        "market.trades.kraken.BTC-USDT"
+    );
+    assert_eq!(
+        alt("news", "headline").unwrap().as_str(),
+        "alt.news.headline"
+    );
+    assert!(alt("news", "a.b").is_err());
     assert_eq!(
         dlq(&execution_fills(btc)).unwrap().as_str(),
         "dlq.execution.fills.BTC-USDT"
@@ -59,7 +68,9 @@ fn every_built_subject_is_valid_and_matched_by_its_family() {
             patterns::agent_outputs(),
         ),
         (notification(Channel::Telegram), patterns::notifications()),
-        (market_ticks(btc), patterns::market()),
+        (market_ticks("sim", btc).unwrap(), patterns::market()),
+        (market_trades("binance", btc).unwrap(), patterns::market()),
+        (alt("news", "headline").unwrap(), patterns::alt()),
         (execution_positions(btc), patterns::execution()),
         (dlq(&audit_events()).unwrap(), patterns::dlq()),
     ];

@@ -1,6 +1,9 @@
-//! A venue's live feed feeding the share: ticks to the quote board and the
-//! desk, closed candles to the desk and the history; what happens to the
-//! connection goes to `/metrics`, the log and `/ready`.
+//! Where market data goes, whatever its source: ticks to the quote board and
+//! the desk, closed candles to the desk and the history, and, over NATS,
+//! everything onto the bus. A venue feed's connection notes go to `/metrics`,
+//! the log and `/ready`.
+
+use std::sync::Arc;
 
 use neo_api::metrics::names;
 use neo_market::event::MarketEvent;
@@ -8,25 +11,48 @@ use neo_market::feed::{FeedNote, MarketSink};
 use neo_market::venue::Venue;
 
 use super::MarketShare;
+use super::publish::Publisher;
+use crate::Clock;
 
-impl MarketSink for MarketShare {
-    fn events(&self, _venue: Venue, events: Vec<MarketEvent>) {
+/// The one place market data fans out from.
+pub struct Fanout {
+    /// The desk's and the quote board's share.
+    pub share: Arc<MarketShare>,
+    /// The bus, when NEO runs over NATS.
+    pub publisher: Option<Publisher>,
+    /// For the envelopes' `ts_init`.
+    pub clock: Clock,
+}
+
+impl Fanout {
+    /// Hands `events` from `source` (a venue, or `sim`) to everyone who takes them.
+    pub fn deliver(&self, source: &str, events: Vec<MarketEvent>) {
+        if let Some(p) = &self.publisher {
+            p.publish(source, &events, (self.clock)());
+        }
         for event in events {
             match event {
-                MarketEvent::Tick(tick) => self.push_tick(tick),
+                MarketEvent::Tick(tick) => self.share.push_tick(tick),
                 MarketEvent::Candle {
                     candle,
                     closed: true,
-                } => self.push_candle(candle),
-                // Trades go to the tick sink (issue 15's next part); open bars are not final.
+                } => self.share.push_candle(candle),
+                // Trades go to the bus and the archive; open bars are not final.
                 MarketEvent::Trade(_) | MarketEvent::Candle { .. } => {}
             }
         }
-        self.ready.notify_one();
+        self.share.ready.notify_one();
+    }
+}
+
+impl MarketSink for Fanout {
+    fn events(&self, venue: Venue, events: Vec<MarketEvent>) {
+        self.deliver(venue.name(), events);
     }
 
     fn note(&self, venue: Venue, note: FeedNote) {
         let v = venue.name();
+        let share = &self.share;
         match note {
             FeedNote::Message { outcome } => {
                 metrics::counter!(names::MARKET_MESSAGES, "venue" => v, "outcome" => outcome)
@@ -34,7 +60,7 @@ impl MarketSink for MarketShare {
             }
             FeedNote::Connected => {
                 metrics::gauge!(names::MARKET_CONNECTED, "venue" => v).set(1.0);
-                self.update_feed(|f| {
+                share.update_feed(|f| {
                     f.venue = Some(v.to_owned());
                     f.connected = true;
                 });
@@ -44,7 +70,7 @@ impl MarketSink for MarketShare {
                 let phase = phase.as_str();
                 metrics::counter!(names::MARKET_DISCONNECTS, "venue" => v, "phase" => phase)
                     .increment(1);
-                self.update_feed(|f| {
+                share.update_feed(|f| {
                     f.venue = Some(v.to_owned());
                     f.connected = false;
                     f.last_problem = Some(reason);
@@ -60,7 +86,7 @@ impl MarketSink for MarketShare {
             FeedNote::BackfillFailed { reason } => {
                 metrics::counter!(names::MARKET_REST, "venue" => v, "outcome" => "failed")
                     .increment(1);
-                self.update_feed(|f| f.last_problem = Some(reason));
+                share.update_feed(|f| f.last_problem = Some(reason));
             }
             FeedNote::Throttled => {
                 metrics::counter!(names::MARKET_REST, "venue" => v, "outcome" => "throttled")

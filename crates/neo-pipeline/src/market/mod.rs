@@ -7,6 +7,7 @@
 
 pub mod freshness;
 pub mod live;
+pub mod publish;
 mod sim;
 
 pub use sim::{FeedError, SimFeed, run_feed};
@@ -241,18 +242,18 @@ pub async fn prepare(
     })
 }
 
-/// Runs the source until shutdown, feeding `share`.
+/// Runs the source until shutdown, feeding `out`.
 pub async fn run_source(
     source: Source,
-    share: std::sync::Arc<MarketShare>,
+    out: std::sync::Arc<live::Fanout>,
     clock: crate::Clock,
     tick: std::time::Duration,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), FeedError> {
     match source {
-        Source::Sim(feed) => run_feed(feed, share, clock, tick, shutdown).await,
+        Source::Sim(feed) => run_feed(feed, out, clock, tick, shutdown).await,
         Source::Live(feed) => {
-            feed.run(share, shutdown).await;
+            feed.run(out, shutdown).await;
             Ok(())
         }
     }

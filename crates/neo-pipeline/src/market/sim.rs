@@ -11,7 +11,9 @@ use neo_engine::desk::InstrumentSteps;
 use neo_engine::market::{CandleAggregator, InstrumentSpec, SimConfig, SimMarket};
 use tokio::sync::watch;
 
-use super::MarketShare;
+use neo_market::event::MarketEvent;
+
+use super::live::Fanout;
 use crate::Clock;
 
 /// Seconds between simulated ticks during warm-up.
@@ -87,7 +89,7 @@ impl SimFeed {
 /// Steps the feed every `tick` until shutdown, sharing ticks and candles.
 pub async fn run_feed(
     mut feed: SimFeed,
-    share: Arc<MarketShare>,
+    out: Arc<Fanout>,
     clock: Clock,
     tick: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -104,12 +106,13 @@ pub async fn run_feed(
         }
         let now = clock();
         let (ticks, candles) = feed.step(now)?;
-        for candle in candles {
-            share.push_candle(candle);
-        }
-        for t in ticks {
-            share.push_tick(t);
-        }
-        share.ready.notify_one();
+        let closed = candles.into_iter().map(|candle| MarketEvent::Candle {
+            candle,
+            closed: true,
+        });
+        let events = closed
+            .chain(ticks.into_iter().map(MarketEvent::Tick))
+            .collect();
+        out.deliver("sim", events);
     }
 }
