@@ -176,8 +176,12 @@ fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>)
     println!("  passphrase:    {}", running.passphrase_source);
     println!("  store:         {}", running.store_display);
     println!("  bus:           {bus}");
+    let source = match config.market.feed() {
+        Some(feed) => format!("{} live ({})", feed.venue, feed.ws_url),
+        None => "simulated".to_owned(),
+    };
     println!(
-        "  market:        simulated {}",
+        "  market:        {source} {}",
         config.market.instruments.join(", ")
     );
     println!("  notifications: {}", channels.join(", "));

@@ -31,7 +31,9 @@ use session::Ended;
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// The first pause after a lost connection; it doubles up to `max_backoff`.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// With the jitter on top, at most one connection a second: inside Binance's
+/// 300 per 5 minutes per IP, the strictest of the three.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How one venue's feed connects and what it reads.
 #[derive(Debug, Clone)]
@@ -325,19 +327,20 @@ impl Feed {
     }
 }
 
-/// 500 ms doubling per failure, capped.
+/// 1 s doubling per failure, capped.
 fn backoff(failures: u32, max: Duration) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(10);
     (FIRST_BACKOFF * factor).min(max)
 }
 
-/// Between half and all of `d`, so many clients do not come back in step.
+/// `d` plus up to half of it again, so many clients do not come back in step
+/// (never less than `d`: the pause is also the connection rate limit).
 fn jittered(d: Duration) -> Duration {
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
     let thousandths = u32::try_from(random % 1_000).unwrap_or(0);
-    d / 2 + d * thousandths / 2_000
+    d + d * thousandths / 2_000
 }
 
 #[cfg(test)]
@@ -345,15 +348,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pauses_double_to_the_cap_and_jitter_stays_within_half() {
+    fn pauses_double_to_the_cap_and_jitter_adds_at_most_half() {
         let max = Duration::from_secs(30);
-        assert_eq!(backoff(1, max), Duration::from_millis(500));
-        assert_eq!(backoff(2, max), Duration::from_secs(1));
-        assert_eq!(backoff(7, max), Duration::from_secs(30));
+        assert_eq!(backoff(1, max), Duration::from_secs(1));
+        assert_eq!(backoff(2, max), Duration::from_secs(2));
+        assert_eq!(backoff(6, max), Duration::from_secs(30));
         assert_eq!(backoff(u32::MAX, max), Duration::from_secs(30));
         for _ in 0..200 {
             let j = jittered(Duration::from_secs(10));
-            assert!(j >= Duration::from_secs(5) && j <= Duration::from_secs(10));
+            assert!(j >= Duration::from_secs(10) && j <= Duration::from_secs(15));
         }
     }
 }
