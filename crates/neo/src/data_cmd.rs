@@ -1,8 +1,14 @@
 //! `neo data ...`: market-data utilities. `indicators` runs the engine's streaming
 //! indicators over an OHLCV CSV file and appends one column per indicator output;
-//! `validate` and `stats` read CSV or Parquet; `ingest` fills the Parquet store.
+//! `validate` and `stats` read CSV or Parquet; `ingest` fills the Parquet store;
+//! `export` reads it back at any interval it can make exactly; `features` writes
+//! point-in-time feature columns for a file's bars.
 
+mod export;
+mod features;
 mod ingest;
+mod output;
+mod parquet_writer;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -76,6 +82,41 @@ pub(crate) enum DataCommand {
     /// Otherwise the bars are merged with what is stored (a bar
     /// at an already stored time replaces it) and the file is replaced atomically.
     Ingest(ingest::IngestArgs),
+    /// Write one instrument's stored bars at an interval, over a time range, to CSV or
+    /// Parquet.
+    ///
+    /// Reads `<store>/instrument=<ID>/timeframe=<TF>/data.parquet`: the --interval
+    /// itself when stored, else the finest stored timeframe that divides it, whose
+    /// bars are resampled into buckets aligned to UTC (hours on the hour, days at
+    /// midnight UTC): the first open, the highest high, the lowest low, the last close
+    /// and the summed volume. A bucket is written when its last bar is stored, the
+    /// engine's rule for a closed candle, so the unfinished bucket at the end of the
+    /// data is left out; a bucket with bars missing before its last one (a gap, or the
+    /// first bucket of the data) is built from the bars present. --partial writes the
+    /// buckets without their last bar too.
+    ///
+    /// Bars opening in [--from, --to) are written (a resampled bar opens at its
+    /// bucket's start). CSV: a `date,open,high,low,close,volume` header, RFC 3339 UTC
+    /// times. Parquet: the store's schema, `ts` timestamp[ns, UTC] and Float64
+    /// columns. The file appears complete or not at all (written beside it, then
+    /// renamed). Exit 1 with the reason for an unknown --output extension, --from not
+    /// before --to, no stored data for the instrument, or an interval finer than (or
+    /// not a multiple of) anything stored.
+    Export(export::ExportArgs),
+    /// Write point-in-time features for every bar of an OHLCV file (CSV or Parquet) to
+    /// CSV or Parquet.
+    ///
+    /// Each feature is computed bar by bar in time order, so its value at a bar uses
+    /// that bar and earlier ones only: changing later bars never changes an earlier
+    /// row. The output has the time (`date` in CSV, RFC 3339 UTC; `ts` timestamp[ns,
+    /// UTC] in Parquet), the close, and one Float64 column per feature output, named as
+    /// `neo data indicators` names them (sma_20, rsi_14, macd_12_26_9,
+    /// macd_signal_12_26_9, macd_hist_12_26_9, bb_upper_20_2, ..., logret_1,
+    /// vol_pct_20); warm-up cells are empty in CSV and null in Parquet. Exit 1 with the
+    /// reason for an unknown --output extension, an invalid or repeated feature,
+    /// unreadable rows, a price that is not a finite number or a close at or below zero,
+    /// and bars out of time order or sharing a time.
+    Features(features::FeaturesArgs),
 }
 
 pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
@@ -87,6 +128,8 @@ pub(crate) fn run(command: DataCommand) -> Result<ExitCode> {
         } => crate::data_check::validate(&file, json, max_jump),
         DataCommand::Stats { file, json } => crate::data_check::stats(&file, json),
         DataCommand::Ingest(args) => ingest::run(args),
+        DataCommand::Export(args) => output::refusing(|| export::run(args)),
+        DataCommand::Features(args) => output::refusing(|| features::run(args)),
         DataCommand::Indicators {
             input,
             indicators,
