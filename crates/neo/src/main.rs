@@ -42,7 +42,7 @@ enum Command {
         #[command(subcommand)]
         command: schema_cmd::SchemaCommand,
     },
-    /// Market data: validate, summarise and ingest OHLCV CSV or Parquet files, compute technical indicators.
+    /// Market data: validate, summarise, ingest and export OHLCV CSV or Parquet files; technical indicators and point-in-time features.
     Data {
         #[command(subcommand)]
         command: data_cmd::DataCommand,

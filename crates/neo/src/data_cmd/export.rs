@@ -10,6 +10,7 @@ use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::history::Bar;
 use neo_parquet::{PARTITION_FILE, Timeframe};
 
+use super::ingest::{default_store, parse_instrument, parse_timeframe};
 use super::output::{self, Cells, Format, Table, refuse};
 
 /// `neo data export` arguments.
@@ -42,23 +43,10 @@ pub(crate) struct ExportArgs {
     output: PathBuf,
 }
 
-fn parse_instrument(text: &str) -> Result<InstrumentId, String> {
-    InstrumentId::new(text).map_err(|e| e.to_string())
-}
-
-fn parse_timeframe(text: &str) -> Result<Timeframe, String> {
-    Timeframe::new(text).map_err(|e| e.to_string())
-}
-
 fn parse_time(text: &str) -> Result<Timestamp, String> {
     neo_parquet::parse_time_text(text).ok_or_else(|| {
         format!("cannot read {text:?} as a time; expected RFC 3339 (2024-01-02T09:30:00Z) or a date (2024-01-02)")
     })
-}
-
-/// The store `neo data ingest` fills by default: `history` in the data directory.
-fn default_store() -> PathBuf {
-    neo_pipeline::config::default_data_dir().join("history")
 }
 
 /// Runs `neo data export`: refuses what it cannot serve before reading the store.

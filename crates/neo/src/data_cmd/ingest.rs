@@ -36,16 +36,18 @@ pub(crate) struct IngestArgs {
     max_jump: f64,
 }
 
-fn parse_instrument(text: &str) -> Result<InstrumentId, String> {
+/// `--instrument`, for clap (also `neo data export`'s).
+pub(super) fn parse_instrument(text: &str) -> Result<InstrumentId, String> {
     InstrumentId::new(text).map_err(|e| e.to_string())
 }
 
-fn parse_timeframe(text: &str) -> Result<Timeframe, String> {
+/// `--timeframe`, for clap (also `neo data export`'s `--interval`).
+pub(super) fn parse_timeframe(text: &str) -> Result<Timeframe, String> {
     Timeframe::new(text).map_err(|e| e.to_string())
 }
 
 /// The store under the data directory `neo run` uses.
-fn default_store() -> PathBuf {
+pub(super) fn default_store() -> PathBuf {
     neo_pipeline::config::default_data_dir().join("history")
 }
 
