@@ -135,6 +135,16 @@ async fn a_venue_feed_drives_the_board_fills_and_staleness() {
     let took = quote_until_shown(&mock, &rig, "50010.1", "50010.3").await;
     assert!(took < Duration::from_secs(1), "{took:?}");
 
+    // The online features: what the desk uses, from the venue's history and quotes.
+    let (status, f) = rig.get("/v1/features/BTC-USDT").await;
+    assert_eq!(status, 200, "{f}");
+    assert!(f["indicators"]["bars"].as_u64().unwrap() >= 100, "{f}");
+    assert!(f["volatility"]["percentile"].as_f64().is_some(), "{f}");
+    assert_eq!(f["freshness"]["stale"], false, "{f}");
+    assert_eq!(f["quote"]["ask"], "50010.3", "{f}");
+    assert_eq!(rig.get("/v1/features/ETH-USDT").await.0, 404);
+    assert_eq!(rig.get("/v1/features/not%20one").await.0, 400);
+
     // Buys fill at the exchange's ask (a sell, when the analyst holds the buy, at its bid).
     let mut filled = None;
     for (n, action) in ["buy", "sell"].iter().enumerate() {

@@ -4,6 +4,7 @@
 //! readiness.
 
 mod error;
+pub mod features;
 mod flags;
 mod id_secret;
 mod limits;
@@ -257,6 +258,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/positions", get(rest::positions))
         .route("/v1/portfolio", get(rest::portfolio))
         .route("/v1/tickers", get(rest::tickers))
+        .route("/v1/features/{instrument}", get(features::features))
         .route("/v1/trading/state", get(trading::status))
         .route("/v1/flags", get(flags::list))
         .route("/v1/flags/{name}", get(flags::show))

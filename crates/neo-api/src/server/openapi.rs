@@ -256,6 +256,11 @@ pub(super) fn document() -> Value {
                 "responses": { "200": ok("the account", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
             "/v1/tickers": { "get": { "summary": "Price, bid, ask and volume per instrument",
                 "responses": { "200": ok("tickers", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
+            "/v1/features/{instrument}": { "get": { "summary": "What the desk uses about an instrument now: indicators, regime, quote, position, volatility percentile, freshness",
+                "parameters": [{ "name": "instrument", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": ok("features", json!({ "type": "object", "required": ["instrument", "volatility", "ts"] })),
+                    "400": error_response("not an instrument"), "404": error_response("no market data for it"),
+                    "503": error_response("no desk runs here") } } },
             "/v1/risk/check": { "post": { "summary": "Would risk approve this intent now? (nothing is placed)",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": schema_ref("OrderIntentV1") } } },
                 "responses": {

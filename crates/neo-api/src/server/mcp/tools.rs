@@ -270,7 +270,8 @@ pub async fn call(state: &AppState, name: &str, arguments: Value) -> Result<Valu
             if let Value::Object(map) = &mut out {
                 map.insert("instrument".to_owned(), json!(id));
                 map.insert("interval".to_owned(), json!(a.interval));
-                map.insert("desk".to_owned(), live(state)?.briefing(id, now));
+                let desk = crate::server::features::document(live(state)?, id, now);
+                map.insert("desk".to_owned(), desk);
             }
             Ok(out)
         }
