@@ -81,6 +81,7 @@ async fn serve(listener: TcpListener, stamps: Arc<Stamps>) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stamps = Arc::new(Stamps {

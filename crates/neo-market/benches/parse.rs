@@ -52,6 +52,18 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    // The floor under every reader: JSON text into serde_json's tree, nothing more.
+    let mut json = c.benchmark_group("json_tree_only");
+    json.throughput(Throughput::Elements(BINANCE.len() as u64));
+    json.bench_function("binance", |b| {
+        b.iter(|| {
+            BINANCE
+                .iter()
+                .map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap())
+                .count()
+        });
+    });
+    json.finish();
 }
 
 criterion_group!(benches, bench);

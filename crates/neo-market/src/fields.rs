@@ -4,6 +4,9 @@
 //! venue's symbol into NEO's instrument. A missing or unusable field is a
 //! [`ReadError::Field`] naming it.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use neo_domain::contracts::CandleV1;
 use neo_domain::instrument::parse_ticker;
 use neo_domain::{InstrumentId, Price, Quantity, Timestamp};
@@ -77,16 +80,39 @@ pub(crate) fn rfc3339(data: &Value, field: &'static str) -> Result<Timestamp, Re
 pub(crate) fn instrument(
     data: &Value,
     field: &'static str,
-    venue: &str,
+    venue: &'static str,
 ) -> Result<InstrumentId, ReadError> {
     let symbol = text(data, field)?;
+    let cached = SYMBOLS.with_borrow(|m| m.get(venue).and_then(|v| v.get(symbol)).copied());
+    if let Some(id) = cached {
+        return Ok(id);
+    }
     let plain = symbol.replace('/', "-");
-    parse_ticker(&plain, Some(venue))
+    let id = parse_ticker(&plain, Some(venue))
         .map(|t| t.id)
         .map_err(|e| ReadError::Field {
             field,
             problem: format!("{symbol:?}: {e}"),
-        })
+        })?;
+    SYMBOLS.with_borrow_mut(|m| {
+        // A feed sees a handful of symbols; a flood of new ones (hostile input) only
+        // costs the cache, never memory.
+        let v = m.entry(venue).or_default();
+        if v.len() >= SYMBOL_CACHE {
+            v.clear();
+        }
+        v.insert(symbol.to_owned(), id);
+    });
+    Ok(id)
+}
+
+/// Symbols remembered per venue and thread before the cache starts over.
+const SYMBOL_CACHE: usize = 1_024;
+
+thread_local! {
+    /// Each venue symbol's instrument, as `parse_ticker` resolved it (the same answer every time).
+    static SYMBOLS: RefCell<HashMap<&'static str, HashMap<String, InstrumentId>>> =
+        RefCell::new(HashMap::new());
 }
 
 /// A bar still being updated (`open`, `high`, `low`, `close`, `volume` fields)
