@@ -7,19 +7,34 @@
 //! - The historical store: hive-style partitions
 //!   `<root>/instrument=<ID>/timeframe=<TF>/data.parquet` that other tools read
 //!   as one dataset ([`merge_into_partition`], [`read_partition`]).
+//! - The tick sink ([`TickArchive`]): every tick and trade a feed sees, buffered
+//!   per venue, instrument and UTC hour and written as complete Parquet part
+//!   files under `<root>/ticks` and `<root>/trades`; read back with
+//!   [`read_ticks`] and [`read_trades`], aged out with [`prune`].
+//! - Alternative data ([`AltEvent`]: news, funding rates, on-chain figures) under
+//!   `<root>/alt/source=<s>/date=<YYYY-MM-DD>` ([`write_alt`], [`read_alt`]).
 //!
 //! [`Bar`]: neo_engine::history::Bar
 
+mod alt;
 mod read;
+mod sink;
 mod store;
 mod time;
 
+#[cfg(test)]
+mod sink_tests;
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
 
+pub use alt::{ALT_DIR, AltEvent, read_alt, write_alt};
 pub use read::{Ohlcv, PRICE_COLUMNS, TIME_COLUMNS, VOLUME_COLUMNS, read_ohlcv, read_ohlcv_with};
+pub use sink::{
+    ArchiveConfig, ArchiveKind, FlushSummary, TickArchive, TradeRow, count_rows, prune, read_ticks,
+    read_trades,
+};
 pub use store::{
     MergeSummary, PARTITION_FILE, Timeframe, merge_into_partition, partition_path, read_partition,
 };
@@ -96,6 +111,14 @@ pub enum Error {
         "invalid timeframe {0:?}: expected a whole number without leading zeros and one of s, m, h, d (e.g. 1m, 15m, 4h, 1d)"
     )]
     InvalidTimeframe(String),
+    /// A venue, source or kind that cannot name a folder of the archive.
+    #[error("invalid {what} {value:?}: expected 1 to 64 ASCII letters, digits, '_' or '-'")]
+    InvalidToken {
+        /// Which name: "venue", "source" or "kind".
+        what: &'static str,
+        /// What was given (at most 64 characters of it).
+        value: String,
+    },
     /// Nothing has been stored for this instrument and timeframe yet.
     #[error("no stored data at {}", path.display())]
     NoPartition {
