@@ -17,9 +17,11 @@
 //! [`Bar`]: neo_engine::history::Bar
 
 mod alt;
+mod history;
 mod read;
 mod sink;
 mod store;
+mod table;
 mod time;
 
 #[cfg(test)]
@@ -30,6 +32,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use alt::{ALT_DIR, AltEvent, read_alt, write_alt};
+pub use history::{History, HistoryError, read_history, resample, stored_timeframes};
 pub use read::{Ohlcv, PRICE_COLUMNS, TIME_COLUMNS, VOLUME_COLUMNS, read_ohlcv, read_ohlcv_with};
 pub use sink::{
     ArchiveConfig, ArchiveKind, FlushSummary, TickArchive, TradeRow, count_rows, prune, read_ticks,
@@ -38,6 +41,7 @@ pub use sink::{
 pub use store::{
     MergeSummary, PARTITION_FILE, Timeframe, merge_into_partition, partition_path, read_partition,
 };
+pub use table::{Column, Values, write_table};
 pub use time::{parse_time_text, unix_number_nanos};
 
 /// Why a Parquet file could not be read or the store not written, naming the file

@@ -150,6 +150,7 @@ pub async fn start(
                 clock,
                 passphrase_source,
                 &url,
+                data_dir,
             ))
             .await
         }
@@ -168,6 +169,7 @@ pub async fn start(
                 clock,
                 passphrase_source,
                 &url,
+                data_dir,
             ))
             .await
         }
@@ -214,6 +216,7 @@ async fn launch<B: Bus>(
     clock: Clock,
     passphrase_source: String,
     url: &str,
+    data_dir: &Path,
 ) -> Result<Running, PipelineError> {
     let now = clock();
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -411,9 +414,28 @@ async fn launch<B: Bus>(
     } else {
         None
     };
+    let archiver = if config.market.archive {
+        let root = data_dir.join("history");
+        let (archiver, thread) =
+            crate::market::archive::Archiver::start(&root, config.market.archive_days, c.clone())
+                .map_err(|e| PipelineError::Setup(format!("market archive: {e}")))?;
+        // Ends once the feed (the archiver's only holder) has stopped, after the last flush.
+        tasks.spawn(async move {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            let r = match joined {
+                Ok(Ok(())) => Ok(()),
+                _ => Err("the archive thread panicked".to_owned()),
+            };
+            ("archive", r)
+        });
+        Some(archiver)
+    } else {
+        None
+    };
     let out = Arc::new(crate::market::live::Fanout {
         share: sh,
         publisher,
+        archiver,
         clock: c.clone(),
     });
     tasks.spawn(async move { role("market", run_source(source, out, c, tick, rx).await) });

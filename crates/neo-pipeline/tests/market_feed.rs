@@ -136,7 +136,16 @@ async fn a_venue_feed_drives_the_board_fills_and_staleness() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 
     // The online features: what the desk uses, from the venue's history and quotes.
-    let (status, f) = rig.get("/v1/features/BTC-USDT").await;
+    // (The board is the feed's; the features are the desk's, a step behind.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let (status, f) = loop {
+        let (status, f) = rig.get("/v1/features/BTC-USDT").await;
+        if f["quote"]["ask"] == "50010.3" || tokio::time::Instant::now() > deadline {
+            break (status, f);
+        }
+        mock.send(&book("50010.1", "50010.3"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(status, 200, "{f}");
     assert!(f["indicators"]["bars"].as_u64().unwrap() >= 100, "{f}");
     assert!(f["volatility"]["percentile"].as_f64().is_some(), "{f}");
@@ -243,5 +252,52 @@ async fn a_venue_feed_drives_the_board_fills_and_staleness() {
         assert!(tokio::time::Instant::now() < deadline, "{codes:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    rig.stop().await;
+
+    // A closed kline from the stream, then the last quote.
+    let minute = now_ms().div_euclid(60_000) * 60_000;
+    mock.send(&json!({"stream":"btcusdt@kline_1m","data":{"e":"kline","E":minute,"s":"BTCUSDT",
+        "k":{"t":minute,"T":minute + 59_999,"s":"BTCUSDT","i":"1m","o":"50020","c":"50030","h":"50040","l":"50010","v":"3.5","x":true}}}).to_string());
+    // Every tick the exchange sent is in the tick archive once NEO has stopped.
+    quote_until_shown(&mock, &rig, "50030.1", "50030.3").await;
+    let sent = mock.sent() - 1; // the kline is not a tick
+    let dir = rig.stop_keeping_data().await.keep();
+    let ticks = dir.join("history").join("ticks");
+    let archived =
+        neo_parquet::count_rows(&dir.join("history"), neo_parquet::ArchiveKind::Ticks).unwrap();
+    assert_eq!(archived, sent, "every tick sent is archived once");
+    if let Some(n) = pyarrow_rows(&ticks) {
+        assert_eq!(n, sent, "pyarrow reads the same ticks");
+    }
+    // The venue's closed candles joined the candle store `neo data export` reads.
+    let one_minute = neo_parquet::Timeframe::new("1m").unwrap();
+    let btc = neo_domain::InstrumentId::new("BTC-USDT").unwrap();
+    let stored = neo_parquet::read_partition(&dir.join("history"), &btc, &one_minute);
+    let _ = std::fs::remove_dir_all(&dir);
+    let stored = stored.unwrap();
+    assert_eq!(
+        stored.last().unwrap().ts.as_unix_millis(),
+        minute,
+        "{stored:?}"
+    );
+    assert!((stored.last().unwrap().close - 50_030.0).abs() < 1e-9);
+}
+
+/// Rows of the hive-partitioned Parquet dataset at `dir`, read by pyarrow (None without it).
+fn pyarrow_rows(dir: &std::path::Path) -> Option<usize> {
+    let script = format!(
+        "import pyarrow.dataset as ds; print(ds.dataset({:?}, format='parquet', partitioning='hive').count_rows())",
+        dir.display().to_string()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "skipped the pyarrow check: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }

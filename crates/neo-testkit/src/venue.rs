@@ -36,6 +36,7 @@ struct State {
     paths: Mutex<Vec<String>>,
     rest_seen: Mutex<Vec<String>>,
     accepted: AtomicUsize,
+    sent: AtomicUsize,
     down: AtomicBool,
     throttle: Mutex<(usize, u64)>,
     rest: RestHandler,
@@ -84,6 +85,7 @@ impl MockVenue {
             paths: Mutex::new(Vec::new()),
             rest_seen: Mutex::new(Vec::new()),
             accepted: AtomicUsize::new(0),
+            sent: AtomicUsize::new(0),
             down: AtomicBool::new(false),
             throttle: Mutex::new((0, 0)),
             rest: Box::new(rest),
@@ -145,6 +147,11 @@ impl MockVenue {
     /// Connections accepted since start.
     pub fn accepted(&self) -> usize {
         self.state.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Text messages written to clients' sockets since start.
+    pub fn sent(&self) -> usize {
+        self.state.sent.load(Ordering::SeqCst)
     }
 
     /// Waits up to `within` for `n` clients; whether they came.
@@ -254,6 +261,7 @@ async fn serve_client(tcp: tokio::net::TcpStream, state: Arc<State>) {
                     if sink.send(Message::text(text)).await.is_err() {
                         return;
                     }
+                    state.sent.fetch_add(1, Ordering::SeqCst);
                 }
                 Some(Command::Silence) => {
                     // Hold the socket open, read nothing (so no pongs), send nothing.

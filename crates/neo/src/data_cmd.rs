@@ -8,7 +8,6 @@ mod export;
 mod features;
 mod ingest;
 mod output;
-mod parquet_writer;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

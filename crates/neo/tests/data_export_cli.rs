@@ -345,12 +345,12 @@ fn refusals_exit_1_naming_the_problem_and_write_nothing() {
         (
             "EUR-USD",
             &["--interval", "30s"][..],
-            "EUR-USD: --interval 30s is finer than anything stored (stored: 1m)",
+            "EUR-USD: interval 30s is finer than anything stored (stored: 1m)",
         ),
         (
             "EUR-USD",
             &["--interval", "90s"][..],
-            "no stored timeframe divides --interval 90s evenly (stored: 1m)",
+            "no stored timeframe divides interval 90s evenly (stored: 1m)",
         ),
         (
             "EUR-USD",

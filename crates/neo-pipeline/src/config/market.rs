@@ -63,6 +63,11 @@ pub struct MarketConfig {
     pub warmup_minutes: u32,
     /// A venue connection silent this long is replaced (default 30 s).
     pub silence_secs: u64,
+    /// Archive every tick and trade (and a venue's closed candles) to Parquet
+    /// under `<data dir>/history` (default true).
+    pub archive: bool,
+    /// Days of archived ticks and trades kept (0: forever; default 30).
+    pub archive_days: u32,
     /// Binance's endpoints.
     pub binance: VenueEndpoints,
     /// Coinbase's endpoints.
@@ -82,6 +87,8 @@ impl Default for MarketConfig {
             tick_ms: 250,
             warmup_minutes: 180,
             silence_secs: 30,
+            archive: true,
+            archive_days: 30,
             binance: VenueEndpoints::default(),
             coinbase: VenueEndpoints::default(),
             kraken: VenueEndpoints::default(),

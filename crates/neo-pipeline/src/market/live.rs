@@ -11,6 +11,7 @@ use neo_market::feed::{FeedNote, MarketSink};
 use neo_market::venue::Venue;
 
 use super::MarketShare;
+use super::archive::Archiver;
 use super::publish::Publisher;
 use crate::Clock;
 
@@ -20,6 +21,8 @@ pub struct Fanout {
     pub share: Arc<MarketShare>,
     /// The bus, when NEO runs over NATS.
     pub publisher: Option<Publisher>,
+    /// The Parquet archive (`[market] archive`).
+    pub archiver: Option<Archiver>,
     /// For the envelopes' `ts_init`.
     pub clock: Clock,
 }
@@ -29,6 +32,9 @@ impl Fanout {
     pub fn deliver(&self, source: &str, events: Vec<MarketEvent>) {
         if let Some(p) = &self.publisher {
             p.publish(source, &events, (self.clock)());
+        }
+        if let Some(a) = &self.archiver {
+            a.archive(source, &events);
         }
         for event in events {
             match event {

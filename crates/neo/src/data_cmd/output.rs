@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use neo_domain::Timestamp;
 
-use super::parquet_writer::{self, Column, Values};
+use neo_parquet::{Column, Values};
 
 /// A request or input the command will not serve (no such partition, a bad range, an
 /// unknown extension, bars out of order): reported as `error: <why>`, exit code 1.
@@ -138,7 +138,7 @@ fn write_file(table: &Table, temp: &Path, format: Format) -> Result<()> {
     let mut out = BufWriter::new(file);
     let written = match format {
         Format::Csv => write_csv(table, &mut out),
-        Format::Parquet => write_parquet(table, &mut out),
+        Format::Parquet => write_parquet(table, temp, &mut out),
     };
     written
         .and_then(|()| out.flush())
@@ -175,7 +175,7 @@ fn write_csv(table: &Table, out: &mut impl Write) -> std::io::Result<()> {
 }
 
 /// The table through the Parquet writer, `ts` first.
-fn write_parquet(table: &Table, out: &mut impl Write) -> std::io::Result<()> {
+fn write_parquet(table: &Table, path: &Path, out: &mut (impl Write + Send)) -> std::io::Result<()> {
     let times: Vec<i64> = table.times.iter().map(|t| t.as_nanos()).collect();
     let columns: Vec<Column<'_>> = table
         .columns
@@ -188,7 +188,7 @@ fn write_parquet(table: &Table, out: &mut impl Write) -> std::io::Result<()> {
             },
         })
         .collect();
-    parquet_writer::write(out, &times, &columns)
+    neo_parquet::write_table(out, path, &times, &columns).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
