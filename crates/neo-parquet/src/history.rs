@@ -317,7 +317,7 @@ mod tests {
         let err = choose_source(&coarse, &Timeframe::new("7m").unwrap()).unwrap_err();
         assert_eq!(
             err,
-            "no stored timeframe divides --interval 7m evenly (stored: 5m, 1h)"
+            "no stored timeframe divides interval 7m evenly (stored: 5m, 1h)"
         );
         assert_eq!(
             choose_source(&coarse, &Timeframe::new("10m").unwrap())
