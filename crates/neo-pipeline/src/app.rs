@@ -475,6 +475,7 @@ async fn launch<B: Bus>(
     let (limits, max_body_bytes) = (config.server.limits.clone(), gateway.max_body_bytes);
     let state = AppState::new(gateway, store.clone(), writer, clock)
         .with_live(live)
+        .with_history(data_dir.join("history"))
         .with_wake(wake)
         .with_guards(guards)
         .with_auth(auth)

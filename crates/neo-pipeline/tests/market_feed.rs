@@ -5,7 +5,12 @@
 //! told, `/ready` and `/metrics` show it), and when it comes back the feed
 //! reconnects, backfills and trading resumes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod common;
 
@@ -152,6 +157,7 @@ async fn a_venue_feed_drives_the_board_fills_and_staleness() {
     assert_eq!(f["freshness"]["stale"], false, "{f}");
     assert_eq!(f["quote"]["ask"], "50010.3", "{f}");
     assert_eq!(rig.get("/v1/features/ETH-USDT").await.0, 404);
+    history_and_alt_data(&rig).await;
     assert_eq!(rig.get("/v1/features/not%20one").await.0, 400);
 
     // Buys fill at the exchange's ask (a sell, when the analyst holds the buy, at its bid).
@@ -300,4 +306,82 @@ fn pyarrow_rows(dir: &std::path::Path) -> Option<usize> {
         return None;
     }
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// The history store over HTTP: candles ingested for another instrument come
+/// back resampled; alternative data posted is read back by source and time.
+async fn history_and_alt_data(rig: &common::Rig) {
+    let eth = neo_domain::InstrumentId::new("ETH-USDT").unwrap();
+    let start = 1_767_225_600_000i64; // 2026-01-01T00:00:00Z
+    let bars: Vec<neo_engine::history::Bar> = (0..120)
+        .map(|i| neo_engine::history::Bar {
+            line: 0,
+            ts: neo_domain::Timestamp::from_unix_millis(start + i * 60_000).unwrap(),
+            open: 100.0,
+            high: 101.0 + f64::from(i32::try_from(i).unwrap()),
+            low: 99.0,
+            close: 100.5,
+            volume: 1.0,
+        })
+        .collect();
+    let minute = neo_parquet::Timeframe::new("1m").unwrap();
+    let root = rig.dir.path().join("history");
+    neo_parquet::merge_into_partition(&root, &eth, &minute, &bars, &mut |_, _| {}).unwrap();
+    let (status, h) = rig
+        .get("/v1/history/candles?instrument=ETH-USDT&interval=1h&from=2026-01-01")
+        .await;
+    assert_eq!(status, 200, "{h}");
+    assert_eq!(h["source"], "1m");
+    assert_eq!(h["bars"].as_array().unwrap().len(), 2, "{h}");
+    assert_eq!(h["bars"][1]["high"], 220.0, "{h}");
+    let (_, page) = rig
+        .get("/v1/history/candles?instrument=ETH-USDT&limit=1")
+        .await;
+    assert_eq!(page["bars"].as_array().unwrap().len(), 1);
+    assert_eq!(page["next"], "2026-01-01T00:01:00Z", "{page}");
+    assert_eq!(
+        rig.get("/v1/history/candles?instrument=SOL-USDT").await.0,
+        404
+    );
+    assert_eq!(
+        rig.get("/v1/history/candles?instrument=ETH-USDT&interval=7s")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(rig.get("/v1/history/candles").await.0, 400);
+
+    let post = |body: Value, path: &str| {
+        rig.http
+            .post(format!("{}{path}", rig.base))
+            .json(&body)
+            .send()
+    };
+    let r = post(
+        json!({"title": "Exchange lists SOL", "ts": "2026-12-01T08:00:00Z"}),
+        "/v1/alt/news?kind=headline",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let r = post(json!({"rate": "0.0001"}), "/v1/alt/funding")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let r = post(json!({"x": 1}), "/v1/alt/news?kind=Bad%20Kind")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let r = post(json!([1, 2]), "/v1/alt/news").await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let (status, news) = rig.get("/v1/alt/news?from=2026-12-01&to=2026-12-02").await;
+    assert_eq!(status, 200, "{news}");
+    assert_eq!(news["items"].as_array().unwrap().len(), 1, "{news}");
+    assert_eq!(news["items"][0]["kind"], "headline");
+    assert_eq!(news["items"][0]["payload"]["title"], "Exchange lists SOL");
+    assert_eq!(
+        rig.get("/v1/alt/news?from=2026-12-02").await.1["items"],
+        json!([])
+    );
+    assert_eq!(rig.get("/v1/alt/bad.source").await.0, 400);
 }

@@ -6,6 +6,7 @@
 mod error;
 pub mod features;
 mod flags;
+mod history;
 mod id_secret;
 mod limits;
 pub mod mcp;
@@ -156,6 +157,7 @@ pub struct AppState {
     auth: ApiAuth,
     flags: Option<FlagBook>,
     slo: SloBook,
+    history: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -171,6 +173,7 @@ impl AppState {
             replays: Arc::new(Mutex::new(replays)),
             ids: Arc::new(tokio::sync::OnceCell::new()),
             live: None,
+            history: None,
             wake: None,
             guards: None,
             metrics: None,
@@ -183,6 +186,12 @@ impl AppState {
     /// The running desk behind the live endpoints (tickers, portfolio, risk check).
     pub fn with_live(mut self, live: Arc<dyn Live>) -> Self {
         self.live = Some(live);
+        self
+    }
+
+    /// The historical store's root, for the history and alt-data endpoints.
+    pub fn with_history(mut self, root: std::path::PathBuf) -> Self {
+        self.history = Some(root);
         self
     }
 
@@ -259,6 +268,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/portfolio", get(rest::portfolio))
         .route("/v1/tickers", get(rest::tickers))
         .route("/v1/features/{instrument}", get(features::features))
+        .route("/v1/history/candles", get(history::candles))
+        .route("/v1/alt/{source}", get(history::get_alt))
         .route("/v1/trading/state", get(trading::status))
         .route("/v1/flags", get(flags::list))
         .route("/v1/flags/{name}", get(flags::show))
@@ -272,6 +283,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/trading/state", post(trading::set_state))
         .route("/v1/trading/flatten", post(trading::flatten))
         .route("/v1/flags/{name}", put(flags::set))
+        .route("/v1/alt/{source}", post(history::post_alt))
         .route_layer(gate(Role::Admin));
     let mut api = reads
         .merge(operator)

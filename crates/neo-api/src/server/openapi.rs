@@ -105,8 +105,9 @@ const OPEN: [(&str, &str); 4] = [
 ];
 
 /// Operations that need an `admin` key (every other one needs `read`), as `router()` gates them.
-const ADMIN: [(&str, &str); 4] = [
+const ADMIN: [(&str, &str); 5] = [
     ("/v1/risk/check", "post"),
+    ("/v1/alt/{source}", "post"),
     ("/v1/trading/state", "post"),
     ("/v1/trading/flatten", "post"),
     ("/v1/flags/{name}", "put"),
@@ -256,6 +257,33 @@ pub(super) fn document() -> Value {
                 "responses": { "200": ok("the account", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
             "/v1/tickers": { "get": { "summary": "Price, bid, ask and volume per instrument",
                 "responses": { "200": ok("tickers", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
+            "/v1/history/candles": { "get": { "summary": "Stored candles at any interval the store makes exactly, opening in [from, to)",
+                "parameters": [
+                    { "name": "instrument", "in": "query", "required": true, "schema": { "type": "string" } },
+                    { "name": "interval", "in": "query", "schema": { "type": "string", "default": "1m" } },
+                    { "name": "from", "in": "query", "schema": { "type": "string" } },
+                    { "name": "to", "in": "query", "schema": { "type": "string" } },
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000 } }],
+                "responses": { "200": ok("bars, oldest first, and the next page's from", json!({ "type": "object", "required": ["instrument", "interval", "bars"] })),
+                    "400": error_response("a bad instrument, interval, time or limit"), "404": error_response("nothing stored"),
+                    "503": error_response("no history store here") } } },
+            "/v1/alt/{source}": {
+                "get": { "summary": "A source's alternative-data events in [from, to), oldest first",
+                    "parameters": [
+                        { "name": "source", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "from", "in": "query", "schema": { "type": "string" } },
+                        { "name": "to", "in": "query", "schema": { "type": "string" } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000 } }],
+                    "responses": { "200": ok("events", json!({ "type": "object", "required": ["source", "items"] })),
+                        "400": error_response("a bad source, time or limit"), "503": error_response("no history store here") } },
+                "post": { "summary": "Store one alternative-data event (news, a funding rate, an on-chain figure): any JSON object, with `ts` when it has its own time",
+                    "parameters": [
+                        { "name": "source", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "kind", "in": "query", "schema": { "type": "string", "default": "event" } }],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+                    "responses": { "201": ok("stored", json!({ "type": "object" })),
+                        "400": error_response("a bad ts or query"), "415": error_response("not JSON"),
+                        "422": error_response("not an alternative-data event"), "503": error_response("no history store here") } } },
             "/v1/features/{instrument}": { "get": { "summary": "What the desk uses about an instrument now: indicators, regime, quote, position, volatility percentile, freshness",
                 "parameters": [{ "name": "instrument", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": { "200": ok("features", json!({ "type": "object", "required": ["instrument", "volatility", "ts"] })),

@@ -34,6 +34,11 @@ pub struct Rig {
 pub struct TempDir(Option<PathBuf>);
 
 impl TempDir {
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        self.0.as_deref().unwrap()
+    }
+
     /// The path, no longer removed on drop (a restart takes it over).
     pub fn keep(mut self) -> PathBuf {
         self.0.take().unwrap()
