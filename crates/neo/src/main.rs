@@ -13,6 +13,7 @@ mod keys_cmd;
 mod mcp_cmd;
 mod ohlcv;
 mod ops_cmd;
+mod report_cmd;
 mod risk_cmd;
 mod run_cmd;
 mod schema_cmd;
@@ -67,6 +68,11 @@ enum Command {
     },
     /// Service level objectives of a running NEO: target, live value, error budget, burn rate.
     Slo(flags_cmd::Target),
+    /// Reports on a running NEO: `execution` (slippage, fill ratio, latency).
+    Report {
+        #[command(subcommand)]
+        command: report_cmd::ReportCommand,
+    },
     /// LLM agents: `test` runs them on one signal (nothing placed), `budget` shows the API spend.
     Agents {
         #[command(subcommand)]
@@ -131,6 +137,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys_cmd::run(command),
         Command::Flags { command } => flags_cmd::run(command),
         Command::Slo(target) => slo_cmd::run(&target),
+        Command::Report { command } => report_cmd::run(command),
         Command::Mcp(target) => mcp_cmd::run(&target),
         Command::Agents { command } => agents_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),

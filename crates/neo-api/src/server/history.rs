@@ -26,7 +26,7 @@ const MAX_LIMIT: usize = 10_000;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RangeQuery {
-    instrument: Option<String>,
+    pub(super) instrument: Option<String>,
     interval: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -35,7 +35,7 @@ pub(super) struct RangeQuery {
 }
 
 /// The query read so that a malformed one is a JSON 400.
-pub(super) struct Range(RangeQuery);
+pub(super) struct Range(pub(super) RangeQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for Range {
     type Rejection = ApiError;
@@ -59,7 +59,7 @@ impl RangeQuery {
         .transpose()
     }
 
-    fn range(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), ApiError> {
+    pub(super) fn range(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), ApiError> {
         let from = Self::time(self.from.as_deref(), "from")?;
         let to = Self::time(self.to.as_deref(), "to")?;
         if let (Some(f), Some(t)) = (from, to)

@@ -4,6 +4,7 @@
 //! readiness.
 
 mod error;
+mod execution;
 pub mod features;
 mod flags;
 mod history;
@@ -269,6 +270,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tickers", get(rest::tickers))
         .route("/v1/features/{instrument}", get(features::features))
         .route("/v1/history/candles", get(history::candles))
+        .route("/v1/execution/quality", get(execution::quality))
         .route("/v1/alt/{source}", get(history::get_alt))
         .route("/v1/trading/state", get(trading::status))
         .route("/v1/flags", get(flags::list))

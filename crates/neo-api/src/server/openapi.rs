@@ -257,6 +257,13 @@ pub(super) fn document() -> Value {
                 "responses": { "200": ok("the account", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
             "/v1/tickers": { "get": { "summary": "Price, bid, ask and volume per instrument",
                 "responses": { "200": ok("tickers", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
+            "/v1/execution/quality": { "get": { "summary": "Execution quality over [from, to): slippage vs arrival (bps), fill ratio and decision-to-fill latency by instrument, side and order type",
+                "parameters": [
+                    { "name": "from", "in": "query", "schema": { "type": "string" } },
+                    { "name": "to", "in": "query", "schema": { "type": "string" } },
+                    { "name": "instrument", "in": "query", "schema": { "type": "string" } }],
+                "responses": { "200": ok("the report", json!({ "type": "object", "required": ["groups", "total"] })),
+                    "400": error_response("a bad time or instrument"), "503": error_response("the store is down") } } },
             "/v1/history/candles": { "get": { "summary": "Stored candles at any interval the store makes exactly, opening in [from, to)",
                 "parameters": [
                     { "name": "instrument", "in": "query", "required": true, "schema": { "type": "string" } },

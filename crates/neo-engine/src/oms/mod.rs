@@ -26,7 +26,9 @@ use serde::Deserialize;
 
 pub use costs::{FeeModel, SlippageModel};
 pub use lifecycle::{InvalidTransition, OrderEvent, transition};
-pub use quality::{ExecutionQuality, slippage_bps};
+pub use quality::{
+    ExecutionQuality, QualityGroup, QualityReport, Spread, quality_report, slippage_bps,
+};
 pub use standing::RestoredOrder;
 
 use crate::recent::Recent;

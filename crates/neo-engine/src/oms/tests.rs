@@ -574,3 +574,46 @@ fn execution_quality_aggregates_slippage() {
         "{quality:?}"
     );
 }
+
+#[test]
+fn the_quality_report_groups_slippage_fill_ratio_and_latency() {
+    let mut oms = oms(OmsConfig {
+        slippage: SlippageModel::Bps {
+            bps: Fixed::from_int(4),
+        },
+        ..no_costs()
+    });
+    let buy = oms
+        .submit(
+            approve_for_test(intent("r1", Side::Buy, "2", None, None)),
+            t(0),
+        )
+        .unwrap();
+    let sell = oms
+        .submit(
+            approve_for_test(intent("r2", Side::Sell, "1", None, None)),
+            t(0),
+        )
+        .unwrap();
+    let fills = checked(
+        &oms.on_candle(&bar(0, "100", "100", "100", "100", "9"))
+            .unwrap(),
+    );
+    let orders: Vec<OrderV1> = [buy.order_id, sell.order_id]
+        .iter()
+        .map(|id| oms.order(*id).unwrap().clone())
+        .collect();
+    let report = quality_report(&orders, &fills);
+    assert_eq!(report.groups.len(), 2, "{report:?}");
+    let b = &report.groups[0];
+    assert_eq!((b.side.as_str(), b.order_type.as_str()), ("buy", "market"));
+    assert_eq!((b.orders, b.filled_orders, b.fills), (1, 1, 1));
+    assert_eq!(b.fill_ratio, Some(1.0));
+    assert!((b.slippage_bps.mean.unwrap() - 4.0).abs() < 1e-9);
+    // Decided at minute 0 and filled at that bar's open: no time passed.
+    assert_eq!(b.latency_ms.count, 1);
+    assert_eq!(b.latency_ms.max, Some(0.0), "{b:?}");
+    assert_eq!(report.total.orders, 2);
+    assert_eq!(report.total.slippage_bps.count, 2);
+    assert_eq!(quality_report(&orders, &[]).total.fill_ratio, Some(1.0));
+}
