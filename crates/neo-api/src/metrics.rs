@@ -135,8 +135,13 @@ pub mod names {
     /// Gauge, label `instrument`: 1 while its data is older than risk's `max_data_age_secs`.
     pub const MARKET_STALE: &str = "neo_market_stale";
 
+    /// Counter, label `outcome` (agreed, mismatch, skipped): position reconciliations.
+    pub const RECONCILIATIONS: &str = "neo_position_reconciliations_total";
+    /// Gauge, label `instrument`: 1 while its fills, stored position and desk disagree.
+    pub const POSITION_MISMATCH: &str = "neo_position_mismatch";
+
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 53] = [
+    pub const ALL: [&str; 55] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -190,6 +195,8 @@ pub mod names {
         MARKET_REST,
         MARKET_AGE,
         MARKET_STALE,
+        RECONCILIATIONS,
+        POSITION_MISMATCH,
     ];
 }
 
@@ -518,6 +525,15 @@ fn describe_market() {
     describe_gauge!(
         names::MARKET_AGE,
         "Seconds since the instrument's newest tick."
+    );
+    describe_counter!(
+        names::RECONCILIATIONS,
+        Unit::Count,
+        "Position reconciliations (stored fills vs stored position vs desk), by outcome."
+    );
+    describe_gauge!(
+        names::POSITION_MISMATCH,
+        "1 while an instrument's stored fills, stored position and desk disagree."
     );
     describe_gauge!(
         names::MARKET_STALE,

@@ -211,6 +211,21 @@ pub struct MarketDataNotice {
     pub ts: Timestamp,
 }
 
+/// A position's three figures (stored fills, stored position, live desk) disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PositionMismatch {
+    /// The instrument.
+    pub instrument: String,
+    /// The sum of its stored fills, signed.
+    pub sum_of_fills: String,
+    /// The stored position, signed.
+    pub stored: String,
+    /// The live desk's position, signed.
+    pub desk: String,
+    /// When the reconciliation found it.
+    pub ts: Timestamp,
+}
+
 /// Anything NEO tells people about; render it once per enabled channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -230,6 +245,8 @@ pub enum Event {
     LlmBudget(LlmBudgetNotice),
     /// See [`MarketDataNotice`].
     MarketData(MarketDataNotice),
+    /// See [`PositionMismatch`].
+    PositionMismatch(PositionMismatch),
 }
 
 /// The id of the notification of `kind` caused by `cause_id` on `channel`.
@@ -252,6 +269,7 @@ impl Event {
             Event::FlagRolledBack(_) => NotificationKind::FlagRolledBack,
             Event::LlmBudget(_) => NotificationKind::LlmBudget,
             Event::MarketData(_) => NotificationKind::MarketData,
+            Event::PositionMismatch(_) => NotificationKind::PositionMismatch,
         }
     }
 
@@ -284,6 +302,9 @@ impl Event {
                 if e.stale { "stale" } else { "fresh" },
                 e.ts.as_nanos()
             ),
+            Event::PositionMismatch(e) => {
+                format!("position_mismatch:{}:{}", e.instrument, e.ts.as_nanos())
+            }
         }
     }
 
@@ -298,6 +319,7 @@ impl Event {
             Event::FlagRolledBack(e) => (None, None, e.ts),
             Event::LlmBudget(e) => (None, None, e.ts),
             Event::MarketData(e) => (None, None, e.ts),
+            Event::PositionMismatch(e) => (None, None, e.ts),
         };
         let source_id = source_id
             .filter(|s| !s.trim().is_empty())
@@ -311,6 +333,15 @@ impl Event {
             Event::FlagRolledBack(e) => flag_rolled_back(e),
             Event::LlmBudget(e) => llm_budget(e),
             Event::MarketData(e) => market_data(e),
+            Event::PositionMismatch(e) => (
+                format!("{}: position mismatch", e.instrument),
+                format!(
+                    "The {} position disagrees: stored fills sum to {}, the stored position is {}, \
+                     the desk holds {}. Trading goes on; check `neo trading status` and the audit \
+                     trail (position_mismatch) before trusting this instrument's PnL.",
+                    e.instrument, e.sum_of_fills, e.stored, e.desk
+                ),
+            ),
         };
         let kind = self.kind();
         NotificationV1 {

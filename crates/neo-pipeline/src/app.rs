@@ -452,6 +452,21 @@ async fn launch<B: Bus>(
         ("freshness", Ok(()))
     });
 
+    let reconciler = crate::reconcile::Reconciler {
+        store: store.clone(),
+        writer: writer.clone(),
+        desk: desk.clone(),
+        channels: channels.clone(),
+        wake: wake.clone(),
+        clock: clock.clone(),
+        every: Duration::from_secs(config.positions.reconcile_secs),
+    };
+    let rx = shutdown_rx.clone();
+    tasks.spawn(async move {
+        reconciler.run(rx).await;
+        ("reconcile", Ok(()))
+    });
+
     let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
     let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
     let (auth, api_housekeeping) = api_auth(&config)?;

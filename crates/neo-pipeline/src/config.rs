@@ -49,8 +49,10 @@ pub struct Config {
     pub bus: BusConfig,
     /// `[notify]`: console, Slack, Telegram and webhook channels.
     pub notify: NotifyConfig,
-    /// `[market]`: the simulated feed.
+    /// `[market]`: the simulated or live feed, its archive.
     pub market: MarketConfig,
+    /// `[positions]`: how often positions are reconciled against the stored fills.
+    pub positions: PositionsConfig,
     /// `[desk]`: the paper account, analyst, sizing, risk and OMS.
     pub desk: DeskConfig,
     /// `[strategy]`: NEO's own ensemble trading on every closed candle (off by default).
@@ -62,6 +64,20 @@ pub struct Config {
     /// `[agents]`: the agents each signal is offered to, their policy, deadline,
     /// LLM providers and budget.
     pub agents: AgentsConfig,
+}
+
+/// `[positions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PositionsConfig {
+    /// Seconds between reconciliations of stored fills, stored positions and the desk (default 60).
+    pub reconcile_secs: u64,
+}
+
+impl Default for PositionsConfig {
+    fn default() -> Self {
+        PositionsConfig { reconcile_secs: 60 }
+    }
 }
 
 /// `[server]`.
@@ -253,6 +269,12 @@ impl Config {
         problems.extend(slo::problems(&self.slo));
         problems.extend(self.agents.validate());
         problems.extend(self.market.validate());
+        if !(1..=86_400).contains(&self.positions.reconcile_secs) {
+            problems.push(format!(
+                "positions.reconcile_secs must be between 1 and 86400, got {}",
+                self.positions.reconcile_secs
+            ));
+        }
         if let Some(url) = &self.store.url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")

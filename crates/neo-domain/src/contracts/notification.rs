@@ -39,6 +39,8 @@ text_enum! {
         LlmBudget => "llm_budget",
         /// An instrument's market data went stale (entries refused), or is fresh again.
         MarketData => "market_data",
+        /// The stored fills, the stored position and the desk disagree on a position.
+        PositionMismatch => "position_mismatch",
     }
 }
 
@@ -52,7 +54,7 @@ pub struct NotificationV1 {
     /// What happened.
     pub kind: NotificationKind,
     /// The signal whose story this is part of (absent only for trading-state
-    /// changes, API-key expiry, flag rollbacks, LLM budget and market-data notices).
+    /// changes, API-key expiry, flag rollbacks, LLM budget, market-data and position-mismatch notices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_id: Option<MessageId>,
     /// The sender's own alert id, when it gave one.
@@ -82,6 +84,7 @@ impl Contract for NotificationV1 {
                 | NotificationKind::FlagRolledBack
                 | NotificationKind::LlmBudget
                 | NotificationKind::MarketData
+                | NotificationKind::PositionMismatch
         );
         c.require_with(
             !needs_signal || self.signal_id.is_some(),
