@@ -432,6 +432,18 @@ async fn launch<B: Bus>(
     } else {
         None
     };
+    if embedded.is_none() {
+        // Over NATS, alternative data published on alt.> is archived too.
+        let (b, root, c2, rx2) = (
+            bus.clone(),
+            data_dir.join("history"),
+            c.clone(),
+            shutdown_rx.clone(),
+        );
+        tasks.spawn(
+            async move { role("alt", crate::market::alt_sink::run(b, root, c2, rx2).await) },
+        );
+    }
     let out = Arc::new(crate::market::live::Fanout {
         share: sh,
         publisher,

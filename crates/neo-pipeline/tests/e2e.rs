@@ -317,6 +317,28 @@ async fn over_nats_jetstream_one_alert_is_one_order_and_one_message() {
     let stats = bus.stream_stats().await.unwrap();
     let market = stats.iter().find(|s| s.name == "NEO_MARKET").unwrap();
     assert!(market.messages > 0, "{stats:?}");
+    // Alternative data published on alt.{source}.{kind} is archived and read back.
+    let alt = neo_domain::contracts::AltEventV1 {
+        source: "news".to_owned(),
+        kind: "headline".to_owned(),
+        ts_event: neo_domain::Timestamp::from_unix_secs(1_767_225_600).unwrap(),
+        payload: json!({ "title": "over the bus" }),
+    };
+    let id = neo_domain::MessageId::derived(neo_domain::IdKind::Other, "alt-e2e");
+    let subject = neo_domain::subject::alt("news", "headline").unwrap();
+    let envelope = neo_domain::Envelope::new(id, subject, alt, alt_now(), id, None)
+        .into_json()
+        .unwrap();
+    neo_bus::Bus::publish(&bus, &envelope).await.unwrap();
+    let mut items = Value::Null;
+    for _ in 0..100 {
+        items = rig.get("/v1/alt/news").await.1["items"].clone();
+        if items.as_array().is_some_and(|i| !i.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(items[0]["payload"]["title"], "over the bus", "{items}");
     // The broker goes away: readiness says so.
     nats.kill();
     let mut status = 200;
@@ -329,4 +351,8 @@ async fn over_nats_jetstream_one_alert_is_one_order_and_one_message() {
     }
     assert_eq!(status, 503);
     let _ = rig.running.unwrap().shutdown().await;
+}
+
+fn alt_now() -> neo_domain::Timestamp {
+    neo_pipeline::wall_clock()()
 }

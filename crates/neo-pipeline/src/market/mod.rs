@@ -5,6 +5,7 @@
 //! what matters); candles queue, and the oldest is dropped past a bound; both
 //! are counted in `neo_market_dropped_total`.
 
+pub mod alt_sink;
 pub mod archive;
 pub mod freshness;
 pub mod live;
