@@ -415,10 +415,14 @@ async fn launch<B: Bus>(
         None
     };
     let archiver = if config.market.archive {
-        let root = data_dir.join("history");
-        let (archiver, thread) =
-            crate::market::archive::Archiver::start(&root, config.market.archive_days, c.clone())
-                .map_err(|e| PipelineError::Setup(format!("market archive: {e}")))?;
+        let (root, candles) = (data_dir.join("market"), data_dir.join("history"));
+        let (archiver, thread) = crate::market::archive::Archiver::start(
+            &root,
+            &candles,
+            config.market.archive_days,
+            c.clone(),
+        )
+        .map_err(|e| PipelineError::Setup(format!("market archive: {e}")))?;
         // Ends once the feed (the archiver's only holder) has stopped, after the last flush.
         tasks.spawn(async move {
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -436,7 +440,7 @@ async fn launch<B: Bus>(
         // Over NATS, alternative data published on alt.> is archived too.
         let (b, root, c2, rx2) = (
             bus.clone(),
-            data_dir.join("history"),
+            data_dir.join("market"),
             c.clone(),
             shutdown_rx.clone(),
         );
@@ -502,7 +506,7 @@ async fn launch<B: Bus>(
     let (limits, max_body_bytes) = (config.server.limits.clone(), gateway.max_body_bytes);
     let state = AppState::new(gateway, store.clone(), writer, clock)
         .with_live(live)
-        .with_history(data_dir.join("history"))
+        .with_history(data_dir.join("history"), data_dir.join("market"))
         .with_wake(wake)
         .with_guards(guards)
         .with_auth(auth)

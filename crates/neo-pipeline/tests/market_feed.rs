@@ -267,9 +267,9 @@ async fn a_venue_feed_drives_the_board_fills_and_staleness() {
     quote_until_shown(&mock, &rig, "50030.1", "50030.3").await;
     let sent = mock.sent() - 1; // the kline is not a tick
     let dir = rig.stop_keeping_data().await.keep();
-    let ticks = dir.join("history").join("ticks");
+    let ticks = dir.join("market").join("ticks");
     let archived =
-        neo_parquet::count_rows(&dir.join("history"), neo_parquet::ArchiveKind::Ticks).unwrap();
+        neo_parquet::count_rows(&dir.join("market"), neo_parquet::ArchiveKind::Ticks).unwrap();
     assert_eq!(archived, sent, "every tick sent is archived once");
     if let Some(n) = pyarrow_rows(&ticks) {
         assert_eq!(n, sent, "pyarrow reads the same ticks");

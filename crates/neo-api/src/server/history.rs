@@ -89,6 +89,13 @@ fn root(state: &AppState) -> Result<PathBuf, ApiError> {
         .ok_or_else(|| ApiError::Unavailable("no history store in this process".to_owned()))
 }
 
+fn archive(state: &AppState) -> Result<PathBuf, ApiError> {
+    state
+        .archive
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no market archive in this process".to_owned()))
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -179,7 +186,7 @@ pub(super) async fn post_alt(
         received,
         payload: event.payload.to_string(),
     };
-    let root = root(&state)?;
+    let root = archive(&state)?;
     blocking(move || neo_parquet::write_alt(&root, &[row]))
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -203,7 +210,7 @@ pub(super) async fn get_alt(
         from.unwrap_or(Timestamp::from_nanos(0)),
         to.unwrap_or(Timestamp::from_nanos(i64::MAX)),
     );
-    let root = root(&state)?;
+    let root = archive(&state)?;
     let src = source.clone();
     let events = blocking(move || neo_parquet::read_alt(&root, &src, from, to, limit))
         .await?

@@ -159,6 +159,7 @@ pub struct AppState {
     flags: Option<FlagBook>,
     slo: SloBook,
     history: Option<std::path::PathBuf>,
+    archive: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -175,6 +176,7 @@ impl AppState {
             ids: Arc::new(tokio::sync::OnceCell::new()),
             live: None,
             history: None,
+            archive: None,
             wake: None,
             guards: None,
             metrics: None,
@@ -190,9 +192,14 @@ impl AppState {
         self
     }
 
-    /// The historical store's root, for the history and alt-data endpoints.
-    pub fn with_history(mut self, root: std::path::PathBuf) -> Self {
-        self.history = Some(root);
+    /// The candle store's root (history endpoint) and the market archive's (alt data).
+    pub fn with_history(
+        mut self,
+        candles: std::path::PathBuf,
+        archive: std::path::PathBuf,
+    ) -> Self {
+        self.history = Some(candles);
+        self.archive = Some(archive);
         self
     }
 

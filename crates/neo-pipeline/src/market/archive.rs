@@ -1,7 +1,8 @@
 //! The tick sink: every tick and trade, from any source, into the Parquet
-//! archive under the history store (`<history>/ticks/venue=../instrument=../date=../hour=../part-*.parquet`,
-//! `<history>/trades/...`), and a live venue's closed one-minute candles into
-//! the candle store `neo data ingest` fills (`<history>/instrument=../timeframe=1m`).
+//! archive (`<data>/market/ticks/venue=../instrument=../date=../hour=../part-*.parquet`,
+//! `<data>/market/trades/...`; beside the candle store, so readers of the whole
+//! candle store see one schema), and a live venue's closed one-minute candles
+//! into the candle store `neo data ingest` fills (`<data>/history/instrument=../timeframe=1m`).
 //! The simulation's candles stay out of the candle store (its ticks are
 //! archived under `venue=sim`), so simulated prices never mix with real history.
 //!
@@ -48,9 +49,11 @@ pub type ArchiveThread = std::thread::JoinHandle<()>;
 
 impl Archiver {
     /// Opens the archive under `root` (removing a crash's temporary files) and
-    /// starts its thread; `keep_days` 0 keeps everything.
+    /// starts its thread, merging candles into the store at `candles`;
+    /// `keep_days` 0 keeps everything.
     pub fn start(
         root: &Path,
+        candles: &Path,
         keep_days: u32,
         clock: Clock,
     ) -> Result<(Archiver, ArchiveThread), neo_parquet::Error> {
@@ -68,6 +71,7 @@ impl Archiver {
         let (tx, rx) = sync_channel::<Batch>(QUEUE);
         let worker = Worker {
             root: root.to_owned(),
+            candle_root: candles.to_owned(),
             keep_days,
             archive,
             candles: BTreeMap::new(),
@@ -109,6 +113,7 @@ impl Archiver {
 
 struct Worker {
     root: PathBuf,
+    candle_root: PathBuf,
     keep_days: u32,
     archive: TickArchive,
     candles: BTreeMap<InstrumentId, Vec<Bar>>,
@@ -187,7 +192,7 @@ impl Worker {
         };
         for (instrument, bars) in std::mem::take(&mut self.candles) {
             let merged = neo_parquet::merge_into_partition(
-                &self.root,
+                &self.candle_root,
                 &instrument,
                 &one_minute,
                 &bars,
