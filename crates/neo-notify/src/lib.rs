@@ -19,6 +19,7 @@
 mod channel;
 pub mod config;
 mod notifier;
+mod outbox;
 mod pacing;
 pub mod render;
 mod secret;

@@ -8,9 +8,8 @@
     clippy::print_stdout
 )]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -199,25 +198,9 @@ proptest! {
     }
 }
 
-/// Runs a Python script, or `None` (with a note) when pyarrow is not installed.
+/// Runs a Python script, or `None` when pyarrow and pandas are not installed.
 fn python(script: &str) -> Option<std::process::Output> {
-    let probe = Command::new("python3")
-        .args(["-c", "import pyarrow, pandas"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        // Straight to stderr, past the test harness's capture, so a CI log shows it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: pyarrow not installed (pip install pyarrow pandas)"
-        );
-        return None;
-    }
-    Some(
-        Command::new("python3")
-            .args(["-c", script])
-            .output()
-            .unwrap(),
-    )
+    neo_testkit::python::with_pyarrow(script)
 }
 
 /// Writes 1,000 ticks over two venues and several hours, and one alt event;

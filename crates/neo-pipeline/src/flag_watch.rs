@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use neo_api::flags::{FlagBook, WATCH_EVERY};
 use neo_api::metrics::names;
+use neo_domain::Timestamp;
 use neo_domain::contracts::Channel;
-use neo_domain::{Envelope, Timestamp, subject};
 use neo_engine::flags::{FlagName, FlagState, Trip};
 use neo_notify::render::{Event, FlagRolledBack};
 use tokio::sync::{Notify, watch};
@@ -114,16 +114,7 @@ async fn roll_back(
         reason: reason.clone(),
         ts: now,
     });
-    let outbox = event
-        .render_all(channels)
-        .into_iter()
-        .filter_map(|n| {
-            let (id, channel) = (n.id, n.channel);
-            Envelope::new(id, subject::notification(channel), n, now, id, None)
-                .into_json()
-                .ok()
-        })
-        .collect();
+    let outbox = event.outbox(channels, now);
     book.change(trip.flag, spec, AUTO, &reason, now, outbox)
         .await?;
     book.reset_guards(trip.flag);

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use neo_api::auth::{KeyNotice, KeyStatus};
+use neo_domain::Envelope;
 use neo_domain::contracts::Channel;
-use neo_domain::{Envelope, subject};
 use neo_notify::render::{ApiKeyExpiring, Event};
 use neo_store::{Unit, Writer};
 use tokio::sync::Notify;
@@ -50,17 +50,5 @@ fn envelopes(notice: &KeyNotice, channels: &[Channel]) -> Vec<Envelope<serde_jso
         expired: notice.status == KeyStatus::Expired,
         ts: notice.at,
     });
-    event
-        .render_all(channels)
-        .into_iter()
-        .filter_map(|n| {
-            let (id, channel) = (n.id, n.channel);
-            Envelope::new(id, subject::notification(channel), n, notice.at, id, None)
-                .into_json()
-                .map_err(
-                    |e| tracing::error!(error = %e, "could not encode a key-expiry notification"),
-                )
-                .ok()
-        })
-        .collect()
+    event.outbox(channels, notice.at)
 }

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use neo_api::metrics::names;
 use neo_domain::contracts::{AuditEventV1, Channel, FillV1, PositionSide, PositionV1};
-use neo_domain::{Envelope, Fixed, IdKind, InstrumentId, MessageId, Side, Timestamp, subject};
+use neo_domain::{Fixed, IdKind, InstrumentId, MessageId, Side, Timestamp};
 use neo_engine::desk::Desk;
 use neo_notify::render::{Event, PositionMismatch};
 use neo_store::{Cursor, Op, Store, Unit, Writer};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use crate::Clock;
@@ -225,16 +225,7 @@ impl Reconciler {
             desk: m.desk.to_string(),
             ts: now,
         });
-        let outbox: Vec<Envelope<Value>> = event
-            .render_all(&self.channels)
-            .into_iter()
-            .filter_map(|n| {
-                let (id, channel) = (n.id, n.channel);
-                Envelope::new(id, subject::notification(channel), n, now, id, None)
-                    .into_json()
-                    .ok()
-            })
-            .collect();
+        let outbox = event.outbox(&self.channels, now);
         let unit = Unit {
             inbox: None,
             ops: vec![Op::InsertAudit(audit)],

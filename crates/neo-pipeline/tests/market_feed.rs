@@ -294,17 +294,12 @@ fn pyarrow_rows(dir: &std::path::Path) -> Option<usize> {
         "import pyarrow.dataset as ds; print(ds.dataset({:?}, format='parquet', partitioning='hive').count_rows())",
         dir.display().to_string()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "skipped the pyarrow check: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
+    let out = neo_testkit::python::with_pyarrow(&script)?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod mock;
 pub mod nats;
+pub mod python;
 pub mod venue;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -447,21 +446,5 @@ fn the_default_store_is_the_one_ingest_fills() {
 
 /// Runs a Python script, or `None` when pyarrow and pandas are not installed.
 fn python(script: &str) -> Option<Output> {
-    let probe = Command::new("python3")
-        .args(["-c", "import pyarrow, pandas"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        // Straight to stderr, past the test harness's capture, so a CI log shows it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: pyarrow not installed (pip install pyarrow pandas)"
-        );
-        return None;
-    }
-    Some(
-        Command::new("python3")
-            .args(["-c", script])
-            .output()
-            .unwrap(),
-    )
+    neo_testkit::python::with_pyarrow(script)
 }

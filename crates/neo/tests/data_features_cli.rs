@@ -7,9 +7,8 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use arrow_array::{Array, Float64Array, RecordBatch, TimestampNanosecondArray};
 use common::{neo, temp_csv, temp_path, text};
@@ -390,21 +389,5 @@ fn refusals_exit_1_naming_the_problem_and_write_nothing() {
 
 /// Runs a Python script, or `None` when pyarrow and pandas are not installed.
 fn python(script: &str) -> Option<Output> {
-    let probe = Command::new("python3")
-        .args(["-c", "import pyarrow, pandas"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        // Straight to stderr, past the test harness's capture, so a CI log shows it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: pyarrow not installed (pip install pyarrow pandas)"
-        );
-        return None;
-    }
-    Some(
-        Command::new("python3")
-            .args(["-c", script])
-            .output()
-            .unwrap(),
-    )
+    neo_testkit::python::with_pyarrow(script)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use neo_api::metrics::names;
 use neo_domain::contracts::Channel;
-use neo_domain::{Envelope, InstrumentId, Timestamp, subject};
+use neo_domain::{InstrumentId, Timestamp};
 use neo_notify::render::{Event, MarketDataNotice};
 use neo_store::{Unit, Writer};
 use serde_json::{Value, json};
@@ -170,19 +170,7 @@ async fn notify(outlet: &Outlet, change: &Change, max_age_nanos: i64, now: Times
         max_age_secs: u64::try_from(max_age_nanos / 1_000_000_000).unwrap_or(0),
         ts: now,
     });
-    let outbox: Vec<Envelope<Value>> = event
-        .render_all(&outlet.channels)
-        .into_iter()
-        .filter_map(|n| {
-            let (id, channel) = (n.id, n.channel);
-            Envelope::new(id, subject::notification(channel), n, now, id, None)
-                .into_json()
-                .map_err(
-                    |e| tracing::error!(error = %e, "could not encode a market-data notification"),
-                )
-                .ok()
-        })
-        .collect();
+    let outbox = event.outbox(&outlet.channels, now);
     let unit = Unit {
         inbox: None,
         ops: Vec::new(),
