@@ -17,6 +17,7 @@
 //! [`Bar`]: neo_engine::history::Bar
 
 mod alt;
+mod csv;
 mod history;
 mod read;
 mod sink;
@@ -32,6 +33,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use alt::{ALT_DIR, AltEvent, read_alt, write_alt};
+pub use csv::{is_parquet, parse_ohlcv_csv, read_ohlcv_file, read_ohlcv_file_with, split_csv_line};
 pub use history::{History, HistoryError, read_history, resample, stored_timeframes};
 pub use read::{Ohlcv, PRICE_COLUMNS, TIME_COLUMNS, VOLUME_COLUMNS, read_ohlcv, read_ohlcv_with};
 pub use sink::{
@@ -109,6 +111,14 @@ pub enum Error {
         data_type: String,
         /// The types accepted, in words.
         expected: &'static str,
+    },
+    /// A CSV file that cannot be read as OHLCV at all (no usable header, empty, not text).
+    #[error("{}: {problem}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it as a whole.
+        problem: String,
     },
     /// The timeframe is not a count and a unit NEO can step by.
     #[error(

@@ -150,7 +150,7 @@ fn sim_spec(spec: &str) -> Result<SimBarsConfig> {
 
 /// Exact bars from a file's rows; the gates that fail stop the run.
 fn file_bars(path: &Path) -> Result<(Vec<Ohlcv>, String)> {
-    let loaded = crate::ohlcv::load_path(path)?;
+    let loaded = neo_parquet::read_ohlcv_file(path)?;
     if let Some(first) = loaded.unreadable.first() {
         bail!(
             "{}: {} row(s) cannot be read, e.g. {first}; run `neo data validate {}`",

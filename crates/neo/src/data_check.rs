@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neo_engine::history::{self, FindingKind, Gates, Report};
 use serde_json::json;
 
-use crate::ohlcv::{Loaded, load_path_with};
+use neo_parquet::{Ohlcv, read_ohlcv_file_with};
 
 /// A progress bar on standard error for large files, drawn only for a person:
 /// hidden when standard error is not a terminal or the output is JSON.
@@ -50,12 +50,12 @@ impl Progress {
 }
 
 /// Reads `file` (CSV or Parquet) with a progress bar unless `quiet`.
-pub(crate) fn read(file: &Path, quiet: bool) -> Result<Loaded> {
+pub(crate) fn read(file: &Path, quiet: bool) -> Result<Ohlcv> {
     let progress = Progress::new(!quiet);
     progress.stage("reading");
-    let loaded = load_path_with(file, &mut |done, total| progress.update(done, total));
+    let loaded = read_ohlcv_file_with(file, &mut |done, total| progress.update(done, total));
     progress.clear();
-    loaded
+    Ok(loaded?)
 }
 
 /// A finding kind as it is spelled in JSON (`price_jump`).
@@ -78,7 +78,7 @@ pub(crate) fn counts(report: &Report, keep: impl Fn(FindingKind) -> bool) -> Str
 }
 
 /// The header line, unreadable rows and findings (all, or only the failing ones).
-pub(crate) fn print_findings(file: &Path, loaded: &Loaded, report: &Report, only_failing: bool) {
+pub(crate) fn print_findings(file: &Path, loaded: &Ohlcv, report: &Report, only_failing: bool) {
     println!(
         "{}: {} bars read, {} unreadable, interval {}",
         file.display(),

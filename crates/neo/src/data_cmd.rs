@@ -170,51 +170,6 @@ fn check_unique(columns: &[IndicatorSpec]) -> Result<()> {
     spec::check_unique(columns).map_err(|e| anyhow!("--indicator given twice: {e}"))
 }
 
-/// Splits one CSV line into fields. A field that starts with a double quote runs to the
-/// matching quote and may contain commas; `""` inside it is one quote. Quoted fields
-/// that span lines are not supported (the caller reports them as unterminated).
-pub(crate) fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("unterminated quoted field".to_owned()),
-                }
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(c) => return Err(format!("unexpected {c:?} after a closing quote")),
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field);
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-            fields.push(field);
-        }
-    }
-}
-
 /// The price columns every row must have, in `Bar` order after open.
 const PRICES: [&str; 4] = ["open", "high", "low", "close"];
 
@@ -227,7 +182,8 @@ fn compute(text: &str, columns: &mut [IndicatorSpec]) -> Result<String> {
         .ok_or_else(|| anyhow!("the file is empty; expected a header line"))?;
     let header_no = index + 1;
     let header = header.strip_prefix('\u{feff}').unwrap_or(header);
-    let names = split_csv_line(header).map_err(|e| anyhow!("line {header_no}: {e}"))?;
+    let names =
+        neo_parquet::split_csv_line(header).map_err(|e| anyhow!("line {header_no}: {e}"))?;
     let mut at = [0usize; 4];
     for (slot, want) in at.iter_mut().zip(PRICES) {
         *slot = names
@@ -250,7 +206,8 @@ fn compute(text: &str, columns: &mut [IndicatorSpec]) -> Result<String> {
             continue;
         }
         let line_no = index + 1;
-        let fields = split_csv_line(line).map_err(|e| anyhow!("line {line_no}: {e}"))?;
+        let fields =
+            neo_parquet::split_csv_line(line).map_err(|e| anyhow!("line {line_no}: {e}"))?;
         if fields.len() != names.len() {
             bail!(
                 "line {line_no}: expected {} fields like the header, found {}",
@@ -298,28 +255,6 @@ mod tests {
 
     fn error(spec: &str) -> String {
         format!("{:#}", parse_indicator(spec).err().unwrap())
-    }
-
-    #[test]
-    fn splits_plain_and_quoted_fields() {
-        assert_eq!(split_csv_line("a,b,,c").unwrap(), ["a", "b", "", "c"]);
-        assert_eq!(split_csv_line("").unwrap(), [""]);
-        assert_eq!(split_csv_line("\"x, y\",2").unwrap(), ["x, y", "2"]);
-        assert_eq!(
-            split_csv_line("\"say \"\"hi\"\"\",").unwrap(),
-            ["say \"hi\"", ""]
-        );
-        assert_eq!(split_csv_line("1,\"\"").unwrap(), ["1", ""]);
-        assert!(
-            split_csv_line("\"open")
-                .unwrap_err()
-                .contains("unterminated")
-        );
-        assert!(
-            split_csv_line("\"a\"b,c")
-                .unwrap_err()
-                .contains("after a closing quote")
-        );
     }
 
     #[test]
@@ -376,22 +311,5 @@ mod tests {
         assert!(err("", &mut c).contains("empty"));
     }
 
-    proptest! {
-        #[test]
-        fn csv_line_parser_never_panics(line in ".{0,80}") {
-            if let Ok(fields) = split_csv_line(&line) {
-                prop_assert!(!fields.is_empty());
-            }
-        }
-
-        #[test]
-        fn quoted_fields_round_trip(fields in proptest::collection::vec("[^\"\r\n]{0,8}|\"?[a-z,]{0,4}\"?", 1..6)) {
-            let line = fields
-                .iter()
-                .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(",");
-            prop_assert_eq!(split_csv_line(&line).unwrap(), fields);
-        }
-    }
+    proptest! {}
 }

@@ -11,7 +11,6 @@ mod data_cmd;
 mod flags_cmd;
 mod keys_cmd;
 mod mcp_cmd;
-mod ohlcv;
 mod ops_cmd;
 mod report_cmd;
 mod risk_cmd;

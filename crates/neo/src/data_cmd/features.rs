@@ -12,7 +12,7 @@ use neo_engine::indicators::spec::{IndicatorSpec, SPECS, SpecError};
 use neo_engine::indicators::{self, Indicator as _, MAX_PERIOD, RealizedVolatility};
 
 use super::output::{self, Cells, Format, Table, refuse};
-use crate::ohlcv::{Loaded, is_parquet, load_path};
+use neo_parquet::{Ohlcv, is_parquet, read_ohlcv_file};
 
 /// `neo data features` arguments.
 #[derive(Args)]
@@ -119,7 +119,7 @@ pub(crate) fn run(args: FeaturesArgs) -> Result<ExitCode> {
             return refuse(format!("--features: column {name:?} would appear twice"));
         }
     }
-    let loaded = load_path(&args.input)?;
+    let loaded = read_ohlcv_file(&args.input)?;
     check_bars(&args.input, &loaded)
         .or_else(|why| refuse(format!("{}: {why}", args.input.display())))?;
     let bars = &loaded.bars;
@@ -153,7 +153,7 @@ pub(crate) fn run(args: FeaturesArgs) -> Result<ExitCode> {
 /// Why the bars cannot give point-in-time features, if so: unreadable rows, no bars,
 /// a price that is not a finite number (or a close at or below zero, which has no
 /// log return), or bars not strictly in time order.
-fn check_bars(input: &Path, loaded: &Loaded) -> Result<(), String> {
+fn check_bars(input: &Path, loaded: &Ohlcv) -> Result<(), String> {
     let unit = if is_parquet(input) { "row" } else { "line" };
     if let Some(first) = loaded.unreadable.first() {
         return Err(format!(
@@ -361,9 +361,10 @@ mod tests {
 
     #[test]
     fn refuses_bars_that_are_not_point_in_time_ready() {
-        let csv =
-            |body: &str| crate::ohlcv::load(&format!("date,open,high,low,close\n{body}")).unwrap();
-        let check = |l: &Loaded| check_bars(Path::new("in.csv"), l).err().unwrap_or_default();
+        let csv = |body: &str| {
+            neo_parquet::parse_ohlcv_csv(&format!("date,open,high,low,close\n{body}")).unwrap()
+        };
+        let check = |l: &Ohlcv| check_bars(Path::new("in.csv"), l).err().unwrap_or_default();
         assert!(check(&csv("2024-01-02,1,2,0.5,1\n2024-01-03,1,2,0.5,1\n")).is_empty());
         assert!(
             check(&csv("2024-01-03,1,2,0.5,1\n2024-01-02,1,2,0.5,1\n"))

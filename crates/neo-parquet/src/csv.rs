@@ -4,22 +4,14 @@
 //! the index may be a date, a date and time (with or without a zone), or Unix
 //! seconds, milliseconds or nanoseconds. Rows that cannot be read are reported
 //! by line, with the rest still read, so one report lists every problem.
-//! [`load_path`] reads a CSV or a Parquet file (through `neo-parquet`) alike.
+//! [`read_ohlcv_file`] reads a CSV or a Parquet file alike.
 
 use std::path::Path;
 
-use anyhow::{Context as _, anyhow, bail};
 use neo_domain::Timestamp;
 use neo_engine::history::Bar;
 
-use crate::data_cmd::split_csv_line;
-
-/// Bars read, and the lines that could not be.
-#[derive(Debug)]
-pub(crate) struct Loaded {
-    pub(crate) bars: Vec<Bar>,
-    pub(crate) unreadable: Vec<String>,
-}
+use crate::{Error, Ohlcv, Result, TIME_COLUMNS, parse_time_text, read_ohlcv_with};
 
 struct Layout {
     time: usize,
@@ -34,69 +26,108 @@ fn find(names: &[String], wanted: &[&str]) -> Option<usize> {
         .position(|n| wanted.iter().any(|w| n.trim().eq_ignore_ascii_case(w)))
 }
 
-fn layout_from_header(names: &[String]) -> Result<Layout, String> {
+fn layout_from_header(names: &[String]) -> std::result::Result<Layout, String> {
     let mut prices = [0usize; 4];
     for (slot, want) in prices.iter_mut().zip(["open", "high", "low", "close"]) {
         *slot = find(names, &[want]).ok_or_else(|| format!("no {want:?} column in the header"))?;
     }
     Ok(Layout {
-        time: find(names, &neo_parquet::TIME_COLUMNS).unwrap_or(0),
+        time: find(names, &TIME_COLUMNS).unwrap_or(0),
         prices,
         volume: find(names, &["volume", "vol"]),
         width: names.len(),
     })
 }
 
-/// Parses the index cell into UTC nanoseconds (the same rules as a Parquet
-/// file's text or integer time column).
-pub(crate) fn parse_time(text: &str) -> Option<Timestamp> {
-    neo_parquet::parse_time_text(text)
-}
-
 /// Whether `path` is read as Parquet: by its extension, `.parquet` or `.pq` in any
 /// letter case; anything else is read as CSV.
-pub(crate) fn is_parquet(path: &Path) -> bool {
+pub fn is_parquet(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
 }
 
 /// Reads an OHLCV file, CSV or Parquet by its extension (see [`is_parquet`]).
-pub(crate) fn load_path(path: &Path) -> anyhow::Result<Loaded> {
-    load_path_with(path, &mut |_, _| {})
+pub fn read_ohlcv_file(path: &Path) -> Result<Ohlcv> {
+    read_ohlcv_file_with(path, &mut |_, _| {})
 }
 
-/// [`load_path`], calling `progress(rows_done, rows_total)` while a Parquet file is
+/// [`read_ohlcv_file`], calling `progress(rows_done, rows_total)` while a Parquet file is
 /// decoded (a CSV file is read in one go).
-pub(crate) fn load_path_with(
-    path: &Path,
-    progress: &mut dyn FnMut(u64, u64),
-) -> anyhow::Result<Loaded> {
+pub fn read_ohlcv_file_with(path: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Ohlcv> {
     if is_parquet(path) {
-        let read = neo_parquet::read_ohlcv_with(path, progress)?;
-        return Ok(Loaded {
-            bars: read.bars,
-            unreadable: read.unreadable,
-        });
+        return read_ohlcv_with(path, progress);
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let csv = |problem: String| Error::Csv {
+        path: path.to_owned(),
+        problem,
+    };
+    let bytes = std::fs::read(path).map_err(|cause| Error::Io {
+        action: "read",
+        path: path.to_owned(),
+        cause,
+    })?;
     if bytes.starts_with(b"PAR1") {
-        bail!(
-            "{}: this is a Parquet file; name it .parquet (or .pq) to read it as one",
-            path.display()
-        );
+        return Err(csv(
+            "this is a Parquet file; name it .parquet (or .pq) to read it as one".to_owned(),
+        ));
     }
-    let text =
-        String::from_utf8(bytes).map_err(|e| anyhow!("{}: not UTF-8 text: {e}", path.display()))?;
-    load(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+    let text = String::from_utf8(bytes).map_err(|e| csv(format!("not UTF-8 text: {e}")))?;
+    parse_ohlcv_csv(&text).map_err(csv)
+}
+
+/// Splits one CSV line into fields. A field that starts with a double quote runs to the
+/// matching quote and may contain commas; `""` inside it is one quote. Quoted fields
+/// that span lines are not supported (the caller reports them as unterminated).
+pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("unterminated quoted field".to_owned()),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => return Err(format!("unexpected {c:?} after a closing quote")),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field);
+                        return Ok(fields);
+                    }
+                    Some(',') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            fields.push(field);
+        }
+    }
 }
 
 fn is_number(s: &str) -> bool {
     s.trim().parse::<f64>().is_ok()
 }
 
-/// Reads the text of an OHLCV CSV file.
-pub(crate) fn load(text: &str) -> Result<Loaded, String> {
+/// Reads the text of an OHLCV CSV file (a problem with the whole file is an error;
+/// rows that cannot be read are listed in [`Ohlcv::unreadable`]).
+pub fn parse_ohlcv_csv(text: &str) -> std::result::Result<Ohlcv, String> {
     let mut lines = text
         .lines()
         .enumerate()
@@ -140,10 +171,10 @@ pub(crate) fn load(text: &str) -> Result<Loaded, String> {
             Err(e) => unreadable.push(format!("line {no}: {e}")),
         }
     }
-    Ok(Loaded { bars, unreadable })
+    Ok(Ohlcv { bars, unreadable })
 }
 
-fn row(line: &str, layout: &Layout) -> Result<(Timestamp, [f64; 4], f64), String> {
+fn row(line: &str, layout: &Layout) -> std::result::Result<(Timestamp, [f64; 4], f64), String> {
     let fields = split_csv_line(line)?;
     if fields.len() != layout.width {
         return Err(format!(
@@ -153,7 +184,8 @@ fn row(line: &str, layout: &Layout) -> Result<(Timestamp, [f64; 4], f64), String
         ));
     }
     let raw_time = &fields[layout.time];
-    let ts = parse_time(raw_time).ok_or_else(|| format!("cannot read the time {raw_time:?}"))?;
+    let ts =
+        parse_time_text(raw_time).ok_or_else(|| format!("cannot read the time {raw_time:?}"))?;
     let mut prices = [0.0; 4];
     for ((value, i), name) in prices
         .iter_mut()
@@ -188,7 +220,7 @@ mod tests {
         let text = "\u{feff}Date,Open,High,Low,Close,Adj Close,Volume\n\
                     2024-01-02,10,11,9,10.5,10.4,100\n\
                     2024-01-03 00:00:00,10.5,12,10,11,11,\n";
-        let l = load(text).unwrap();
+        let l = parse_ohlcv_csv(text).unwrap();
         assert!(l.unreadable.is_empty(), "{:?}", l.unreadable);
         assert_eq!(l.bars.len(), 2);
         assert_eq!(l.bars[0].ts, "2024-01-02T00:00:00Z".parse().unwrap());
@@ -201,13 +233,13 @@ mod tests {
             ("2024-01-02 09:30", "2024-01-02T09:30:00Z"),
             ("20240102", "2024-01-02T00:00:00Z"),
         ] {
-            assert_eq!(parse_time(s), Some(want.parse().unwrap()), "{s}");
+            assert_eq!(parse_time_text(s), Some(want.parse().unwrap()), "{s}");
         }
     }
 
     #[test]
     fn headerless_files_and_bad_rows_are_reported_by_line() {
-        let l = load("2024-01-02,1,2,0.5,1.5\nyesterday,1,2,0.5,1.5\n2024-01-04,1,x,0.5,1\n2024-01-05,nan,2,1,1\n").unwrap();
+        let l = parse_ohlcv_csv("2024-01-02,1,2,0.5,1.5\nyesterday,1,2,0.5,1.5\n2024-01-04,1,x,0.5,1\n2024-01-05,nan,2,1,1\n").unwrap();
         assert_eq!(l.bars.len(), 2);
         assert!(l.bars[1].open.is_nan());
         assert_eq!(l.unreadable.len(), 2);
@@ -217,9 +249,9 @@ mod tests {
             l.unreadable
         );
         assert!(l.unreadable[1].starts_with("line 3: high is not a number"));
-        assert!(load("").is_err());
+        assert!(parse_ohlcv_csv("").is_err());
         assert!(
-            load("time,o,h\n1,2,3\n")
+            parse_ohlcv_csv("time,o,h\n1,2,3\n")
                 .unwrap_err()
                 .contains("no \"open\" column")
         );
@@ -240,10 +272,48 @@ mod tests {
         }
     }
 
+    #[test]
+    fn splits_plain_and_quoted_fields() {
+        assert_eq!(split_csv_line("a,b,,c").unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(split_csv_line("").unwrap(), [""]);
+        assert_eq!(split_csv_line("\"x, y\",2").unwrap(), ["x, y", "2"]);
+        assert_eq!(
+            split_csv_line("\"say \"\"hi\"\"\",").unwrap(),
+            ["say \"hi\"", ""]
+        );
+        assert_eq!(split_csv_line("1,\"\"").unwrap(), ["1", ""]);
+        assert!(
+            split_csv_line("\"open")
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            split_csv_line("\"a\"b,c")
+                .unwrap_err()
+                .contains("after a closing quote")
+        );
+    }
+
     proptest! {
         #[test]
+        fn csv_line_parser_never_panics(line in ".{0,80}") {
+            if let Ok(fields) = split_csv_line(&line) {
+                prop_assert!(!fields.is_empty());
+            }
+        }
+
+        #[test]
+        fn quoted_fields_round_trip(fields in proptest::collection::vec("[^\"\r\n]{0,8}|\"?[a-z,]{0,4}\"?", 1..6)) {
+            let line = fields
+                .iter()
+                .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(",");
+            prop_assert_eq!(split_csv_line(&line).unwrap(), fields);
+        }
+        #[test]
         fn never_panics(text in "[0-9a-zA-Z,.:\\- \n\"]{0,300}") {
-            let _ = load(&text);
+            let _ = parse_ohlcv_csv(&text);
         }
     }
 }
