@@ -16,5 +16,6 @@ pub mod event;
 pub mod feed;
 mod fields;
 pub mod kraken;
+pub mod replay;
 pub mod venue;
 pub mod watch;

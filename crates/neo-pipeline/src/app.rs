@@ -133,6 +133,11 @@ pub async fn start(
     }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| PipelineError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
+    // A replay runs NEO on the history's pace: every part of it sees the same fast clock.
+    let clock = match config.market.clock_speed() {
+        Some(speed) => crate::market::replay::accelerated(clock, speed),
+        None => clock,
+    };
     let mut gateway: GatewayConfig = config.gateway.clone();
     let passphrase_source = passphrase::ensure(&mut gateway, data_dir)?;
     let url = config.store_url(data_dir);
@@ -237,7 +242,7 @@ async fn launch<B: Bus>(
         source,
         history,
         last_ticks,
-    } = crate::market::prepare(&config.market, now, clock.clone())
+    } = crate::market::prepare(&config.market, data_dir, now, clock.clone())
         .await
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
     let mut desk = Desk::new(config.desk.clone(), crate::market::steps(&instruments), now)
@@ -414,7 +419,9 @@ async fn launch<B: Bus>(
     } else {
         None
     };
-    let archiver = if config.market.archive {
+    // A replay is history already: archiving it again would file it under today.
+    let replaying = config.market.source == crate::config::MarketSource::Replay;
+    let archiver = if config.market.archive && !replaying {
         let (root, candles) = (data_dir.join("market"), data_dir.join("history"));
         let (archiver, thread) = crate::market::archive::Archiver::start(
             &root,

@@ -26,7 +26,7 @@ mod flags;
 mod market;
 mod slo;
 
-pub use market::{MarketConfig, MarketSource, VenueEndpoints};
+pub use market::{MarketConfig, MarketSource, ReplayConfig, VenueEndpoints};
 
 pub use flags::{FlagsConfig, RuleOverride};
 pub use slo::{SloConfig, SloOverride, objectives};

@@ -2,6 +2,7 @@
 //! feed), for which instruments, and each venue's endpoints (so tests and
 //! regional endpoints can point elsewhere).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use neo_domain::InstrumentId;
@@ -22,13 +23,15 @@ pub enum MarketSource {
     Coinbase,
     /// Kraken's WebSocket v2.
     Kraken,
+    /// A stored candle history played back at `[market.replay] speed`.
+    Replay,
 }
 
 impl MarketSource {
     /// The venue, when the source is one.
     pub fn venue(self) -> Option<Venue> {
         match self {
-            MarketSource::Sim => None,
+            MarketSource::Sim | MarketSource::Replay => None,
             MarketSource::Binance => Some(Venue::Binance),
             MarketSource::Coinbase => Some(Venue::Coinbase),
             MarketSource::Kraken => Some(Venue::Kraken),
@@ -46,11 +49,38 @@ pub struct VenueEndpoints {
     pub rest_url: Option<String>,
 }
 
+/// `[market.replay]`: which history `source = "replay"` plays, and how fast.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplayConfig {
+    /// A candle store (the hive layout `neo data ingest` and the live archive
+    /// write; default `<data dir>/history`), or one OHLCV CSV or Parquet file
+    /// holding the only instrument of `[market] instruments`.
+    pub path: Option<PathBuf>,
+    /// The stored interval to play from a candle store (default 1m).
+    pub interval: String,
+    /// Times real time (default 1; 60 plays an hour a minute, and NEO's clock runs as fast).
+    pub speed: f64,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig {
+            path: None,
+            interval: "1m".to_owned(),
+            speed: 1.0,
+        }
+    }
+}
+
+/// Fastest replay: a day of minutes in under nine seconds.
+const MAX_REPLAY_SPEED: f64 = 10_000.0;
+
 /// `[market]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MarketConfig {
-    /// `sim` (default), `binance`, `coinbase` or `kraken`.
+    /// `sim` (default), `binance`, `coinbase`, `kraken` or `replay`.
     pub source: MarketSource,
     /// Instruments (default BTC-USDT, ETH-USDT, EUR-USD, AAPL; a venue needs its own pairs).
     pub instruments: Vec<String>,
@@ -74,6 +104,8 @@ pub struct MarketConfig {
     pub coinbase: VenueEndpoints,
     /// Kraken's endpoints.
     pub kraken: VenueEndpoints,
+    /// What `source = "replay"` plays.
+    pub replay: ReplayConfig,
 }
 
 impl Default for MarketConfig {
@@ -92,6 +124,7 @@ impl Default for MarketConfig {
             binance: VenueEndpoints::default(),
             coinbase: VenueEndpoints::default(),
             kraken: VenueEndpoints::default(),
+            replay: ReplayConfig::default(),
         }
     }
 }
@@ -130,6 +163,12 @@ impl MarketConfig {
         })
     }
 
+    /// How many times faster than real time NEO's clock runs: the replay's speed,
+    /// or none for a live or simulated market.
+    pub fn clock_speed(&self) -> Option<f64> {
+        (self.source == MarketSource::Replay).then_some(self.replay.speed)
+    }
+
     /// Every problem with `[market]`.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -155,6 +194,15 @@ impl MarketConfig {
                 "market.silence_secs must be between 1 and 3600, got {}",
                 self.silence_secs
             ));
+        }
+        let speed = self.replay.speed;
+        if !(speed.is_finite() && speed > 0.0 && speed <= MAX_REPLAY_SPEED) {
+            problems.push(format!(
+                "market.replay.speed must be above 0 and at most {MAX_REPLAY_SPEED}, got {speed}"
+            ));
+        }
+        if let Err(e) = neo_parquet::Timeframe::new(&self.replay.interval) {
+            problems.push(format!("market.replay.interval: {e}"));
         }
         for venue in Venue::ALL {
             let e = self.endpoints(venue);
@@ -195,6 +243,16 @@ mod tests {
         };
         let problems = bad.validate();
         assert_eq!(problems.len(), 4, "{problems:?}");
+        let replay = MarketConfig {
+            replay: ReplayConfig {
+                path: None,
+                interval: "7x".to_owned(),
+                speed: f64::NAN,
+            },
+            ..MarketConfig::default()
+        };
+        assert_eq!(replay.validate().len(), 2, "{:?}", replay.validate());
+        assert_eq!(replay.clock_speed(), None);
         let good = MarketConfig {
             source: MarketSource::Binance,
             instruments: vec!["BTC-USDT".to_owned()],

@@ -10,6 +10,7 @@ pub mod archive;
 pub mod freshness;
 pub mod live;
 pub mod publish;
+pub mod replay;
 mod sim;
 
 pub use sim::{FeedError, SimFeed, run_feed};
@@ -196,17 +197,31 @@ pub enum Source {
     Sim(SimFeed),
     /// A venue's live feed.
     Live(neo_market::feed::Feed),
+    /// A stored history played back.
+    Replay(neo_market::replay::Replay),
 }
 
-/// Builds the configured source and its history up to `now`: simulated, or
-/// fetched from the venue (a venue that cannot be reached starts cold: the
-/// desk refuses entries until its data arrives).
+/// Builds the configured source and its history up to `now`: simulated,
+/// replayed from `data_dir`'s candle store (or the configured file), or fetched
+/// from the venue (a venue that cannot be reached starts cold: the desk
+/// refuses entries until its data arrives).
 pub async fn prepare(
     config: &crate::config::MarketConfig,
+    data_dir: &std::path::Path,
     now: Timestamp,
     clock: crate::Clock,
 ) -> Result<Warm, FeedError> {
     let instruments = config.instrument_ids();
+    if config.source == crate::config::MarketSource::Replay {
+        let path = config
+            .replay
+            .path
+            .clone()
+            .unwrap_or_else(|| data_dir.join("history"));
+        let series = replay::load(&config.replay, &path, &instruments)?;
+        let warmup = std::time::Duration::from_secs(u64::from(config.warmup_minutes) * 60);
+        return replay::prepare(series, warmup, now);
+    }
     let Some(feed_config) = config.feed() else {
         let warmup = i64::from(config.warmup_minutes) * 60_000_000_000;
         let mut feed = SimFeed::new(&instruments, config.seed, now.add_nanos(-warmup))?;
@@ -258,5 +273,6 @@ pub async fn run_source(
             feed.run(out, shutdown).await;
             Ok(())
         }
+        Source::Replay(r) => replay::run(r, out, clock, tick, shutdown).await,
     }
 }

@@ -30,7 +30,7 @@ pub struct SimFeed {
 /// Why the feed could not start or step.
 #[derive(Debug, thiserror::Error)]
 #[error("market feed: {0}")]
-pub struct FeedError(String);
+pub struct FeedError(pub(super) String);
 
 impl SimFeed {
     /// A simulation of `instruments` from `start`.
