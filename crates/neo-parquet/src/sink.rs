@@ -530,7 +530,7 @@ pub fn count_rows(root: &Path, kind: ArchiveKind) -> Result<usize> {
     Ok(total)
 }
 
-/// Removes the `date=` folders of ticks and trades whose every row is more than
+/// Removes the `date=` folders of ticks, trades and alternative data whose every row is more than
 /// `keep_days` days older than `now` (the whole UTC day ended before
 /// `now - keep_days`); `keep_days` 0 keeps everything. Returns how many.
 pub fn prune(root: &Path, keep_days: u32, now: Timestamp) -> Result<usize> {
@@ -542,16 +542,26 @@ pub fn prune(root: &Path, keep_days: u32, now: Timestamp) -> Result<usize> {
     for kind in [ArchiveKind::Ticks, ArchiveKind::Trades] {
         for (_, venue) in list_dirs(&root.join(kind.dir_name()), "venue")? {
             for (_, instrument) in list_dirs(&venue, "instrument")? {
-                for (date, dir) in list_dirs(&instrument, "date")? {
-                    let Some(start) = day_start(&date) else {
-                        continue;
-                    };
-                    if Timestamp::from_nanos(start.saturating_add(DAY_NANOS)) <= cutoff {
-                        std::fs::remove_dir_all(&dir).map_err(io("remove", &dir))?;
-                        removed += 1;
-                    }
-                }
+                removed += prune_days(&instrument, cutoff)?;
             }
+        }
+    }
+    for (_, source) in list_dirs(&root.join(crate::ALT_DIR), "source")? {
+        removed += prune_days(&source, cutoff)?;
+    }
+    Ok(removed)
+}
+
+/// Removes the `date=` folders under `dir` whose whole day is before `cutoff`.
+fn prune_days(dir: &Path, cutoff: Timestamp) -> Result<usize> {
+    let mut removed = 0;
+    for (date, day) in list_dirs(dir, "date")? {
+        let Some(start) = day_start(&date) else {
+            continue;
+        };
+        if Timestamp::from_nanos(start.saturating_add(DAY_NANOS)) <= cutoff {
+            std::fs::remove_dir_all(&day).map_err(io("remove", &day))?;
+            removed += 1;
         }
     }
     Ok(removed)

@@ -361,10 +361,21 @@ fn prune_removes_date_folders_whose_whole_day_is_older_than_keep_days() {
             .unwrap();
     }
     archive.flush_all().unwrap();
+    // Alternative data ages out the same way.
+    let news = |day: i64| crate::AltEvent {
+        source: "news".to_owned(),
+        kind: "headline".to_owned(),
+        ts_event: at(DAY1 + day * DAY + HOUR),
+        received: at(DAY1 + day * DAY + HOUR),
+        payload: "{}".to_owned(),
+    };
+    crate::write_alt(&root, &[news(0), news(2)]).unwrap();
     let now = at(DAY1 + 2 * DAY + 12 * HOUR); // 2024-01-04T12:00Z
     assert_eq!(prune(&root, 0, now).unwrap(), 0);
     // Keep 1 day: 2024-01-02 ended before 2024-01-03T12:00 and goes; 01-03 stays.
-    assert_eq!(prune(&root, 1, now).unwrap(), 2);
+    assert_eq!(prune(&root, 1, now).unwrap(), 3);
+    assert!(!root.join("alt/source=news/date=2024-01-02").exists());
+    assert!(root.join("alt/source=news/date=2024-01-04").exists());
     assert_eq!(prune(&root, 1, now).unwrap(), 0);
     let ticks = all_ticks(&root);
     assert_eq!(ticks.len(), 2);
