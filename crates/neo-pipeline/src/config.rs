@@ -23,9 +23,11 @@ use neo_notify::NotifyConfig;
 use serde::Deserialize;
 
 mod flags;
+mod log;
 mod market;
 mod slo;
 
+pub use log::{LogConfig, LogFormat};
 pub use market::{MarketConfig, MarketSource, ReplayConfig, VenueEndpoints};
 
 pub use flags::{FlagsConfig, RuleOverride};
@@ -64,6 +66,8 @@ pub struct Config {
     /// `[agents]`: the agents each signal is offered to, their policy, deadline,
     /// LLM providers and budget.
     pub agents: AgentsConfig,
+    /// `[log]`: text or JSON lines.
+    pub log: LogConfig,
 }
 
 /// `[positions]`.

@@ -252,6 +252,7 @@ impl Handler for DeskStage {
         metrics::counter!(names::AGENT_OUTCOMES, "agent" => "rule", "outcome" => "answered")
             .increment(1);
         let (step, cap) = step;
+        log_decision(&signal, &step);
         self.observe(&step, now);
         // From acceptance to decision: the bus hop, the agents and the desk together.
         let secs = nanos_secs(now.nanos_since(envelope.ts_init));
@@ -329,6 +330,24 @@ impl Handler for DeskStage {
 }
 
 #[allow(clippy::cast_precision_loss)]
+/// One line per decided signal (inside the stage's span, so it carries the signal id).
+fn log_decision(signal: &SignalEventV1, step: &Step) {
+    let recommendation = step
+        .decision
+        .as_ref()
+        .map_or("none", |d| d.recommendation.as_str());
+    let refused = step.refusal.as_ref().map(|r| r.codes.join(","));
+    tracing::info!(
+        instrument = %signal.instrument,
+        action = ?signal.signal_type,
+        recommendation,
+        orders = step.orders.len(),
+        fills = step.fills.len(),
+        refused,
+        "signal decided"
+    );
+}
+
 fn nanos_secs(nanos: i64) -> f64 {
     nanos.max(0) as f64 / 1e9
 }

@@ -23,6 +23,7 @@ use neo_stage::StageError;
 use neo_store::{InboxKey, Op, Store, Unit, Writer};
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
+use tracing::Instrument as _;
 
 use crate::Clock;
 
@@ -144,7 +145,17 @@ pub async fn run_notify_stage<B: Bus>(
             let (shared, in_flight) = (shared.clone(), in_flight.clone());
             tokio::spawn(async move {
                 let id = notification.id;
-                deliver(&shared, delivery, notification).await;
+                // Every line of the delivery names the signal it tells of (when it is about one).
+                let span = tracing::info_span!(
+                    "notification",
+                    stage = NOTIFY_CONSUMER,
+                    signal_id = notification.signal_id.map(tracing::field::display),
+                    channel = %notification.channel,
+                    notification_id = %id
+                );
+                deliver(&shared, delivery, notification)
+                    .instrument(span)
+                    .await;
                 in_flight
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -261,6 +272,12 @@ async fn deliver<B: Bus>(stage: &NotifyStage<B>, delivery: Delivery, n: Notifica
     }
     metrics::counter!(names::NOTIFICATIONS, "channel" => channel.as_str(), "outcome" => label)
         .increment(1);
+    match &reason {
+        Some(reason) if label == "dead" => {
+            tracing::warn!(outcome = label, attempts, %reason, "notification not delivered");
+        }
+        _ => tracing::info!(outcome = label, attempts, "notification {label}"),
+    }
     let now = (stage.clock)();
     // Only what reached people: a skipped or disabled channel would flatter the latency.
     if let (Some(e), "delivered") = (delivery.envelope(), label) {

@@ -419,7 +419,14 @@ async fn handle_batch<H: Handler>(
                 continue;
             }
         };
-        match handler.handle(envelope) {
+        // Every line logged while handling it names the signal it belongs to.
+        let span = tracing::info_span!(
+            "message",
+            stage = %consumer,
+            signal_id = %envelope.correlation_id,
+            message_type = %envelope.message_type
+        );
+        match span.in_scope(|| handler.handle(envelope)) {
             Ok(effects) => {
                 units.push(Unit {
                     inbox: Some(InboxKey::new(consumer, envelope.id)),
@@ -430,11 +437,13 @@ async fn handle_batch<H: Handler>(
                 committing.push(delivery);
             }
             Err(HandlerError::Permanent(reason)) => {
+                span.in_scope(|| tracing::warn!(%reason, "dead-lettered: it can never be handled"));
                 settle(delivery.dead_letter(&reason).await, consumer);
                 stats.dead_lettered += 1;
             }
             Err(HandlerError::Transient(reason)) if delivery.attempt >= spec.max_deliver => {
                 let reason = format!("gave up after {} deliveries: {reason}", delivery.attempt);
+                span.in_scope(|| tracing::warn!(%reason, "dead-lettered"));
                 settle(delivery.dead_letter(&reason).await, consumer);
                 stats.dead_lettered += 1;
             }
@@ -444,7 +453,7 @@ async fn handle_batch<H: Handler>(
                 stats.retried += 1;
             }
             Err(e @ HandlerError::Fatal(_)) => {
-                tracing::error!(stage = %consumer, error = %e, "handler failed; stopping");
+                span.in_scope(|| tracing::error!(error = %e, "handler failed; stopping"));
                 settle(delivery.nak(spec.delay_after(1)).await, consumer);
                 fatal = Some(e);
             }

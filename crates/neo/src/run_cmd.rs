@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use neo_pipeline::config::{BusKind, Config, default_data_dir};
+use neo_pipeline::config::{BusKind, Config, LogFormat, default_data_dir};
 use neo_pipeline::{PipelineError, wall_clock};
 use serde_json::{Value, json};
 
@@ -61,13 +61,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn logging() {
+/// Log lines as `[log] format` asks: text for a terminal, or JSON objects
+/// carrying every field of the enclosing spans (`signal_id`, `stage`) for a
+/// log pipeline. `NEO_LOG` sets the level (default `info`).
+fn logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 /// Resolves once SIGINT or SIGTERM arrives.
@@ -93,12 +104,12 @@ async fn stop_signal() {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    logging();
     let file = args.config.clone().or_else(|| {
         let local = PathBuf::from("neo.toml");
         local.is_file().then_some(local)
     });
     let config = Config::load(file.as_deref(), std::env::vars())?;
+    logging(config.log.format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     runtime()?.block_on(supervise(config, &args.data_dir, file.as_deref()))
 }
@@ -149,41 +160,50 @@ async fn supervise(
 
 fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>) {
     let base = format!("http://{}", running.addr);
-    let mut channels = Vec::new();
     let n = &config.notify;
-    for (on, name) in [
+    let channels: Vec<&str> = [
         (n.console.enabled, "console"),
         (n.slack.enabled, "slack"),
         (n.telegram.enabled, "telegram"),
         (n.webhook.enabled, "webhook"),
-    ] {
-        if on {
-            channels.push(name);
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
     let bus = match config.bus.kind {
         BusKind::Embedded => "embedded (in-process)",
         BusKind::Nats => "nats",
     };
-    println!("NEO is running at {base}");
-    println!(
-        "  config:        {}",
-        file.map_or("defaults (no neo.toml)".to_owned(), |f| f
-            .display()
-            .to_string())
+    let config_file = file.map_or("defaults (no neo.toml)".to_owned(), |f| {
+        f.display().to_string()
+    });
+    let market = format!(
+        "{} {}",
+        market_source(config),
+        config.market.instruments.join(", ")
     );
+    if config.log.format == LogFormat::Json {
+        // Standard output stays one JSON object a line.
+        tracing::info!(
+            url = %base,
+            config = %config_file,
+            passphrase = %running.passphrase_source,
+            store = %running.store_display,
+            bus,
+            market = %market,
+            notifications = %channels.join(", "),
+            api_keys = config.api.keys.len(),
+            "NEO is running"
+        );
+        return;
+    }
+    println!("NEO is running at {base}");
+    println!("  config:        {config_file}");
     println!("  webhook:       POST {base}/v1/webhooks/tradingview");
     println!("  passphrase:    {}", running.passphrase_source);
     println!("  store:         {}", running.store_display);
     println!("  bus:           {bus}");
-    let source = match config.market.feed() {
-        Some(feed) => format!("{} live ({})", feed.venue, feed.ws_url),
-        None => "simulated".to_owned(),
-    };
-    println!(
-        "  market:        {source} {}",
-        config.market.instruments.join(", ")
-    );
+    println!("  market:        {market}");
     println!("  notifications: {}", channels.join(", "));
     let keys = config.api.keys.len();
     if keys == 0 {
@@ -194,6 +214,25 @@ fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>)
     println!("  API docs:      {base}/docs   metrics: {base}/metrics");
     println!("  try it:        neo send-alert   (in another terminal)");
     println!("Press Ctrl-C to stop.");
+}
+
+/// Where prices come from, in words.
+fn market_source(config: &Config) -> String {
+    let m = &config.market;
+    if let Some(feed) = m.feed() {
+        return format!("{} live ({})", feed.venue, feed.ws_url);
+    }
+    match m.clock_speed() {
+        Some(speed) => {
+            let path = m
+                .replay
+                .path
+                .as_ref()
+                .map_or("the candle store".to_owned(), |p| p.display().to_string());
+            format!("replay of {path} at {speed}x (NEO's clock runs as fast)")
+        }
+        None => "simulated".to_owned(),
+    }
 }
 
 pub(crate) fn send_alert(args: SendAlertArgs) -> anyhow::Result<ExitCode> {

@@ -241,6 +241,13 @@ async fn accept(
     };
     let outcome = state.writer.commit(vec![unit]).await?;
     let duplicate = matches!(outcome.first(), Some(UnitOutcome::AlreadyHandled));
+    tracing::info!(
+        signal_id = %id,
+        source = %source,
+        instrument = %signal.instrument,
+        duplicate,
+        "alert accepted"
+    );
     if duplicate {
         conflict_check(state, &signal).await?;
         metrics::counter!(names::SIGNALS_DUPLICATE, "source" => source.as_str()).increment(1);
