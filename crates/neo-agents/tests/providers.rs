@@ -305,3 +305,63 @@ async fn a_verdict_on_another_instrument_or_a_refusal_is_not_taken() {
     );
     assert!(text.contains("the model refused"), "{text}");
 }
+
+/// `neo doctor`'s provider check: each API's documented model list, with the
+/// configured key; the model must be listed; a refused key fails naming it.
+#[tokio::test]
+async fn the_provider_check_lists_models_without_spending_a_token() {
+    use neo_agents::provider::check_provider;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .and(header("authorization", "Bearer sk-test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"object": "list", "data": [{"id": "gpt-x", "object": "model"}, {"id": "test-model", "object": "model"}]}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .and(header("x-api-key", "sk-test"))
+        .and(header("anthropic-version", "2023-06-01"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"id": "claude-x", "type": "model"}], "has_more": false}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/tags"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"models": [{"name": "test-model:latest", "size": 1}]})),
+        )
+        .mount(&server)
+        .await;
+    let client = reqwest::Client::new();
+    let openai = provider("o", ProviderKind::Openai, &format!("{}/v1", server.uri()));
+    assert_eq!(
+        check_provider(&client, &openai).await.unwrap(),
+        "test-model offered (2 models)"
+    );
+    let ollama = provider("l", ProviderKind::Ollama, &server.uri());
+    assert!(check_provider(&client, &ollama).await.is_ok());
+    // Anthropic's list lacks the model: named, with what is offered.
+    let anthropic = provider("a", ProviderKind::Anthropic, &server.uri());
+    let missing = check_provider(&client, &anthropic)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("\"test-model\" is not among the 1 models offered (claude-x)"),
+        "{missing}"
+    );
+    // A wrong key: refused, with the status.
+    let mut wrong = openai.clone();
+    wrong.api_key = Some("sk-wrong".to_owned());
+    let refused = check_provider(&client, &wrong)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.starts_with("refused: HTTP 404"), "{refused}");
+}

@@ -17,6 +17,7 @@
 //! ```
 
 mod channel;
+pub mod check;
 pub mod config;
 mod notifier;
 mod outbox;

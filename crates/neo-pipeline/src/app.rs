@@ -514,6 +514,7 @@ async fn launch<B: Bus>(
     let state = AppState::new(gateway, store.clone(), writer, clock)
         .with_live(live)
         .with_history(data_dir.join("history"), data_dir.join("market"))
+        .with_probes(crate::probes::probes(&config))
         .with_wake(wake)
         .with_guards(guards)
         .with_auth(auth)

@@ -15,6 +15,7 @@ pub mod market;
 pub mod notify_stage;
 pub mod operator;
 mod passphrase;
+mod probes;
 pub mod reconcile;
 mod restore;
 mod slo_probe;

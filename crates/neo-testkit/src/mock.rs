@@ -1,7 +1,8 @@
 //! A local HTTP server standing in for Slack, Telegram or a webhook receiver:
 //! it records every request (path, headers, body, arrival time) and answers
 //! with a status the test chooses (changeable while it runs), with the bodies
-//! those services document (`ok` for Slack, `{"ok":true,...}` for Telegram).
+//! those services document (`ok` for Slack, `{"ok":true,...}` for Telegram's
+//! `sendMessage` and `getMe`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -67,6 +68,16 @@ async fn record(
         at_nanos: now_nanos(),
     };
     let telegram = recorded.path.contains("/sendMessage");
+    if status.is_success() && recorded.path.ends_with("/getMe") {
+        // Telegram's getMe: the bot the token belongs to.
+        inner
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(recorded);
+        let me = json!({ "ok": true, "result": { "id": 1, "is_bot": true, "first_name": "NEO", "username": "neo_mock_bot" } });
+        return (status, axum::Json(me)).into_response();
+    }
     inner
         .seen
         .lock()

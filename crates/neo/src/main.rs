@@ -8,6 +8,7 @@ mod bench_agents;
 mod bench_pipeline;
 mod data_check;
 mod data_cmd;
+mod doctor_cmd;
 mod flags_cmd;
 mod keys_cmd;
 mod mcp_cmd;
@@ -79,6 +80,9 @@ enum Command {
     },
     /// NEO's MCP tools over stdio, for desktop MCP clients: bridges to a running NEO's `/mcp`.
     Mcp(api_client::ApiTarget),
+    /// Check a running NEO: its endpoints and every dependency (store, bus, market feed,
+    /// notification channels, LLM providers) as a pass/fail table; exit 1 on any failure.
+    Doctor(doctor_cmd::DoctorArgs),
     /// API keys for the REST API: `neo keys new --name N --role read|admin` makes one.
     Keys {
         #[command(subcommand)]
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
         Command::Slo(target) => slo_cmd::run(&target),
         Command::Report { command } => report_cmd::run(command),
         Command::Mcp(target) => mcp_cmd::run(&target),
+        Command::Doctor(args) => doctor_cmd::run(&args),
         Command::Agents { command } => agents_cmd::run(command),
         Command::Store { command } => ops_cmd::store(command),
         Command::Bus { command } => ops_cmd::bus(command),

@@ -5,9 +5,12 @@
 //! the timeout and 1 MiB) into the body the unstreamed answer would have had.
 
 mod anthropic;
+mod check;
 mod ollama;
 mod openai;
 mod stream;
+
+pub use check::{ProviderCheckError, check_provider};
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! transaction), recognises a resent alert by its id, and tells health from
 //! readiness.
 
+pub mod checks;
 mod error;
 mod execution;
 pub mod features;
@@ -160,6 +161,7 @@ pub struct AppState {
     slo: SloBook,
     history: Option<std::path::PathBuf>,
     archive: Option<std::path::PathBuf>,
+    probes: Arc<[Arc<dyn checks::Probe>]>,
 }
 
 impl AppState {
@@ -177,6 +179,7 @@ impl AppState {
             live: None,
             history: None,
             archive: None,
+            probes: Arc::from(Vec::new()),
             wake: None,
             guards: None,
             metrics: None,
@@ -192,7 +195,13 @@ impl AppState {
         self
     }
 
-    /// The candle store's root (history endpoint) and the market archive's (alt data).
+    /// The dependencies `GET /v1/system/checks` checks beside the store, bus and market.
+    pub fn with_probes(mut self, probes: Vec<Arc<dyn checks::Probe>>) -> Self {
+        self.probes = Arc::from(probes);
+        self
+    }
+
+    /// Where the candle store and the market archive are (for the history and alt-data routes).
     pub fn with_history(
         mut self,
         candles: std::path::PathBuf,
@@ -285,6 +294,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/flags/{name}/history", get(flags::history))
         .route("/v1/flags/{name}/compare", get(flags::compare))
         .route("/v1/slo", get(slo))
+        .route("/v1/system/checks", get(checks::checks))
         .route_service("/mcp", mcp::service(state.clone()))
         .route_layer(gate(Role::Read));
     let operator = Router::new()

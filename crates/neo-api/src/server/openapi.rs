@@ -257,6 +257,10 @@ pub(super) fn document() -> Value {
                 "responses": { "200": ok("the account", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
             "/v1/tickers": { "get": { "summary": "Price, bid, ask and volume per instrument",
                 "responses": { "200": ok("tickers", json!({ "type": "object" })), "503": error_response("no desk runs here") } } },
+            "/v1/system/checks": { "get": { "summary": "Every dependency checked now (store, bus, market freshness, each notification channel and LLM provider), each within 5 s; what `neo doctor` prints",
+                "responses": { "200": ok("each check and whether all passed", json!({ "type": "object", "required": ["ok", "checks"],
+                    "properties": { "ok": { "type": "boolean" }, "checks": { "type": "array", "items": { "type": "object",
+                        "required": ["name", "ok", "detail", "millis"] } } } })) } } },
             "/v1/execution/quality": { "get": { "summary": "Execution quality over [from, to): slippage vs arrival (bps), fill ratio and decision-to-fill latency by instrument, side and order type",
                 "parameters": [
                     { "name": "from", "in": "query", "schema": { "type": "string" } },
