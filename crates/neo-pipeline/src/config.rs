@@ -27,7 +27,7 @@ mod log;
 mod market;
 mod slo;
 
-pub use log::{LogConfig, LogFormat};
+pub use log::{LogConfig, LogFormat, TelemetryConfig};
 pub use market::{MarketConfig, MarketSource, ReplayConfig, VenueEndpoints};
 
 pub use flags::{FlagsConfig, RuleOverride};
@@ -68,6 +68,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     /// `[log]`: text or JSON lines.
     pub log: LogConfig,
+    /// `[telemetry]`: OpenTelemetry span export.
+    pub telemetry: TelemetryConfig,
 }
 
 /// `[positions]`.
@@ -273,6 +275,7 @@ impl Config {
         problems.extend(slo::problems(&self.slo));
         problems.extend(self.agents.validate());
         problems.extend(self.market.validate());
+        problems.extend(self.telemetry.validate());
         if !(1..=86_400).contains(&self.positions.reconcile_secs) {
             problems.push(format!(
                 "positions.reconcile_secs must be between 1 and 86400, got {}",

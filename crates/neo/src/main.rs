@@ -18,6 +18,7 @@ mod risk_cmd;
 mod run_cmd;
 mod schema_cmd;
 mod slo_cmd;
+mod telemetry;
 mod trading_cmd;
 
 use std::process::ExitCode;

@@ -63,22 +63,34 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Log lines as `[log] format` asks: text for a terminal, or JSON objects
 /// carrying every field of the enclosing spans (`signal_id`, `stage`) for a
-/// log pipeline. `NEO_LOG` sets the level (default `info`).
-fn logging(format: LogFormat) {
+/// log pipeline; `NEO_LOG` sets the level (default `info`). With `[telemetry]
+/// otlp_endpoint`, spans are exported over OTLP too.
+fn logging(config: &Config) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
+    let otlp = match &config.telemetry.otlp_endpoint {
+        Some(endpoint) => Some(
+            crate::telemetry::layer(endpoint, &config.telemetry.service_name)
+                .context("cannot start the OTLP exporter")?,
+        ),
+        None => None,
+    };
+    let registry = tracing_subscriber::registry().with(filter).with(otlp);
+    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let _ = match config.log.format {
+        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt.json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(true),
+            )
             .try_init(),
     };
+    Ok(())
 }
 
 /// Resolves once SIGINT or SIGTERM arrives.
@@ -109,8 +121,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         local.is_file().then_some(local)
     });
     let config = Config::load(file.as_deref(), std::env::vars())?;
-    logging(config.log.format);
+    // TLS first: the OTLP exporter's client is built as logging starts.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    logging(&config)?;
     runtime()?.block_on(supervise(config, &args.data_dir, file.as_deref()))
 }
 

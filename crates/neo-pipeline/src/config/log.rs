@@ -1,5 +1,6 @@
 //! `[log]`: how NEO's log lines are written (the level comes from `NEO_LOG`,
-//! an `EnvFilter` directive such as `info` or `neo_pipeline=debug,info`).
+//! an `EnvFilter` directive such as `info` or `neo_pipeline=debug,info`), and
+//! `[telemetry]`: where its spans are exported.
 
 use serde::Deserialize;
 
@@ -21,4 +22,42 @@ pub enum LogFormat {
 pub struct LogConfig {
     /// `text` (default) or `json`.
     pub format: LogFormat,
+}
+
+/// `[telemetry]`: OpenTelemetry span export (off unless an endpoint is set).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// An OTLP/HTTP collector's base URL (`http://127.0.0.1:4318`); spans go to
+    /// `{otlp_endpoint}/v1/traces` as OTLP JSON.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute (default `neo`).
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            service_name: "neo".to_owned(),
+        }
+    }
+}
+
+impl TelemetryConfig {
+    /// Every problem with `[telemetry]`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.otlp_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "telemetry.otlp_endpoint must start with http:// or https:// (got {url:?})"
+            ));
+        }
+        if self.service_name.trim().is_empty() {
+            problems.push("telemetry.service_name must not be empty".to_owned());
+        }
+        problems
+    }
 }
