@@ -139,9 +139,11 @@ pub mod names {
     pub const RECONCILIATIONS: &str = "neo_position_reconciliations_total";
     /// Gauge, label `instrument`: 1 while its fills, stored position and desk disagree.
     pub const POSITION_MISMATCH: &str = "neo_position_mismatch";
+    /// Counter, label `kind` (`inbox`, `outbox`, `audit`, `orders`): rows removed by retention.
+    pub const STORE_PRUNED: &str = "neo_store_pruned_total";
 
     /// All names above, for checks that every one is described and exported.
-    pub const ALL: [&str; 55] = [
+    pub const ALL: [&str; 56] = [
         HTTP_REQUESTS,
         HTTP_REQUEST_DURATION,
         SIGNALS_ACCEPTED,
@@ -197,6 +199,7 @@ pub mod names {
         MARKET_STALE,
         RECONCILIATIONS,
         POSITION_MISMATCH,
+        STORE_PRUNED,
     ];
 }
 
@@ -534,6 +537,11 @@ fn describe_market() {
     describe_gauge!(
         names::POSITION_MISMATCH,
         "1 while an instrument's stored fills, stored position and desk disagree."
+    );
+    describe_counter!(
+        names::STORE_PRUNED,
+        Unit::Count,
+        "Store rows removed by retention ([store] retention_days), by kind."
     );
     describe_gauge!(
         names::MARKET_STALE,

@@ -475,6 +475,20 @@ async fn launch<B: Bus>(
         ("freshness", Ok(()))
     });
 
+    if config.store.retention_days > 0 {
+        let keep = Duration::from_secs(u64::from(config.store.retention_days) * 86_400);
+        let (s, c, rx, embedded) = (
+            store.clone(),
+            clock.clone(),
+            shutdown_rx.clone(),
+            embedded.is_some(),
+        );
+        tasks.spawn(async move {
+            crate::retention::run(s, keep, embedded, c, rx).await;
+            ("retention", Ok(()))
+        });
+    }
+
     let reconciler = crate::reconcile::Reconciler {
         store: store.clone(),
         writer: writer.clone(),

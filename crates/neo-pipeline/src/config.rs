@@ -139,12 +139,28 @@ impl Default for ServerConfig {
 }
 
 /// `[store]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// `sqlite://path?mode=rwc` or `postgres://...`; default a SQLite file in the data dir.
     pub url: Option<String>,
+    /// Days of inbox, relayed outbox, audit rows and settled orders kept (0:
+    /// forever; default 30; at least 8, longer than the bus keeps a message).
+    pub retention_days: u32,
 }
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            retention_days: 30,
+        }
+    }
+}
+
+/// The shortest retention: longer than JetStream keeps a message (7 days), so a
+/// redelivered message always finds its inbox row.
+pub const MIN_RETENTION_DAYS: u32 = 8;
 
 /// Which bus carries messages between stages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -290,6 +306,12 @@ impl Config {
             problems.push(format!(
                 "store.url must start with sqlite: or postgres:// (got {})",
                 url.split('@').next_back().unwrap_or("")
+            ));
+        }
+        let days = self.store.retention_days;
+        if days != 0 && !(MIN_RETENTION_DAYS..=36_500).contains(&days) {
+            problems.push(format!(
+                "store.retention_days must be 0 (keep everything) or between {MIN_RETENTION_DAYS} and 36500, got {days}"
             ));
         }
         if self.bus.kind == BusKind::Nats && self.bus.url.is_none() {

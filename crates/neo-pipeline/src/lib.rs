@@ -18,6 +18,7 @@ mod passphrase;
 mod probes;
 pub mod reconcile;
 mod restore;
+mod retention;
 mod slo_probe;
 
 use std::sync::Arc;

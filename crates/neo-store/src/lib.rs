@@ -26,6 +26,7 @@ mod commit;
 mod error;
 mod plan;
 mod read;
+mod retention;
 mod shape;
 mod store;
 mod writer;
@@ -35,6 +36,7 @@ use neo_domain::{Envelope, MessageId, Timestamp};
 use serde_json::Value;
 
 pub use error::StoreError;
+pub use retention::Pruned;
 pub use store::{Store, StoreKind, StoreOptions};
 pub use writer::{Writer, WriterConfig, WriterStats};
 

@@ -199,3 +199,18 @@ fn a_non_loopback_host_needs_keys() {
         assert!(c.is_ok(), "{host}: {:?}", c.err());
     }
 }
+
+#[test]
+fn retention_is_off_or_longer_than_the_bus_keeps_a_message() {
+    let with = |days: &str| Config::load(None, env(&[("NEO_STORE__RETENTION_DAYS", days)]));
+    assert_eq!(with("30").unwrap().store.retention_days, 30);
+    assert_eq!(with("0").unwrap().store.retention_days, 0);
+    let Err(ConfigError::Invalid(problems)) = with("3") else {
+        panic!("3 days is shorter than the bus keeps a message")
+    };
+    assert!(
+        problems[0].contains("store.retention_days must be 0"),
+        "{problems:?}"
+    );
+    assert_eq!(Config::default().store.retention_days, 30);
+}
