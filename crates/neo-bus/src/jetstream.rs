@@ -57,6 +57,12 @@ pub struct NatsConfig {
     pub tls: bool,
     /// Extra root certificate (PEM) for TLS.
     pub root_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for servers that verify clients (with `client_key`).
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub client_key: Option<PathBuf>,
+    /// A `.creds` file (user JWT and nkey seed) for decentralized (operator) auth.
+    pub credentials_file: Option<PathBuf>,
     /// Republishes of an id within this window are stored once.
     pub duplicate_window_secs: u64,
     /// Largest message the streams accept, in bytes.
@@ -81,6 +87,9 @@ impl Default for NatsConfig {
             token: None,
             tls: false,
             root_ca: None,
+            client_cert: None,
+            client_key: None,
+            credentials_file: None,
             duplicate_window_secs: 120,
             max_msg_size: 1 << 20,
             max_age_secs: 7 * 24 * 3600,
@@ -92,6 +101,16 @@ impl Default for NatsConfig {
 }
 
 impl NatsConfig {
+    /// The server URLs: a cluster is several, comma-separated; the client
+    /// connects to one and fails over to the others (and to those the cluster announces).
+    pub fn urls(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+
     /// Every problem, at once.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -100,6 +119,26 @@ impl NatsConfig {
         }
         if self.user.is_some() != self.password.is_some() {
             problems.push("bus.user and bus.password go together".to_owned());
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            problems.push("bus.client_cert and bus.client_key go together".to_owned());
+        }
+        let auths = [
+            self.user.is_some(),
+            self.token.is_some(),
+            self.credentials_file.is_some(),
+        ];
+        if auths.iter().filter(|a| **a).count() > 1 {
+            problems.push("bus: use one of user/password, token or credentials_file".to_owned());
+        }
+        for url in self.urls() {
+            let scheme_ok =
+                !url.contains("://") || url.starts_with("nats://") || url.starts_with("tls://");
+            if !scheme_ok {
+                problems.push(format!(
+                    "bus.url {url:?}: the scheme must be nats:// or tls://"
+                ));
+            }
         }
         if self.duplicate_window_secs == 0 || self.duplicate_window_secs > self.max_age_secs {
             problems.push(
@@ -176,10 +215,15 @@ impl JetStreamBus {
         if let Some(ca) = &config.root_ca {
             options = options.add_root_certificates(ca.clone());
         }
-        let client = options
-            .connect(config.url.as_str())
-            .await
-            .map_err(unavailable)?;
+        if let (Some(cert), Some(key)) = (&config.client_cert, &config.client_key) {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        if let Some(creds) = &config.credentials_file {
+            options = options.credentials_file(creds).await.map_err(|e| {
+                BusError::Rejected(format!("bus.credentials_file {}: {e}", creds.display()))
+            })?;
+        }
+        let client = options.connect(config.urls()).await.map_err(unavailable)?;
         let mut context = jetstream::new(client);
         context.set_timeout(timeout);
         let bus = JetStreamBus {

@@ -15,7 +15,7 @@ use neo_api::guard::{GuardConfig, Guards};
 use neo_api::metrics::{Metrics, names};
 use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router, serve};
 use neo_api::slo::SloBook;
-use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus, NatsConfig};
+use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus};
 use neo_domain::contracts::{CandleV1, OrderIntentV1};
 use neo_domain::subject::patterns;
 use neo_domain::{InstrumentId, Timestamp};
@@ -160,11 +160,7 @@ pub async fn start(
             .await
         }
         BusKind::Nats => {
-            let nats = NatsConfig {
-                url: config.bus.url.clone().unwrap_or_default(),
-                ..NatsConfig::default()
-            };
-            let bus = JetStreamBus::connect(nats).await?;
+            let bus = JetStreamBus::connect(config.bus.nats()).await?;
             Box::pin(launch(
                 config,
                 gateway,

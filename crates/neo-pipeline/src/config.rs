@@ -179,8 +179,43 @@ pub enum BusKind {
 pub struct BusConfig {
     /// `embedded` or `nats`.
     pub kind: BusKind,
-    /// The NATS URL (`nats://127.0.0.1:4222`) when `kind = "nats"`.
+    /// The NATS URL (`nats://127.0.0.1:4222`) when `kind = "nats"`; a cluster's
+    /// servers comma-separated (`tls://a:4222,tls://b:4222`).
     pub url: Option<String>,
+    /// User name (with `password`).
+    pub user: Option<String>,
+    /// Password (prefer `NEO_BUS__PASSWORD`).
+    pub password: Option<String>,
+    /// Token authentication (prefer `NEO_BUS__TOKEN`).
+    pub token: Option<String>,
+    /// A `.creds` file (user JWT and nkey seed) for operator-mode (decentralized) auth.
+    pub credentials_file: Option<PathBuf>,
+    /// Require TLS.
+    pub tls: bool,
+    /// The CA certificate (PEM) that signed the servers' certificates.
+    pub root_ca: Option<PathBuf>,
+    /// This client's certificate (PEM), for servers that verify clients.
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub client_key: Option<PathBuf>,
+}
+
+impl BusConfig {
+    /// The NATS connection these settings describe (stream settings at their defaults).
+    pub fn nats(&self) -> neo_bus::NatsConfig {
+        neo_bus::NatsConfig {
+            url: self.url.clone().unwrap_or_default(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            token: self.token.clone(),
+            credentials_file: self.credentials_file.clone(),
+            tls: self.tls,
+            root_ca: self.root_ca.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            ..neo_bus::NatsConfig::default()
+        }
+    }
 }
 
 /// Why the configuration could not be used.
@@ -314,8 +349,12 @@ impl Config {
                 "store.retention_days must be 0 (keep everything) or between {MIN_RETENTION_DAYS} and 36500, got {days}"
             ));
         }
-        if self.bus.kind == BusKind::Nats && self.bus.url.is_none() {
-            problems.push("bus.url is required when bus.kind = \"nats\"".to_owned());
+        if self.bus.kind == BusKind::Nats {
+            if self.bus.url.is_none() {
+                problems.push("bus.url is required when bus.kind = \"nats\"".to_owned());
+            } else {
+                problems.extend(self.bus.nats().validate());
+            }
         }
         problems
     }

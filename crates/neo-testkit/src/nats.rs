@@ -78,6 +78,16 @@ impl NatsServer {
     /// Starts a fresh server; `sync_always: false` keeps NATS's default (fsync every
     /// two minutes), only for measuring what durability costs.
     pub fn start_with(sync_always: bool) -> Result<NatsServer, Missing> {
+        NatsServer::start_configured(sync_always, &|_| Ok(String::new()))
+    }
+
+    /// Starts a fresh server whose config gets `extra(dir)` appended (TLS, an
+    /// operator and its accounts): `dir` is the server's own folder, for the
+    /// files the extra config names.
+    pub fn start_configured(
+        sync_always: bool,
+        extra: &dyn Fn(&std::path::Path) -> Result<String, Missing>,
+    ) -> Result<NatsServer, Missing> {
         let binary = find_binary()?;
         let mut last = None;
         // A port found free can be taken again before the server binds it (by
@@ -94,8 +104,9 @@ impl NatsServer {
                 ""
             };
             let config = format!(
-                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {:?}\n{sync}}}\n",
-                dir.join("js").display().to_string()
+                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {:?}\n{sync}}}\n{}\n",
+                dir.join("js").display().to_string(),
+                extra(&dir)?
             );
             std::fs::write(dir.join("nats.conf"), config).map_err(|e| Missing(e.to_string()))?;
             let mut server = NatsServer {
@@ -110,6 +121,16 @@ impl NatsServer {
             }
         }
         Err(last.unwrap_or_else(|| Missing("nats-server did not start".to_owned())))
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its own folder (config, store, and the files an extra config wrote).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// `nats://127.0.0.1:<port>`.

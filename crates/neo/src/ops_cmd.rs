@@ -1,6 +1,7 @@
 //! `neo store ...` and `neo bus ...`: point NEO at its database and broker and
 //! prepare them (migrations, streams) before the services start.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -38,6 +39,18 @@ pub(crate) enum BusCommand {
         /// Require TLS.
         #[arg(long)]
         tls: bool,
+        /// A `.creds` file (user JWT and nkey seed) for operator-mode auth.
+        #[arg(long, env = "NEO_BUS_CREDENTIALS_FILE")]
+        credentials_file: Option<PathBuf>,
+        /// The CA certificate (PEM) that signed the servers' certificates.
+        #[arg(long)]
+        root_ca: Option<PathBuf>,
+        /// This client's certificate (PEM), for servers that verify clients.
+        #[arg(long, requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        /// Its private key (PEM).
+        #[arg(long, requires = "client_cert")]
+        client_key: Option<PathBuf>,
     },
 }
 
@@ -78,6 +91,10 @@ pub(crate) fn bus(command: BusCommand) -> Result<ExitCode> {
         password,
         token,
         tls,
+        credentials_file,
+        root_ca,
+        client_cert,
+        client_key,
     } = command;
     let config = NatsConfig {
         url: url.clone(),
@@ -85,6 +102,10 @@ pub(crate) fn bus(command: BusCommand) -> Result<ExitCode> {
         password,
         token,
         tls,
+        credentials_file,
+        root_ca,
+        client_cert,
+        client_key,
         ..NatsConfig::default()
     };
     runtime()?.block_on(async {

@@ -214,3 +214,35 @@ fn retention_is_off_or_longer_than_the_bus_keeps_a_message() {
     );
     assert_eq!(Config::default().store.retention_days, 30);
 }
+
+#[test]
+fn a_production_bus_is_checked_whole() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("NEO_BUS__KIND", "nats"),
+            ("NEO_BUS__URL", "tls://a:4222, tls://b:4222"),
+            ("NEO_BUS__TLS", "true"),
+            ("NEO_BUS__CREDENTIALS_FILE", "/etc/neo/neo.creds"),
+            ("NEO_BUS__CLIENT_CERT", "/etc/neo/client.pem"),
+            ("NEO_BUS__CLIENT_KEY", "/etc/neo/client.key"),
+        ]),
+    )
+    .unwrap();
+    let nats = c.bus.nats();
+    assert_eq!(nats.urls(), ["tls://a:4222", "tls://b:4222"]);
+    assert!(nats.tls && nats.credentials_file.is_some() && nats.client_key.is_some());
+    let Err(ConfigError::Invalid(problems)) = Config::load(
+        None,
+        env(&[
+            ("NEO_BUS__KIND", "nats"),
+            ("NEO_BUS__URL", "http://a:4222"),
+            ("NEO_BUS__TOKEN", "t"),
+            ("NEO_BUS__CREDENTIALS_FILE", "/x.creds"),
+            ("NEO_BUS__CLIENT_CERT", "/c.pem"),
+        ]),
+    ) else {
+        panic!("three problems")
+    };
+    assert_eq!(problems.len(), 3, "{problems:?}");
+}
