@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use neo_domain::Timestamp;
 use neo_market::event::{MarketEvent, Read};
 use neo_domain::InstrumentId;
-use neo_market::{backfill, binance, coinbase, kraken};
+use neo_market::{backfill, binance, coinbase, kraken, listing};
 
 fn check(read: Read) {
     for event in read.events {
@@ -29,6 +29,16 @@ fuzz_target!(|text: &str| {
     }
     if let Ok(read) = kraken::read(text, at) {
         check(read);
+    }
+    for increments in [
+        listing::binance(text, "BTCUSDT"),
+        listing::coinbase(text),
+        listing::kraken(text),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(!increments.price_step.value().is_zero() && !increments.lot_step.is_zero());
     }
     let Ok(id) = InstrumentId::new("BTC-USD") else {
         return;

@@ -16,6 +16,7 @@ pub mod event;
 pub mod feed;
 mod fields;
 pub mod kraken;
+pub mod listing;
 pub mod replay;
 pub mod venue;
 pub mod watch;

@@ -202,6 +202,33 @@ impl Venue {
         }
     }
 
+    /// The REST request for `instrument`'s listing (its price and quantity increments).
+    pub fn listing_url(self, rest_url: &str, instrument: InstrumentId) -> String {
+        let base = rest_url.trim_end_matches('/');
+        let symbol = self.symbol(instrument);
+        match self {
+            Venue::Binance => format!("{base}/api/v3/exchangeInfo?symbol={symbol}"),
+            Venue::Coinbase => format!("{base}/api/v3/brokerage/market/products/{symbol}"),
+            Venue::Kraken => {
+                let pair = symbol.replace('/', "").replacen("BTC", "XBT", 1);
+                format!("{base}/0/public/AssetPairs?pair={pair}")
+            }
+        }
+    }
+
+    /// The increments in a listing answer for `instrument`.
+    pub fn read_listing(
+        self,
+        text: &str,
+        instrument: InstrumentId,
+    ) -> Result<crate::listing::Increments, ReadError> {
+        match self {
+            Venue::Binance => crate::listing::binance(text, &self.symbol(instrument)),
+            Venue::Coinbase => crate::listing::coinbase(text),
+            Venue::Kraken => crate::listing::kraken(text),
+        }
+    }
+
     /// The closed bars in a REST answer, oldest first.
     pub fn read_candles(
         self,

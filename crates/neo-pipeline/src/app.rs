@@ -238,10 +238,11 @@ async fn launch<B: Bus>(
         source,
         history,
         last_ticks,
+        steps,
     } = crate::market::prepare(&config.market, data_dir, now, clock.clone())
         .await
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let mut desk = Desk::new(config.desk.clone(), crate::market::steps(&instruments), now)
+    let mut desk = Desk::new(config.desk.clone(), steps, now)
         .map_err(|e| PipelineError::Setup(e.to_string()))?;
     let mut autonomy = if config.strategy.enabled {
         Some(

@@ -25,8 +25,17 @@ fn now_ms() -> i64 {
     neo_pipeline::wall_clock()().as_unix_millis()
 }
 
-/// Klines from `startTime`, one a minute (closed ones are kept by the feed's clock).
+/// The exchange's listing of BTCUSDT: a cent and a thousandth of a bitcoin.
+const EXCHANGE_INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","filters":[
+    {"filterType":"PRICE_FILTER","minPrice":"0.01","maxPrice":"1000000.00","tickSize":"0.01000000"},
+    {"filterType":"LOT_SIZE","minQty":"0.001","maxQty":"9000.00","stepSize":"0.00100000"}]}]}"#;
+
+/// Klines from `startTime`, one a minute (closed ones are kept by the feed's clock),
+/// and the exchange's listing.
 fn klines(target: &str) -> (u16, String) {
+    if target.starts_with("/api/v3/exchangeInfo") {
+        return (200, EXCHANGE_INFO.to_owned());
+    }
     let start: i64 = target
         .split(['?', '&'])
         .find_map(|kv| kv.strip_prefix("startTime="))
@@ -185,6 +194,15 @@ async fn a_venue_feed_drives_the_board_fills_and_staleness() {
         "50010.1"
     };
     assert_eq!(story["fills"][0]["price"], expected, "{story}");
+    // Sized on the exchange's grid (its lot step, a thousandth), not NEO's preset.
+    let quantity = story["fills"][0]["quantity"].as_str().unwrap();
+    let decimals = quantity.split('.').nth(1).map_or(0, str::len);
+    assert!(decimals <= 3, "{quantity} is off the exchange's 0.001 grid");
+    assert!(
+        mock.rest_requests()
+            .iter()
+            .any(|r| r.starts_with("/api/v3/exchangeInfo?symbol=BTCUSDT"))
+    );
 
     // The exchange stops: the instrument goes stale, entries are refused, people are told.
     let stale_notices = |r: &[neo_testkit::mock::Recorded]| {

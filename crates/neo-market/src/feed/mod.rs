@@ -186,6 +186,27 @@ impl Feed {
         (history, problems)
     }
 
+    /// Each instrument's increments as the venue lists them, and a problem per
+    /// instrument whose listing could not be had (the caller keeps its presets).
+    pub async fn increments(
+        &mut self,
+    ) -> (
+        BTreeMap<InstrumentId, crate::listing::Increments>,
+        Vec<RestError>,
+    ) {
+        let mut found = BTreeMap::new();
+        let mut problems = Vec::new();
+        for instrument in self.config.instruments.clone() {
+            match self.rest.increments(instrument).await {
+                Ok(i) => {
+                    found.insert(instrument, i);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        (found, problems)
+    }
+
     /// Streams until `shutdown` turns true, reconnecting whenever the connection is lost.
     pub async fn run(mut self, sink: Arc<dyn MarketSink>, mut shutdown: watch::Receiver<bool>) {
         let mut failures = 0u32;

@@ -106,6 +106,18 @@ impl Rest {
         Ok(bars)
     }
 
+    /// `instrument`'s increments as the venue lists them.
+    pub(crate) async fn increments(
+        &mut self,
+        instrument: InstrumentId,
+    ) -> Result<crate::listing::Increments, RestError> {
+        let url = self.venue.listing_url(&self.base, instrument);
+        let body = self.get(&url).await?;
+        self.venue
+            .read_listing(&body, instrument)
+            .map_err(|source| RestError::Read { url, source })
+    }
+
     async fn get(&mut self, url: &str) -> Result<String, RestError> {
         let mut pause = Duration::from_millis(500);
         let mut last = None;

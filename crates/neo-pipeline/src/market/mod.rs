@@ -189,6 +189,9 @@ pub struct Warm {
     pub history: Vec<CandleV1>,
     /// Each instrument's latest price before now.
     pub last_ticks: Vec<TickV1>,
+    /// Each instrument's price and lot increments: the venue's listing where it
+    /// gave one, else NEO's presets.
+    pub steps: BTreeMap<InstrumentId, InstrumentSteps>,
 }
 
 /// Where prices come from once NEO runs.
@@ -220,7 +223,10 @@ pub async fn prepare(
             .unwrap_or_else(|| data_dir.join("history"));
         let series = replay::load(&config.replay, &path, &instruments)?;
         let warmup = std::time::Duration::from_secs(u64::from(config.warmup_minutes) * 60);
-        return replay::prepare(series, warmup, now);
+        return replay::prepare(series, warmup, now).map(|warm| Warm {
+            steps: steps(&instruments),
+            ..warm
+        });
     }
     let Some(feed_config) = config.feed() else {
         let warmup = i64::from(config.warmup_minutes) * 60_000_000_000;
@@ -230,6 +236,7 @@ pub async fn prepare(
             source: Source::Sim(feed),
             history,
             last_ticks,
+            steps: steps(&instruments),
         });
     };
     let venue = feed_config.venue;
@@ -252,10 +259,25 @@ pub async fn prepare(
         last.insert(c.instrument, tick);
     }
     tracing::info!(%venue, candles = history.len(), "market history fetched");
+    let mut grid = steps(&instruments);
+    let (listed, problems) = feed.increments().await;
+    for problem in &problems {
+        tracing::warn!(%venue, error = %problem, "no instrument listing; NEO's preset increments are used");
+    }
+    for (instrument, i) in listed {
+        grid.insert(
+            instrument,
+            InstrumentSteps {
+                price_step: i.price_step,
+                lot_step: i.lot_step,
+            },
+        );
+    }
     Ok(Warm {
         source: Source::Live(feed),
         history,
         last_ticks: last.into_values().collect(),
+        steps: grid,
     })
 }
 

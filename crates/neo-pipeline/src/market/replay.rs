@@ -170,6 +170,7 @@ pub fn prepare(
         source: super::Source::Replay(Replay::new(playing)),
         history,
         last_ticks,
+        steps: std::collections::BTreeMap::new(),
     })
 }
 
