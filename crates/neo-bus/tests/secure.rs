@@ -4,7 +4,12 @@
 //! and a cluster's several URLs (a dead server in the list is passed over).
 //! Certificates come from `openssl`, the operator, account and user from
 //! freshly made nkeys, so nothing secret is committed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use std::path::Path;
 use std::process::Command;
