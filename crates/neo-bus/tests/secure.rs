@@ -100,7 +100,12 @@ fn tls_server() -> Option<NatsServer> {
             p("ca.pem")
         ))
     });
-    match configured {
+    or_skip(configured)
+}
+
+/// The server, or (outside CI) a loud skip when nats-server or openssl is missing.
+fn or_skip(started: Result<NatsServer, Missing>) -> Option<NatsServer> {
+    match started {
         Ok(server) => Some(server),
         Err(missing) => {
             assert!(std::env::var("CI").as_deref() != Ok("true"), "{missing}");
@@ -182,13 +187,8 @@ async fn a_creds_file_in_operator_mode() {
         "operator: {operator_jwt:?}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {account_jwt:?}\n}}",
         account.public_key()
     );
-    let server = match NatsServer::start_configured(true, &|_| Ok(extra.clone())) {
-        Ok(s) => s,
-        Err(missing) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{missing}");
-            eprintln!("SKIPPED: {missing}");
-            return;
-        }
+    let Some(server) = or_skip(NatsServer::start_configured(true, &|_| Ok(extra.clone()))) else {
+        return;
     };
     let creds = std::env::temp_dir().join(format!("neo-test-{}.creds", std::process::id()));
     std::fs::write(

@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use neo_testkit::mock::MockHttp;
 use serde_json::Value;
 
 mod common;
 
-use common::{free_port, run_dir, text, wait_healthy};
+use common::{free_port, run_dir, spawn, text, wait_healthy};
 
 fn doctor(base: &str, json: bool) -> (i32, String) {
     let mut args = vec!["doctor", "--url", base];
@@ -44,16 +44,7 @@ async fn doctor_checks_endpoints_and_every_dependency() {
             telegram.url("")
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neo"))
-        .args(["run", "--config"])
-        .arg(&run.config)
-        .arg("--data-dir")
-        .arg(&run.data)
-        .env("NEO_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&run.config, &run.data);
     let http = reqwest::Client::new();
     wait_healthy(&http, &run.base).await;
 

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use neo_testkit::mock::MockHttp;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{run_dir, wait_healthy};
+use common::{post_alert, run_dir, spawn_logging, wait_healthy};
 
 const PASS: &str = "json-log-passphrase";
 
@@ -30,30 +29,12 @@ async fn every_line_of_an_alerts_handling_names_its_signal() {
         ),
     );
     let log_path = run.dir.join("neo.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neo"))
-        .args(["run", "--config"])
-        .arg(&run.config)
-        .arg("--data-dir")
-        .arg(&run.data)
-        .env("NEO_LOG", "info")
-        .stdout(log)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_logging(&run, "info", std::fs::File::create(&log_path).unwrap());
     let http = reqwest::Client::new();
     wait_healthy(&http, &run.base).await;
 
     let alert = json!({"ticker": "BTCUSDT", "action": "buy", "passphrase": PASS, "id": "json-1"});
-    let answer: Value = http
-        .post(format!("{}/v1/webhooks/tradingview", run.base))
-        .json(&alert)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = post_alert(&http, &run.base, &alert).await;
     let id = answer["signal_id"].as_str().unwrap().to_owned();
     // Decided, and Slack told (the decision's notification), before stopping.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

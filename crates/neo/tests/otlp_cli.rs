@@ -4,15 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use neo_testkit::mock::MockHttp;
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 
-use common::{run_dir, wait_healthy};
+use common::{post_alert, run_dir, spawn_logging, wait_healthy};
 
 const PASS: &str = "otlp-passphrase";
 
@@ -80,28 +79,15 @@ async fn an_alerts_spans_reach_the_collector_in_one_trace() {
             slack.url("/hook")
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neo"))
-        .args(["run", "--config"])
-        .arg(&run.config)
-        .arg("--data-dir")
-        .arg(&run.data)
-        .env("NEO_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_logging(
+        &run,
+        "info",
+        std::fs::File::create(run.dir.join("neo.log")).unwrap(),
+    );
     let http = reqwest::Client::new();
     wait_healthy(&http, &run.base).await;
     let alert = json!({"ticker": "BTCUSDT", "action": "buy", "passphrase": PASS, "id": "otlp-1"});
-    let answer: Value = http
-        .post(format!("{}/v1/webhooks/tradingview", run.base))
-        .json(&alert)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = post_alert(&http, &run.base, &alert).await;
     let id = answer["signal_id"].as_str().unwrap().to_owned();
     let trace = id.replace('-', "");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

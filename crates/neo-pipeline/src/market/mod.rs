@@ -165,6 +165,18 @@ fn remember(s: &mut Shared, candle: &CandleV1) {
     history.push_back(candle.clone());
 }
 
+/// A bar's close as a tick (no size, no quote): an instrument's price until its stream speaks.
+pub(crate) fn close_tick(c: &CandleV1) -> TickV1 {
+    TickV1 {
+        instrument: c.instrument,
+        price: c.close,
+        size: Quantity::ZERO,
+        bid: None,
+        ask: None,
+        ts_event: c.ts_event,
+    }
+}
+
 /// Each instrument's price and lot increments: the simulation's presets, or a
 /// generic spec (a cent, one unit) for instruments it does not know.
 pub fn steps(instruments: &[InstrumentId]) -> BTreeMap<InstrumentId, InstrumentSteps> {
@@ -248,15 +260,7 @@ pub async fn prepare(
     // Each instrument's last close stands as its price until the stream's first tick.
     let mut last: BTreeMap<InstrumentId, TickV1> = BTreeMap::new();
     for c in &history {
-        let tick = TickV1 {
-            instrument: c.instrument,
-            price: c.close,
-            size: Quantity::ZERO,
-            bid: None,
-            ask: None,
-            ts_event: c.ts_event,
-        };
-        last.insert(c.instrument, tick);
+        last.insert(c.instrument, close_tick(c));
     }
     tracing::info!(%venue, candles = history.len(), "market history fetched");
     let mut grid = steps(&instruments);

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use neo_domain::contracts::{CandleV1, TickV1};
+use neo_domain::contracts::CandleV1;
 use neo_domain::{Fixed, InstrumentId, Price, Quantity, Rounding, Timestamp};
 use neo_engine::history::{Bar, infer_interval};
 use neo_market::replay::Replay;
@@ -147,14 +147,7 @@ pub fn prepare(
             })
             .partition(|c| c.ts_event <= now);
         if let Some(c) = warm.iter().max_by_key(|c| c.ts_event) {
-            last_ticks.push(TickV1 {
-                instrument: c.instrument,
-                price: c.close,
-                size: Quantity::ZERO,
-                bid: None,
-                ask: None,
-                ts_event: c.ts_event,
-            });
+            last_ticks.push(super::close_tick(c));
         }
         history.extend(warm);
         playing.push(rest);

@@ -48,6 +48,37 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// `neo run` on `run`'s config and data at log level `level`, its standard output
+/// written to `log` (a file a test reads back), its standard error dropped.
+pub(crate) fn spawn_logging(run: &RunDir, level: &str, log: std::fs::File) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_neo"))
+        .args(["run", "--config"])
+        .arg(&run.config)
+        .arg("--data-dir")
+        .arg(&run.data)
+        .env("NEO_LOG", level)
+        .stdout(log)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Posts a TradingView alert to a running NEO; its answer (`signal_id`, `duplicate`).
+pub(crate) async fn post_alert(
+    http: &reqwest::Client,
+    base: &str,
+    alert: &serde_json::Value,
+) -> serde_json::Value {
+    http.post(format!("{base}/v1/webhooks/tradingview"))
+        .json(alert)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `neo run --config <config> --data-dir <data>` as a child process.
 pub(crate) fn spawn(config: &Path, data: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_neo"))
