@@ -17,6 +17,7 @@
 //! [`Bar`]: neo_engine::history::Bar
 
 mod alt;
+mod compact;
 mod csv;
 mod history;
 mod read;
@@ -33,6 +34,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use alt::{ALT_DIR, AltEvent, read_alt, write_alt};
+pub use compact::{CompactSummary, compact};
 pub use csv::{is_parquet, parse_ohlcv_csv, read_ohlcv_file, read_ohlcv_file_with, split_csv_line};
 pub use history::{History, HistoryError, read_history, resample, stored_timeframes};
 pub use read::{Ohlcv, PRICE_COLUMNS, TIME_COLUMNS, VOLUME_COLUMNS, read_ohlcv, read_ohlcv_with};

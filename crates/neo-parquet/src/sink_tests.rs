@@ -362,14 +362,14 @@ fn prune_removes_date_folders_whose_whole_day_is_older_than_keep_days() {
     }
     archive.flush_all().unwrap();
     // Alternative data ages out the same way.
-    let news = |day: i64| crate::AltEvent {
+    let news = |day: i64| AltEvent {
         source: "news".to_owned(),
         kind: "headline".to_owned(),
         ts_event: at(DAY1 + day * DAY + HOUR),
         received: at(DAY1 + day * DAY + HOUR),
         payload: "{}".to_owned(),
     };
-    crate::write_alt(&root, &[news(0), news(2)]).unwrap();
+    write_alt(&root, &[news(0), news(2)]).unwrap();
     let now = at(DAY1 + 2 * DAY + 12 * HOUR); // 2024-01-04T12:00Z
     assert_eq!(prune(&root, 0, now).unwrap(), 0);
     // Keep 1 day: 2024-01-02 ended before 2024-01-03T12:00 and goes; 01-03 stays.
@@ -521,4 +521,80 @@ fn alt_sources_and_kinds_that_cannot_name_a_folder_are_refused() {
     assert!(!root.join(ALT_DIR).exists());
     let err = read_alt(&root, "..", at(0), at(1), 1).unwrap_err();
     assert!(matches!(err, Error::InvalidToken { what: "source", .. }));
+}
+
+/// The files in one hour folder of BTC-USDT ticks on binance.
+fn hour_files(root: &Path, hour: &str) -> Vec<String> {
+    let dir = root.join(format!(
+        "ticks/venue=binance/instrument=BTC-USDT/date=2024-01-02/hour={hour}"
+    ));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn finished_hours_are_compacted_into_one_file_losing_nothing() {
+    let root = temp_dir("compact");
+    let mut archive = TickArchive::open(&root, ArchiveConfig::default()).unwrap();
+    // Three flushes in hour 00, two in hour 01, trades in hour 00.
+    for (n, ts) in [0, 60, 120, HOUR / SEC, HOUR / SEC + 60].iter().enumerate() {
+        for k in 0..3 {
+            let t = DAY1 + ts * SEC + k * SEC;
+            archive
+                .push_tick(
+                    "binance",
+                    &tick(btc(), t, &format!("{}", 100 + n), "1", k == 0),
+                )
+                .unwrap();
+        }
+        archive
+            .push_trade(
+                "binance",
+                &trade(DAY1 + ts * SEC, "100", Side::Buy, &format!("t{n}")),
+            )
+            .unwrap();
+        archive.flush_all().unwrap();
+    }
+    let before = all_ticks(&root);
+    assert_eq!(hour_files(&root, "00").len(), 3);
+    // Only hour 00 has ended by 01:30.
+    let s = compact(&root, at(DAY1 + HOUR + HOUR / 2)).unwrap();
+    assert_eq!((s.hours, s.parts, s.rows), (2, 6, 9 + 3), "{s:?}");
+    let files = hour_files(&root, "00");
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("hour-"));
+    assert_eq!(hour_files(&root, "01").len(), 2);
+    assert_eq!(all_ticks(&root), before);
+    assert_eq!(count_rows(&root, ArchiveKind::Trades).unwrap(), 5);
+    // Nothing left to do: a second pass changes nothing.
+    assert_eq!(compact(&root, at(DAY1 + HOUR + HOUR / 2)).unwrap().hours, 0);
+
+    // A part flushed late into the compacted hour is folded in by the next pass.
+    archive
+        .push_tick("binance", &tick(btc(), DAY1 + 30 * SEC, "99", "1", false))
+        .unwrap();
+    archive.flush_all().unwrap();
+    let s = compact(&root, at(DAY1 + 3 * HOUR)).unwrap();
+    assert_eq!(s.hours, 3, "{s:?}");
+    assert_eq!(hour_files(&root, "00").len(), 1);
+    assert_eq!(all_ticks(&root).len(), before.len() + 1);
+
+    // A crash after the rename, before the removals: the next pass removes the
+    // leftovers the compacted file already holds, and nothing is counted twice.
+    let dir = root.join("ticks/venue=binance/instrument=BTC-USDT/date=2024-01-02/hour=00");
+    let compacted = dir.join(&hour_files(&root, "00")[0]);
+    let from = compact::replaced_by(&compacted).unwrap();
+    let leftover = dir.join(&from[0]);
+    std::fs::copy(&compacted, &leftover).unwrap();
+    assert_eq!(all_ticks(&root).len(), 2 * (before.len() + 1) - 6);
+    let s = compact(&root, at(DAY1 + 3 * HOUR)).unwrap();
+    assert_eq!((s.leftovers, s.hours), (1, 0), "{s:?}");
+    assert_eq!(all_ticks(&root).len(), before.len() + 1);
 }

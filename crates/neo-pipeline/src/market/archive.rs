@@ -10,8 +10,9 @@
 //! bounded queue; when the queue is full the newest batch is dropped and counted
 //! (`neo_market_dropped_total{kind="archive"}`). Part files are written by size
 //! (100,000 rows) or age (a minute), each complete (temporary file, then link);
-//! candles are merged every five minutes; both at shutdown. Days older than
-//! `archive_days` are pruned every hour.
+//! candles are merged every five minutes; both at shutdown. At start and then
+//! every hour, finished hours are compacted into one file each and days older
+//! than `archive_days` are pruned.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,8 +20,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::time::Duration;
 
 use neo_api::metrics::names;
-use neo_domain::InstrumentId;
 use neo_domain::contracts::CandleV1;
+use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::history::Bar;
 use neo_market::event::MarketEvent;
 use neo_parquet::{ArchiveConfig, TickArchive, Timeframe, TradeRow};
@@ -141,19 +142,39 @@ impl Worker {
                 merged = now;
                 self.merge_candles();
             }
-            if now.nanos_since(pruned) >= PRUNE_EVERY && self.keep_days > 0 {
+            if now.nanos_since(pruned) >= PRUNE_EVERY {
                 pruned = now;
-                match neo_parquet::prune(&self.root, self.keep_days, now) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(days = n, "pruned archived market data past retention"),
-                    Err(e) => tracing::warn!(error = %e, "archive prune failed"),
-                }
+                self.housekeeping(now);
             }
         }
         if let Err(e) = self.archive.flush_all() {
             tracing::error!(error = %e, "archive flush at shutdown failed");
         }
         self.merge_candles();
+    }
+
+    /// Hourly (and at start): finished hours compacted into one file each, then
+    /// days past retention removed.
+    fn housekeeping(&self, now: Timestamp) {
+        // Every row of an hour is flushed a minute after it ends; two leave a margin.
+        match neo_parquet::compact(&self.root, now.add_nanos(-2 * 60_000_000_000)) {
+            Ok(s) if s.hours > 0 || s.leftovers > 0 => tracing::info!(
+                hours = s.hours,
+                parts = s.parts,
+                rows = s.rows,
+                leftovers = s.leftovers,
+                "compacted archived market data"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "archive compaction failed; retried next hour"),
+        }
+        if self.keep_days > 0 {
+            match neo_parquet::prune(&self.root, self.keep_days, now) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(days = n, "pruned archived market data past retention"),
+                Err(e) => tracing::warn!(error = %e, "archive prune failed"),
+            }
+        }
     }
 
     fn take(&mut self, source: &str, events: Vec<MarketEvent>) {
