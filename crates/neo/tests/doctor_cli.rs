@@ -11,7 +11,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{free_port, run_dir, spawn, text, wait_healthy};
+use common::{Killed, free_port, run_dir, spawn, text, wait_healthy};
 
 fn doctor(base: &str, json: bool) -> (i32, String) {
     let mut args = vec!["doctor", "--url", base];
@@ -44,7 +44,7 @@ async fn doctor_checks_endpoints_and_every_dependency() {
             telegram.url("")
         ),
     );
-    let mut child = spawn(&run.config, &run.data);
+    let child = Killed(spawn(&run.config, &run.data));
     let http = reqwest::Client::new();
     wait_healthy(&http, &run.base).await;
 
@@ -114,8 +114,7 @@ async fn doctor_checks_endpoints_and_every_dependency() {
         "{table}"
     );
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(&run.dir);
 
     // Nothing listening: fails at once, saying so.

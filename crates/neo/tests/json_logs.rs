@@ -29,7 +29,7 @@ async fn every_line_of_an_alerts_handling_names_its_signal() {
         ),
     );
     let log_path = run.dir.join("neo.log");
-    let mut child = spawn_logging(&run, "info", std::fs::File::create(&log_path).unwrap());
+    let child = spawn_logging(&run, "info", std::fs::File::create(&log_path).unwrap());
     let http = reqwest::Client::new();
     wait_healthy(&http, &run.base).await;
 
@@ -84,7 +84,6 @@ async fn every_line_of_an_alerts_handling_names_its_signal() {
     assert_eq!(decided["spans"][0]["stage"], "desk", "{decided}");
     assert!(decided["recommendation"].is_string(), "{decided}");
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(&run.dir);
 }

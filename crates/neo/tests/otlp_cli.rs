@@ -79,7 +79,7 @@ async fn an_alerts_spans_reach_the_collector_in_one_trace() {
             slack.url("/hook")
         ),
     );
-    let mut child = spawn_logging(
+    let child = spawn_logging(
         &run,
         "info",
         std::fs::File::create(run.dir.join("neo.log")).unwrap(),
@@ -114,7 +114,6 @@ async fn an_alerts_spans_reach_the_collector_in_one_trace() {
             .iter()
             .any(|(k, v)| k == "content-type" && v.starts_with("application/json"))
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(&run.dir);
 }

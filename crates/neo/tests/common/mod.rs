@@ -48,19 +48,32 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// A `neo run` child that is killed when dropped, so a failing test leaves no
+/// server running behind it.
+pub(crate) struct Killed(pub(crate) Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `neo run` on `run`'s config and data at log level `level`, its standard output
 /// written to `log` (a file a test reads back), its standard error dropped.
-pub(crate) fn spawn_logging(run: &RunDir, level: &str, log: std::fs::File) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_neo"))
-        .args(["run", "--config"])
-        .arg(&run.config)
-        .arg("--data-dir")
-        .arg(&run.data)
-        .env("NEO_LOG", level)
-        .stdout(log)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+pub(crate) fn spawn_logging(run: &RunDir, level: &str, log: std::fs::File) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_neo"))
+            .args(["run", "--config"])
+            .arg(&run.config)
+            .arg("--data-dir")
+            .arg(&run.data)
+            .env("NEO_LOG", level)
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Posts a TradingView alert to a running NEO; its answer (`signal_id`, `duplicate`).
