@@ -18,3 +18,7 @@ mod fields;
 pub mod kraken;
 pub mod venue;
 pub mod watch;
+mod wire;
+
+#[cfg(test)]
+mod reference;
