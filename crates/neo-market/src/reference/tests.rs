@@ -248,7 +248,8 @@ const COINBASE_KEYS: &[&str] = &[
     "volume",
 ];
 
-fn coinbase_message() -> BoxedStrategy<String> {
+/// A ticker, a trade and a candle, each as Coinbase sends it (mostly).
+fn coinbase_items() -> [BoxedStrategy<String>; 3] {
     let k = COINBASE_KEYS;
     let f = |key, good| field(key, good, k);
     let product = || {
@@ -293,6 +294,13 @@ fn coinbase_message() -> BoxedStrategy<String> {
         f("close", decimal()),
         f("volume", decimal()),
     ]);
+    [ticker, trade, candle]
+}
+
+fn coinbase_message() -> BoxedStrategy<String> {
+    let k = COINBASE_KEYS;
+    let f = |key, good| field(key, good, k);
+    let [ticker, trade, candle] = coinbase_items();
     let event = |list_key: &'static str, items: BoxedStrategy<String>| {
         object(vec![
             f("type", one_of(&[r#""update""#])),
@@ -341,7 +349,8 @@ const KRAKEN_KEYS: &[&str] = &[
     "volume",
 ];
 
-fn kraken_message() -> BoxedStrategy<String> {
+/// A ticker, a trade and an OHLC item, each as Kraken sends it (mostly).
+fn kraken_items() -> [BoxedStrategy<String>; 3] {
     let k = KRAKEN_KEYS;
     let f = |key, good| field(key, good, k);
     let number = || {
@@ -385,6 +394,13 @@ fn kraken_message() -> BoxedStrategy<String> {
         f("close", number()),
         f("volume", number()),
     ]);
+    [ticker, trade, ohlc]
+}
+
+fn kraken_message() -> BoxedStrategy<String> {
+    let k = KRAKEN_KEYS;
+    let f = |key, good| field(key, good, k);
+    let [ticker, trade, ohlc] = kraken_items();
     let message = move |channel: &'static [&'static str], items: BoxedStrategy<String>| {
         object(vec![
             f("channel", one_of(channel)),
