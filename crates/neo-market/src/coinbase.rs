@@ -9,56 +9,106 @@
 //! connection can see a gap; an `error` message is a venue error.
 
 use neo_domain::{InstrumentId, Side, Timestamp};
-use serde_json::Value;
 
 use crate::event::{MarketEvent, Read, ReadError, Trade, quote};
 use crate::fields::{price, quantity, rfc3339, text, updating_candle};
+use crate::wire::{self, Json, List, Obj, fields};
 
 const VENUE: &str = "COINBASE";
 
 /// Coinbase's candles are five minutes long.
 const CANDLE_SECS: i64 = 300;
 
-fn instrument(data: &Value) -> Result<InstrumentId, ReadError> {
-    crate::fields::instrument(data, "product_id", VENUE)
+fn instrument(product_id: &Json<'_>) -> Result<InstrumentId, ReadError> {
+    crate::fields::instrument(product_id, "product_id", VENUE)
+}
+
+fields! {
+    /// One product's `ticker`.
+    Ticker {
+        "product_id" => product_id: Json<'a>,
+        "price" => price: Json<'a>,
+        "best_bid" => best_bid: Json<'a>,
+        "best_ask" => best_ask: Json<'a>,
+    }
+}
+
+fields! {
+    /// One of `market_trades`' trades.
+    MarketTrade {
+        "trade_id" => trade_id: Json<'a>,
+        "product_id" => product_id: Json<'a>,
+        "price" => price: Json<'a>,
+        "size" => size: Json<'a>,
+        "side" => side: Json<'a>,
+        "time" => time: Json<'a>,
+    }
+}
+
+fields! {
+    /// One of `candles`' bars.
+    Candle {
+        "product_id" => product_id: Json<'a>,
+        "start" => start: Json<'a>,
+        "open" => open: Json<'a>,
+        "high" => high: Json<'a>,
+        "low" => low: Json<'a>,
+        "close" => close: Json<'a>,
+        "volume" => volume: Json<'a>,
+    }
+}
+
+fields! {
+    /// One entry of `events` (the channel says which list it carries).
+    Event {
+        "tickers" => tickers: List<Ticker<'a>>,
+        "trades" => trades: List<MarketTrade<'a>>,
+        "candles" => candles: List<Candle<'a>>,
+    }
+}
+
+fields! {
+    /// A whole message.
+    Message {
+        "type" => kind: Json<'a>,
+        "message" => message: Json<'a>,
+        "channel" => channel: Json<'a>,
+        "timestamp" => timestamp: Json<'a>,
+        "sequence_num" => sequence_num: Json<'a>,
+        "events" => events: List<Event<'a>>,
+    }
 }
 
 /// The events in one message.
 pub fn read(text_in: &str) -> Result<Read, ReadError> {
-    let value: Value =
-        serde_json::from_str(text_in).map_err(|e| ReadError::NotJson(e.to_string()))?;
-    if value.get("type").and_then(Value::as_str) == Some("error") {
-        let message = value.get("message").and_then(Value::as_str).unwrap_or("");
+    let mut value = Obj::<Message<'_>>::default();
+    wire::read(text_in, &mut value).map_err(|e| ReadError::NotJson(e.to_string()))?;
+    if value.kind.as_str() == Some("error") {
+        let message = value.message.as_str().unwrap_or("");
         return Err(ReadError::Venue(message.to_owned()));
     }
     let channel = value
-        .get("channel")
-        .and_then(Value::as_str)
+        .channel
+        .as_str()
         .ok_or_else(|| ReadError::Unknown("no channel".to_owned()))?;
-    let sequence = value.get("sequence_num").and_then(Value::as_u64);
-    let events = value
-        .get("events")
-        .and_then(Value::as_array)
-        .ok_or(ReadError::Field {
-            field: "events",
-            problem: "missing or not a list".to_owned(),
-        })?;
-    let mut out = Vec::new();
+    let sequence = value.sequence_num.as_u64();
+    let events = list(&value.events, "events")?;
+    let mut out = Vec::with_capacity(events.clone().map(|e| most_events(e)).sum());
     for event in events {
         match channel {
             "ticker" | "ticker_batch" => {
-                let ts = rfc3339(&value, "timestamp")?;
-                for t in list(event, "tickers")? {
+                let ts = rfc3339(&value.timestamp, "timestamp")?;
+                for t in list(&event.tickers, "tickers")? {
                     out.push(ticker(t, ts)?);
                 }
             }
             "market_trades" => {
-                for t in list(event, "trades")? {
+                for t in list(&event.trades, "trades")? {
                     out.extend(trade(t)?);
                 }
             }
             "candles" => {
-                for c in list(event, "candles")? {
+                for c in list(&event.candles, "candles")? {
                     out.push(candle(c)?);
                 }
             }
@@ -72,23 +122,35 @@ pub fn read(text_in: &str) -> Result<Read, ReadError> {
     })
 }
 
-fn list<'a>(event: &'a Value, field: &'static str) -> Result<&'a Vec<Value>, ReadError> {
-    event
-        .get(field)
-        .and_then(Value::as_array)
-        .ok_or(ReadError::Field {
-            field,
-            problem: "missing or not a list".to_owned(),
-        })
+/// The most events one entry of `events` can become (a trade is two).
+fn most_events(event: &Event<'_>) -> usize {
+    fn count<T>(items: &List<T>) -> usize {
+        items.items().map_or(0, Iterator::count)
+    }
+    count(&event.tickers) + 2 * count(&event.trades) + count(&event.candles)
 }
 
-fn ticker(t: &Value, ts: Timestamp) -> Result<MarketEvent, ReadError> {
-    let book = (price(t, "best_bid")?, price(t, "best_ask")?);
-    quote(instrument(t)?, price(t, "price")?, book, ts, "best_bid")
+fn list<'l, T>(
+    items: &'l List<T>,
+    field: &'static str,
+) -> Result<impl Iterator<Item = &'l Obj<T>> + Clone, ReadError> {
+    items.items().ok_or(ReadError::Field {
+        field,
+        problem: "missing or not a list".to_owned(),
+    })
 }
 
-fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
-    let aggressor = match text(t, "side")? {
+fn ticker(t: &Ticker<'_>, ts: Timestamp) -> Result<MarketEvent, ReadError> {
+    let book = (
+        price(&t.best_bid, "best_bid")?,
+        price(&t.best_ask, "best_ask")?,
+    );
+    let last = (instrument(&t.product_id)?, price(&t.price, "price")?);
+    quote(last.0, last.1, book, ts, "best_bid")
+}
+
+fn trade(t: &MarketTrade<'_>) -> Result<[MarketEvent; 2], ReadError> {
+    let aggressor = match text(&t.side, "side")? {
         "BUY" => Side::Buy,
         "SELL" => Side::Sell,
         other => {
@@ -99,26 +161,29 @@ fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
         }
     };
     let trade = Trade {
-        instrument: instrument(t)?,
-        price: price(t, "price")?,
-        size: quantity(t, "size")?,
+        instrument: instrument(&t.product_id)?,
+        price: price(&t.price, "price")?,
+        size: quantity(&t.size, "size")?,
         aggressor,
-        trade_id: text(t, "trade_id")?.to_owned(),
-        ts_event: rfc3339(t, "time")?,
+        trade_id: text(&t.trade_id, "trade_id")?.to_owned(),
+        ts_event: rfc3339(&t.time, "time")?,
     };
-    Ok(trade.with_tick())
+    Ok(trade.and_tick())
 }
 
-fn candle(c: &Value) -> Result<MarketEvent, ReadError> {
-    let start: i64 = text(c, "start")?.parse().map_err(|_| ReadError::Field {
-        field: "start",
-        problem: "not whole epoch seconds".to_owned(),
-    })?;
+fn candle(c: &Candle<'_>) -> Result<MarketEvent, ReadError> {
+    let start: i64 = text(&c.start, "start")?
+        .parse()
+        .map_err(|_| ReadError::Field {
+            field: "start",
+            problem: "not whole epoch seconds".to_owned(),
+        })?;
     let open_at = Timestamp::from_unix_secs(start).map_err(|e| ReadError::Field {
         field: "start",
         problem: e.to_string(),
     })?;
-    updating_candle(c, instrument(c)?, open_at, CANDLE_SECS)
+    let bar = [&c.open, &c.high, &c.low, &c.close, &c.volume];
+    updating_candle(bar, instrument(&c.product_id)?, open_at, CANDLE_SECS)
 }
 
 #[cfg(test)]

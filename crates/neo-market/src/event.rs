@@ -52,6 +52,11 @@ pub struct Trade {
 impl Trade {
     /// The trade, then a tick at its price and size (what the desk marks and works orders on).
     pub fn with_tick(self) -> Vec<MarketEvent> {
+        Vec::from(self.and_tick())
+    }
+
+    /// [`Trade::with_tick`] without a list of its own, for a reader adding to one.
+    pub(crate) fn and_tick(self) -> [MarketEvent; 2] {
         let tick = TickV1 {
             instrument: self.instrument,
             price: self.price,
@@ -60,7 +65,7 @@ impl Trade {
             ask: None,
             ts_event: self.ts_event,
         };
-        vec![MarketEvent::Trade(self), MarketEvent::Tick(tick)]
+        [MarketEvent::Trade(self), MarketEvent::Tick(tick)]
     }
 }
 

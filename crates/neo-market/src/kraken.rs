@@ -9,48 +9,77 @@
 //! `success: false` is a venue error.
 
 use neo_domain::{InstrumentId, Side, Timestamp};
-use serde_json::Value;
 
 use crate::event::{MarketEvent, Read, ReadError, Trade, quote};
-use crate::fields::{price, quantity, rfc3339, text, updating_candle};
+use crate::fields::{price, printed, quantity, rfc3339, text, updating_candle};
+use crate::wire::{self, Json, List, Obj, fields};
 
 const VENUE: &str = "KRAKEN";
 
-fn instrument(data: &Value) -> Result<InstrumentId, ReadError> {
-    crate::fields::instrument(data, "symbol", VENUE)
+fn instrument(symbol: &Json<'_>) -> Result<InstrumentId, ReadError> {
+    crate::fields::instrument(symbol, "symbol", VENUE)
+}
+
+fields! {
+    /// One entry of `data`: a ticker, a trade or a bar, as the channel says
+    /// (which may come after the data, so every channel's fields are read).
+    Item {
+        "symbol" => symbol: Json<'a>,
+        "bid" => bid: Json<'a>,
+        "ask" => ask: Json<'a>,
+        "last" => last: Json<'a>,
+        "side" => side: Json<'a>,
+        "price" => price: Json<'a>,
+        "qty" => qty: Json<'a>,
+        "trade_id" => trade_id: Json<'a>,
+        "timestamp" => timestamp: Json<'a>,
+        "interval" => interval: Json<'a>,
+        "interval_begin" => interval_begin: Json<'a>,
+        "open" => open: Json<'a>,
+        "high" => high: Json<'a>,
+        "low" => low: Json<'a>,
+        "close" => close: Json<'a>,
+        "volume" => volume: Json<'a>,
+    }
+}
+
+fields! {
+    /// A whole message: a channel's data, or a method's answer.
+    Message {
+        "method" => method: Json<'a>,
+        "success" => success: Json<'a>,
+        "error" => error: Json<'a>,
+        "channel" => channel: Json<'a>,
+        "data" => data: List<Item<'a>>,
+    }
 }
 
 /// The events in one message received at `received`.
 pub fn read(text_in: &str, received: Timestamp) -> Result<Read, ReadError> {
-    let value: Value =
-        serde_json::from_str(text_in).map_err(|e| ReadError::NotJson(e.to_string()))?;
-    if value.get("method").is_some() {
-        return match value.get("success").and_then(Value::as_bool) {
+    let mut value = Obj::<Message<'_>>::default();
+    wire::read(text_in, &mut value).map_err(|e| ReadError::NotJson(e.to_string()))?;
+    if value.method.is_present() {
+        return match value.success.as_bool() {
             Some(true) => Ok(Read::default()),
             _ => {
-                let why = value
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("refused");
+                let why = value.error.as_str().unwrap_or("refused");
                 Err(ReadError::Venue(why.to_owned()))
             }
         };
     }
     let channel = value
-        .get("channel")
-        .and_then(Value::as_str)
+        .channel
+        .as_str()
         .ok_or_else(|| ReadError::Unknown("no channel".to_owned()))?;
     if matches!(channel, "heartbeat" | "status") {
         return Ok(Read::default());
     }
-    let data = value
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or(ReadError::Field {
-            field: "data",
-            problem: "missing or not a list".to_owned(),
-        })?;
-    let mut events = Vec::new();
+    let data = value.data.items().ok_or(ReadError::Field {
+        field: "data",
+        problem: "missing or not a list".to_owned(),
+    })?;
+    let per_item = if channel == "trade" { 2 } else { 1 };
+    let mut events = Vec::with_capacity(data.clone().count() * per_item);
     for item in data {
         match channel {
             "ticker" => events.push(ticker(item, received)?),
@@ -65,13 +94,14 @@ pub fn read(text_in: &str, received: Timestamp) -> Result<Read, ReadError> {
     })
 }
 
-fn ticker(t: &Value, received: Timestamp) -> Result<MarketEvent, ReadError> {
-    let book = (price(t, "bid")?, price(t, "ask")?);
-    quote(instrument(t)?, price(t, "last")?, book, received, "bid")
+fn ticker(t: &Item<'_>, received: Timestamp) -> Result<MarketEvent, ReadError> {
+    let book = (price(&t.bid, "bid")?, price(&t.ask, "ask")?);
+    let last = (instrument(&t.symbol)?, price(&t.last, "last")?);
+    quote(last.0, last.1, book, received, "bid")
 }
 
-fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
-    let aggressor = match text(t, "side")? {
+fn trade(t: &Item<'_>) -> Result<[MarketEvent; 2], ReadError> {
+    let aggressor = match text(&t.side, "side")? {
         "buy" => Side::Buy,
         "sell" => Side::Sell,
         other => {
@@ -81,35 +111,30 @@ fn trade(t: &Value) -> Result<Vec<MarketEvent>, ReadError> {
             });
         }
     };
-    let trade_id = t
-        .get("trade_id")
-        .map(Value::to_string)
-        .ok_or(ReadError::Field {
-            field: "trade_id",
-            problem: "missing".to_owned(),
-        })?;
+    let trade_id = printed(&t.trade_id, "trade_id")?;
     let trade = Trade {
-        instrument: instrument(t)?,
-        price: price(t, "price")?,
-        size: quantity(t, "qty")?,
+        instrument: instrument(&t.symbol)?,
+        price: price(&t.price, "price")?,
+        size: quantity(&t.qty, "qty")?,
         aggressor,
         trade_id,
-        ts_event: rfc3339(t, "timestamp")?,
+        ts_event: rfc3339(&t.timestamp, "timestamp")?,
     };
-    Ok(trade.with_tick())
+    Ok(trade.and_tick())
 }
 
-fn ohlc(c: &Value) -> Result<MarketEvent, ReadError> {
+fn ohlc(c: &Item<'_>) -> Result<MarketEvent, ReadError> {
     let minutes = c
-        .get("interval")
-        .and_then(Value::as_i64)
+        .interval
+        .as_i64()
         .filter(|m| (1..=21_600).contains(m))
         .ok_or(ReadError::Field {
             field: "interval",
             problem: "missing or not 1 to 21600 minutes".to_owned(),
         })?;
-    let open_at = rfc3339(c, "interval_begin")?;
-    updating_candle(c, instrument(c)?, open_at, minutes * 60)
+    let open_at = rfc3339(&c.interval_begin, "interval_begin")?;
+    let bar = [&c.open, &c.high, &c.low, &c.close, &c.volume];
+    updating_candle(bar, instrument(&c.symbol)?, open_at, minutes * 60)
 }
 
 #[cfg(test)]

@@ -20,3 +20,7 @@ pub mod listing;
 pub mod replay;
 pub mod venue;
 pub mod watch;
+mod wire;
+
+#[cfg(test)]
+mod reference;
