@@ -21,57 +21,7 @@ use neo_pipeline::config::MarketSource;
 use neo_testkit::venue::MockVenue;
 use serde_json::{Value, json};
 
-fn now_ms() -> i64 {
-    neo_pipeline::wall_clock()().as_unix_millis()
-}
-
-/// The exchange's listing of BTCUSDT: a cent and a thousandth of a bitcoin.
-const EXCHANGE_INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","filters":[
-    {"filterType":"PRICE_FILTER","minPrice":"0.01","maxPrice":"1000000.00","tickSize":"0.01000000"},
-    {"filterType":"LOT_SIZE","minQty":"0.001","maxQty":"9000.00","stepSize":"0.00100000"}]}]}"#;
-
-/// Klines from `startTime`, one a minute (closed ones are kept by the feed's clock),
-/// and the exchange's listing.
-fn klines(target: &str) -> (u16, String) {
-    if target.starts_with("/api/v3/exchangeInfo") {
-        return (200, EXCHANGE_INFO.to_owned());
-    }
-    let start: i64 = target
-        .split(['?', '&'])
-        .find_map(|kv| kv.strip_prefix("startTime="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut rows = Vec::new();
-    let mut t = start.div_euclid(60_000) * 60_000;
-    while t <= now_ms() && rows.len() < 1000 {
-        let i = (t / 60_000) % 10_000;
-        // A sawtooth a few hundred dollars deep: brackets wide enough to pay the fees.
-        let close = 50_000 + (i % 40) * 25;
-        let (o, c) = (format!("{}", close - 20), format!("{close}"));
-        let (h, l) = (format!("{}", close + 80), format!("{}", close - 80));
-        rows.push(json!([
-            t,
-            o,
-            h,
-            l,
-            c,
-            "12.5",
-            t + 59_999,
-            "0",
-            40,
-            "0",
-            "0",
-            "0"
-        ]));
-        t += 60_000;
-    }
-    (200, json!(rows).to_string())
-}
-
-fn book(bid: &str, ask: &str) -> String {
-    json!({"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":bid,"B":"3","a":ask,"A":"4"}}).to_string()
-}
+use neo_testkit::binance::{book, now_ms, rest as klines};
 
 async fn ticker_price(rig: &common::Rig) -> Option<String> {
     let (_, tickers) = rig.get("/v1/tickers").await;

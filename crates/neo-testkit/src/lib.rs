@@ -1,6 +1,7 @@
 //! Helpers shared by NEO's tests: where the repository's data lives and the
 //! contract fixtures under `fixtures/v1/<TypeName>/{valid,invalid}/`.
 
+pub mod binance;
 pub mod db;
 pub mod mock;
 pub mod nats;
