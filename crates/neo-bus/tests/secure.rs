@@ -128,16 +128,19 @@ async fn tls_with_a_client_certificate() {
         timeout_ms: 3_000,
         ..NatsConfig::default()
     };
-    let bus = JetStreamBus::connect(config(true)).await.unwrap();
-    assert!(
-        bus.stream_stats()
-            .await
-            .unwrap()
-            .iter()
-            .any(|s| s.name == "NEO_SIGNALS")
-    );
+    connects_and_sets_up_streams(config(true)).await;
     // The server verifies clients: without a certificate there is no connection.
     assert!(JetStreamBus::connect(config(false)).await.is_err());
+}
+
+/// Connects (the streams are created or updated on connect) and reads them back.
+async fn connects_and_sets_up_streams(config: NatsConfig) {
+    let bus = JetStreamBus::connect(config).await.unwrap();
+    let streams = bus.stream_stats().await.unwrap();
+    assert!(
+        streams.iter().any(|s| s.name == "NEO_SIGNALS"),
+        "{streams:?}"
+    );
 }
 
 /// A JWT as NATS's tools make them: `ed25519-nkey` signed by `issuer`.
@@ -208,14 +211,7 @@ async fn a_creds_file_in_operator_mode() {
         timeout_ms: 3_000,
         ..NatsConfig::default()
     };
-    let bus = JetStreamBus::connect(config(true)).await.unwrap();
-    assert!(
-        bus.stream_stats()
-            .await
-            .unwrap()
-            .iter()
-            .any(|s| s.name == "NEO_SIGNALS")
-    );
+    connects_and_sets_up_streams(config(true)).await;
     assert!(JetStreamBus::connect(config(false)).await.is_err());
     // A missing creds file is named.
     let mut missing = config(true);

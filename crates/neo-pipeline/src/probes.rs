@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use neo_agents::provider::{ProviderConfig, check_provider};
-use neo_api::server::checks::Probe;
+use neo_api::server::checks::{Probe, ProbeError};
 use neo_domain::contracts::Channel;
 use neo_notify::NotifyConfig;
 use neo_notify::check::check_channel;
@@ -26,12 +26,8 @@ impl Probe for ChannelProbe {
         format!("notify.{}", self.channel)
     }
 
-    fn check(&self) -> BoxFuture<'_, Result<String, String>> {
-        Box::pin(async move {
-            check_channel(&self.client, &self.config, self.channel)
-                .await
-                .map_err(|e| e.to_string())
-        })
+    fn check(&self) -> BoxFuture<'_, Result<String, ProbeError>> {
+        Box::pin(async move { Ok(check_channel(&self.client, &self.config, self.channel).await?) })
     }
 }
 
@@ -46,12 +42,8 @@ impl Probe for ProviderProbe {
         format!("llm.{}", self.provider.name)
     }
 
-    fn check(&self) -> BoxFuture<'_, Result<String, String>> {
-        Box::pin(async move {
-            check_provider(&self.client, &self.provider)
-                .await
-                .map_err(|e| e.to_string())
-        })
+    fn check(&self) -> BoxFuture<'_, Result<String, ProbeError>> {
+        Box::pin(async move { Ok(check_provider(&self.client, &self.provider).await?) })
     }
 }
 

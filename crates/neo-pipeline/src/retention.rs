@@ -79,10 +79,7 @@ async fn pass(
                 metrics::counter!(names::STORE_PRUNED, "kind" => kind).increment(n);
             }
         }
-        total.inbox += pruned.inbox;
-        total.outbox += pruned.outbox;
-        total.audit += pruned.audit;
-        total.orders += pruned.orders;
+        total += pruned;
         if pruned.total() == 0 {
             break;
         }

@@ -32,6 +32,15 @@ pub struct Pruned {
     pub orders: u64,
 }
 
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, other: Pruned) {
+        self.inbox += other.inbox;
+        self.outbox += other.outbox;
+        self.audit += other.audit;
+        self.orders += other.orders;
+    }
+}
+
 impl Pruned {
     /// Rows removed in all.
     pub fn total(&self) -> u64 {

@@ -14,7 +14,7 @@ use neo_engine::backtest::{
     EnsembleBacktest, EnsembleReport, Outcome, Sizing, Strategy, Summary, Trade,
 };
 use neo_engine::desk::InstrumentSteps;
-use neo_engine::history::{Bar, Gates, infer_interval, validate};
+use neo_engine::history::{Bar, Gates, infer_interval, interval_name, validate};
 use neo_engine::intel::EnsembleConfig;
 use neo_engine::market::InstrumentSpec;
 use neo_engine::market::{Ohlcv, Regime, SimBars, SimBarsConfig};
@@ -94,16 +94,6 @@ fn params(raw: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 /// The shortest name of a bar length (`1d`, `4h`, `15m`, `30s`).
-fn interval_name(nanos: i64) -> String {
-    const S: i64 = 1_000_000_000;
-    for (unit, size) in [("d", 86_400 * S), ("h", 3_600 * S), ("m", 60 * S)] {
-        if nanos % size == 0 && nanos / size <= 9_999 {
-            return format!("{}{unit}", nanos / size);
-        }
-    }
-    format!("{}s", (nanos / S).max(1))
-}
-
 /// `sim:seed=N,bars=M[,interval=..][,instrument=..]`.
 fn sim_spec(spec: &str) -> Result<SimBarsConfig> {
     let mut seed = None;

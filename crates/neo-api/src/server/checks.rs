@@ -19,12 +19,15 @@ use super::AppState;
 /// How long one check may take before it counts as failed.
 const CHECK_WITHIN: Duration = Duration::from_secs(5);
 
+/// Why a probe's dependency failed its check (the probe's own typed error).
+pub type ProbeError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A dependency reached by this process that can be checked on demand.
 pub trait Probe: Send + Sync + 'static {
     /// What is checked (`notify.slack`, `llm.local`).
     fn name(&self) -> String;
     /// Checks it now: what was found, or why it failed.
-    fn check(&self) -> BoxFuture<'_, Result<String, String>>;
+    fn check(&self) -> BoxFuture<'_, Result<String, ProbeError>>;
 }
 
 /// One check's result.
@@ -112,9 +115,11 @@ pub(super) async fn checks(State(state): State<AppState>) -> Json<Value> {
     }
     for probe in state.probes.iter() {
         let probe: Arc<dyn Probe> = probe.clone();
-        runs.push(Box::pin(
-            async move { timed(probe.name(), probe.check()).await },
-        ));
+        runs.push(Box::pin(async move {
+            // The reason is shown, so it becomes text only here.
+            let check = async { probe.check().await.map_err(|e| e.to_string()) };
+            timed(probe.name(), check).await
+        }));
     }
     let results = futures::future::join_all(runs).await;
     let ok = results.iter().all(|r| r.ok);

@@ -112,6 +112,17 @@ pub struct Report {
 
 const DAY: i64 = 86_400_000_000_000;
 
+/// An interval's short name in its largest whole unit (`60s` is `1m`, `3600s` `1h`).
+pub fn interval_name(nanos: i64) -> String {
+    const S: i64 = 1_000_000_000;
+    for (unit, size) in [("d", 86_400 * S), ("h", 3_600 * S), ("m", 60 * S)] {
+        if nanos % size == 0 && nanos / size <= 9_999 {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{}s", (nanos / S).max(1))
+}
+
 /// The most common step between consecutive increasing timestamps.
 pub fn infer_interval(bars: &[Bar]) -> Option<i64> {
     let mut steps: BTreeMap<i64, usize> = BTreeMap::new();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use neo_domain::contracts::CandleV1;
 use neo_domain::{Fixed, InstrumentId, Price, Quantity, Rounding, Timestamp};
-use neo_engine::history::{Bar, infer_interval};
+use neo_engine::history::{Bar, infer_interval, interval_name};
 use neo_market::replay::Replay;
 use neo_parquet::Timeframe;
 use tokio::sync::watch;
@@ -70,21 +70,10 @@ pub fn load(
     }
     let step =
         infer_interval(&read.bars).ok_or_else(|| problem("fewer than two bars".to_owned()))?;
-    let label = interval_label(step);
+    let label = interval_name(step);
     Ok(vec![
         candles(&read.bars, *instrument, step, &label).map_err(problem)?,
     ])
-}
-
-/// `60s` as `1m`, `3600s` as `1h`: the largest whole unit.
-fn interval_label(nanos: i64) -> String {
-    let secs = nanos / 1_000_000_000;
-    match secs {
-        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }
 
 /// History bars (floating point, as files hold them) as exact candles.
