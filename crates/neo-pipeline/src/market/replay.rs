@@ -44,6 +44,11 @@ pub fn load(
     instruments: &[InstrumentId],
 ) -> Result<Vec<Vec<CandleV1>>, FeedError> {
     let problem = |what: String| FeedError(format!("replay {}: {what}", path.display()));
+    if !path.exists() {
+        return Err(problem(
+            "nothing there: set [market.replay] path to an OHLCV CSV or Parquet file, or fill the candle store (`neo data ingest`)".to_owned(),
+        ));
+    }
     if path.is_dir() {
         let interval = Timeframe::new(&config.interval).map_err(|e| problem(e.to_string()))?;
         return instruments
@@ -278,6 +283,8 @@ mod tests {
         let err = |r: Result<Vec<Vec<CandleV1>>, FeedError>| r.err().unwrap().to_string();
         // Nothing stored for it.
         assert!(err(load(&config, &root, &[btc])).contains("no stored data"));
+        // Nothing at the path at all: said so, with what to do.
+        assert!(err(load(&config, &root.join("missing"), &[btc])).contains("nothing there"));
         // A file holds one instrument.
         let csv = root.join("a.csv");
         std::fs::write(
