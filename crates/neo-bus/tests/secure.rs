@@ -165,6 +165,8 @@ fn jwt(issuer: &KeyPair, subject: &str, name: &str, nats: Value) -> String {
 async fn a_creds_file_in_operator_mode() {
     let operator = KeyPair::new_operator();
     let account = KeyPair::new_account();
+    // nats-server 2.15 will not start JetStream in operator mode without a system account.
+    let system = KeyPair::new_account();
     let user = KeyPair::new_user();
     let operator_jwt = jwt(
         &operator,
@@ -180,6 +182,13 @@ async fn a_creds_file_in_operator_mode() {
             "wildcards": true, "conn": -1, "leaf": -1, "mem_storage": -1, "disk_storage": -1,
             "streams": -1, "consumer": -1}, "type": "account", "version": 2}),
     );
+    let system_jwt = jwt(
+        &operator,
+        &system.public_key(),
+        "SYS",
+        json!({"limits": {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+            "wildcards": true, "conn": -1, "leaf": -1}, "type": "account", "version": 2}),
+    );
     let user_jwt = jwt(
         &account,
         &user.public_key(),
@@ -187,8 +196,10 @@ async fn a_creds_file_in_operator_mode() {
         json!({"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1, "type": "user", "version": 2}),
     );
     let extra = format!(
-        "operator: {operator_jwt:?}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {account_jwt:?}\n}}",
-        account.public_key()
+        "operator: {operator_jwt:?}\nsystem_account: {sys}\nresolver: MEMORY\n\
+         resolver_preload: {{\n  {acc}: {account_jwt:?}\n  {sys}: {system_jwt:?}\n}}",
+        acc = account.public_key(),
+        sys = system.public_key(),
     );
     let Some(server) = or_skip(NatsServer::start_configured(true, &|_| Ok(extra.clone()))) else {
         return;
