@@ -18,7 +18,7 @@ use neo_api::auth::{ApiAuth, ApiConfig, ApiKeyConfig, key_digest_hex};
 use neo_api::guard::{GuardConfig, Guards};
 use neo_api::intake::Secret;
 use neo_api::metrics::Metrics;
-use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router};
+use neo_api::server::{AppState, GatewayConfig, Live, LiveError, Ticker, router};
 use neo_domain::contracts::{CandleV1, OrderIntentV1};
 use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::desk::{AccountSummary, Desk, DeskConfig};
@@ -50,27 +50,31 @@ impl Live for FlatDesk {
     fn tickers(&self) -> Vec<Ticker> {
         Vec::new()
     }
-    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, String> {
+    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, LiveError> {
         self.0
             .lock()
             .unwrap()
             .summary(now)
-            .map_err(|e| e.to_string())
+            .map_err(|e| LiveError::Failed(e.to_string()))
     }
-    fn risk_check(&self, intent: OrderIntentV1, now: Timestamp) -> Result<(), Refusal> {
-        self.0.lock().unwrap().check(intent, now)
+    fn risk_check(
+        &self,
+        intent: OrderIntentV1,
+        now: Timestamp,
+    ) -> Result<Result<(), Refusal>, LiveError> {
+        Ok(self.0.lock().unwrap().check(intent, now))
     }
     fn bus_ready(&self) -> Result<(), String> {
         Ok(())
     }
-    fn trading_status(&self) -> TradingStatus {
-        self.0.lock().unwrap().trading_status().clone()
+    fn trading_status(&self) -> Result<TradingStatus, LiveError> {
+        Ok(self.0.lock().unwrap().trading_status().clone())
     }
     fn candles(&self, _: InstrumentId, _: usize) -> Vec<CandleV1> {
         Vec::new()
     }
-    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value {
-        self.0.lock().unwrap().briefing(instrument, now)
+    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Result<Value, LiveError> {
+        Ok(self.0.lock().unwrap().briefing(instrument, now))
     }
     fn market(&self, _now: Timestamp) -> Value {
         serde_json::json!({ "source": "sim", "connected": true, "instruments": {} })

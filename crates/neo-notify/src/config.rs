@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use neo_domain::contracts::Channel;
+
 use crate::secret::Secret;
 
 /// The whole `[notify]` section.
@@ -244,6 +246,28 @@ fn present(secret: Option<&Secret>) -> bool {
 }
 
 impl NotifyConfig {
+    /// The channels a notifier started on this config delivers to, in the fixed order
+    /// (console, Slack, Telegram, webhook): what a desk in another process renders for.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut out = Vec::new();
+        if self.console.enabled {
+            out.push(Channel::Console);
+        }
+        if self.slack.enabled && self.slack.webhook_url.is_some() {
+            out.push(Channel::Slack);
+        }
+        if self.telegram.enabled
+            && self.telegram.bot_token.is_some()
+            && self.telegram.chat_id.is_some()
+        {
+            out.push(Channel::Telegram);
+        }
+        if self.webhook.enabled && self.webhook.url.is_some() && self.webhook.secret.is_some() {
+            out.push(Channel::Webhook);
+        }
+        out
+    }
+
     /// Checks the config, returning every problem at once (never a secret's value).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut p = Problems(Vec::new());

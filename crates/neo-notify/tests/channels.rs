@@ -343,3 +343,24 @@ fn wall_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// A desk in another process renders for the channels the notifier would start.
+#[tokio::test]
+async fn the_config_names_the_channels_the_notifier_starts() {
+    let server = MockServer::start().await;
+    for channel in [
+        Channel::Console,
+        Channel::Slack,
+        Channel::Telegram,
+        Channel::Webhook,
+    ] {
+        let mut c = config(channel, &server);
+        c.console.enabled = true;
+        let (notifier, _workers) = Notifier::start(&c).unwrap();
+        assert_eq!(c.channels(), notifier.channels(), "{channel:?}");
+    }
+    let mut none = NotifyConfig::default();
+    none.console.enabled = false;
+    none.slack.enabled = true; // but no URL: nothing to deliver to
+    assert!(none.channels().is_empty());
+}

@@ -1,43 +1,33 @@
-//! Starting every role in one process and stopping them in phases: HTTP stops
-//! accepting first, then the feed and the stages finish what they hold, then
-//! the relay drains the outbox, then the writer and the store close. A role
-//! that dies ends the whole pipeline with its error, so the supervisor (`neo
-//! run`) restarts everything from the store instead of limping on.
+//! Starting NEO's roles in one process and stopping them in phases: HTTP
+//! stops accepting first, then the feed and the stages finish what they hold,
+//! then the relay drains the outbox, then the writer and the store close. A
+//! role that dies ends the whole process with its error, so the supervisor
+//! (`neo run`, or the orchestrator of `neo serve`) restarts it from the store
+//! instead of limping on.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use neo_api::auth::{ApiAuth, spawn_expiry_watch};
 use neo_api::flags::FlagBook;
-use neo_api::guard::{GuardConfig, Guards};
 use neo_api::metrics::{Metrics, names};
-use neo_api::server::{AppState, GatewayConfig, Live, Ticker, router, serve};
+use neo_api::server::GatewayConfig;
 use neo_api::slo::SloBook;
 use neo_bus::{Bus, ConsumerSpec, JetStreamBus, MemoryBus};
-use neo_domain::contracts::{CandleV1, OrderIntentV1};
 use neo_domain::subject::patterns;
-use neo_domain::{InstrumentId, Timestamp};
-use neo_engine::autonomy::Autonomy;
-use neo_engine::desk::{AccountSummary, Desk};
-use neo_engine::risk::{Refusal, TradingStatus};
 use neo_engine::slo::SloName;
-use neo_notify::Notifier;
-use neo_stage::{
-    RelayConfig, StageConfig, StageObserver, StageStats, replay_embedded, run_relay, run_stage,
-};
+use neo_stage::{RelayConfig, StageObserver, StageStats, replay_embedded, run_relay};
 use neo_store::{Store, WriterConfig};
-use serde_json::Value;
+use serde_json::json;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 
 use crate::config::{BusKind, Config, redacted_url};
-use crate::desk_stage::{DESK_CONSUMER, DeskStage, lock};
-use crate::market::freshness::{Outlet, StaleWatch};
-use crate::market::{MarketShare, run_source};
-use crate::notify_stage::{NOTIFY_CONSUMER, NotifyStage, run_notify_stage};
-use crate::restore::load;
+use crate::desk_stage::DESK_CONSUMER;
+use crate::notify_stage::NOTIFY_CONSUMER;
+use crate::roles::live::ProcessLive;
+use crate::roles::view::Follower;
+use crate::roles::{Context, Role, Tasks, has};
 use crate::{Clock, passphrase};
 
 /// Why the pipeline could not start or stopped with an error.
@@ -72,61 +62,67 @@ pub struct Running {
     pub store_display: String,
     shutdown: watch::Sender<bool>,
     http_stop: watch::Sender<bool>,
-    tasks: JoinSet<(&'static str, Result<(), String>)>,
+    tasks: Tasks,
     store: Store,
     grace: Duration,
 }
 
-/// The bus's readiness check, without its type.
-type BusHealth = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
-
-struct LiveDesk {
-    desk: Arc<Mutex<Desk>>,
-    share: Arc<MarketShare>,
-    bus: BusHealth,
-    instruments: Vec<InstrumentId>,
-    max_data_age: Duration,
-}
-
-impl Live for LiveDesk {
-    fn tickers(&self) -> Vec<Ticker> {
-        self.share.tickers()
-    }
-    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, String> {
-        lock(&self.desk).summary(now).map_err(|e| e.to_string())
-    }
-    fn risk_check(&self, intent: OrderIntentV1, now: Timestamp) -> Result<(), Refusal> {
-        lock(&self.desk).check(intent, now)
-    }
-    fn bus_ready(&self) -> Result<(), String> {
-        (self.bus)()
-    }
-    fn trading_status(&self) -> TradingStatus {
-        lock(&self.desk).trading_status().clone()
-    }
-    fn candles(&self, instrument: InstrumentId, count: usize) -> Vec<CandleV1> {
-        self.share.candles(instrument, count)
-    }
-    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value {
-        lock(&self.desk).briefing(instrument, now)
-    }
-    fn market(&self, now: Timestamp) -> Value {
-        crate::market::freshness::details(&self.share, &self.instruments, self.max_data_age, now)
-    }
-}
-
-fn role<E: std::fmt::Display>(
-    name: &'static str,
-    r: Result<(), E>,
-) -> (&'static str, Result<(), String>) {
-    (name, r.map_err(|e| e.to_string()))
-}
-
-/// Starts every role on `config`, storing data under `data_dir`.
+/// Starts every role in this process on `config` (`neo run`), storing data under `data_dir`.
 pub async fn start(
     config: Config,
     data_dir: &Path,
     clock: Clock,
+) -> Result<Running, PipelineError> {
+    // Boxed: the roles' start-up is a large future, kept off the caller's stack.
+    Box::pin(start_roles(config, data_dir, clock, &Role::ALL)).await
+}
+
+/// Starts the chosen roles (`neo serve`), the others running in other processes:
+/// that needs a bus and a store those processes share, NATS and PostgreSQL.
+pub async fn serve(
+    config: Config,
+    data_dir: &Path,
+    clock: Clock,
+    roles: &[Role],
+) -> Result<Running, PipelineError> {
+    let mut problems = Vec::new();
+    if config.bus.kind != BusKind::Nats {
+        problems.push("[bus] kind = \"nats\" (the roles talk over NATS JetStream)");
+    }
+    let postgres = config
+        .store
+        .url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres:") || u.starts_with("postgresql:"));
+    if !postgres {
+        problems.push("[store] url = \"postgres://...\" (the roles share one PostgreSQL)");
+    }
+    let g = &config.gateway;
+    let keyed = g.passphrase.is_some() || !g.strategy_passphrases.is_empty();
+    if has(roles, Role::Gateway) && !keyed && g.signing_secrets.is_empty() {
+        // A generated one would differ per gateway machine.
+        problems.push(
+            "[gateway] passphrase (or NEO_GATEWAY__PASSPHRASE) so every gateway takes the same alerts",
+        );
+    }
+    if roles.is_empty() {
+        problems.push("at least one --role (gateway, desk, notify or all)");
+    }
+    if !problems.is_empty() {
+        return Err(PipelineError::Setup(format!(
+            "neo serve runs roles as separate processes and needs {}; `neo run` runs \
+             every role in one process on the embedded defaults",
+            problems.join(" and ")
+        )));
+    }
+    Box::pin(start_roles(config, data_dir, clock, roles)).await
+}
+
+async fn start_roles(
+    config: Config,
+    data_dir: &Path,
+    clock: Clock,
+    roles: &[Role],
 ) -> Result<Running, PipelineError> {
     if let Some(problem) = config.server.exposure_problem(&config.api) {
         return Err(PipelineError::Setup(problem));
@@ -143,43 +139,41 @@ pub async fn start(
     let url = config.store_url(data_dir);
     let store = Store::connect(&url).await?;
     store.migrate().await?;
-    match config.bus.kind {
+    let setup = Setup {
+        config,
+        gateway,
+        store,
+        clock,
+        passphrase_source,
+        store_display: redacted_url(&url),
+        data_dir: data_dir.to_owned(),
+    };
+    match setup.config.bus.kind {
         BusKind::Embedded => {
             let bus = MemoryBus::new();
-            Box::pin(launch(
-                config,
-                gateway,
-                store,
-                bus.clone(),
-                Some(bus),
-                clock,
-                passphrase_source,
-                &url,
-                data_dir,
-            ))
-            .await
+            Box::pin(launch(setup, bus.clone(), Some(bus), roles)).await
         }
         BusKind::Nats => {
-            let bus = JetStreamBus::connect(config.bus.nats()).await?;
-            Box::pin(launch(
-                config,
-                gateway,
-                store,
-                bus,
-                None,
-                clock,
-                passphrase_source,
-                &url,
-                data_dir,
-            ))
-            .await
+            let bus = JetStreamBus::connect(setup.config.bus.nats()).await?;
+            Box::pin(launch(setup, bus, None, roles)).await
         }
     }
 }
 
+/// What start-up prepared before the bus.
+struct Setup {
+    config: Config,
+    gateway: GatewayConfig,
+    store: Store,
+    clock: Clock,
+    passphrase_source: String,
+    store_display: String,
+    data_dir: std::path::PathBuf,
+}
+
 /// Counts a stage's outcomes in `neo_stage_messages_total` and its dead letters,
 /// and in the daily-success and message-loss SLOs.
-fn stage_metrics(stage: &'static str, slo: SloBook, clock: Clock) -> StageObserver {
+pub(crate) fn stage_metrics(stage: &'static str, slo: SloBook, clock: Clock) -> StageObserver {
     StageObserver(Arc::new(move |delta: &StageStats| {
         let now = clock();
         for _ in 0..delta.applied {
@@ -207,65 +201,33 @@ fn stage_metrics(stage: &'static str, slo: SloBook, clock: Clock) -> StageObserv
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Builds the shared context, then each chosen role, then the relay and HTTP.
 async fn launch<B: Bus>(
-    config: Config,
-    gateway: GatewayConfig,
-    store: Store,
+    setup: Setup,
     bus: B,
     embedded: Option<MemoryBus>,
-    clock: Clock,
-    passphrase_source: String,
-    url: &str,
-    data_dir: &Path,
+    roles: &[Role],
 ) -> Result<Running, PipelineError> {
-    let now = clock();
+    let Setup {
+        config,
+        gateway,
+        store,
+        clock,
+        passphrase_source,
+        store_display,
+        data_dir,
+    } = setup;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (http_stop, http_stop_rx) = watch::channel(false);
-    let mut tasks = JoinSet::new();
+    let mut tasks = Tasks::default();
     // Transactions of at most 64 units: an accept never waits behind a huge desk batch
     // (measured: accept p99 at 1,000 alerts/s 20 ms with 512, 13 ms with 64).
     let (writer, writer_task) = store.writer(WriterConfig {
         max_units: 64,
         ..WriterConfig::default()
     });
-    tasks.spawn(async move { role("writer", writer_task.await) });
+    tasks.spawn("writer", writer_task);
     let metrics = Metrics::install().map_err(|e| PipelineError::Setup(e.to_string()))?;
-
-    // The market first: its warm-up history makes the analyst's indicators ready.
-    let instruments = config.market.instrument_ids();
-    let crate::market::Warm {
-        source,
-        history,
-        last_ticks,
-        steps,
-    } = crate::market::prepare(&config.market, data_dir, now, clock.clone())
-        .await
-        .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let mut desk = Desk::new(config.desk.clone(), steps, now)
-        .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let mut autonomy = if config.strategy.enabled {
-        Some(
-            Autonomy::new(config.strategy.clone())
-                .map_err(|e| PipelineError::Setup(e.to_string()))?,
-        )
-    } else {
-        None
-    };
-    for candle in &history {
-        desk.on_candle(candle);
-        if let Some(autonomy) = &mut autonomy {
-            // History warms the ensembles up; it is not traded.
-            autonomy
-                .observe(candle)
-                .map_err(|e| PipelineError::Setup(e.to_string()))?;
-        }
-    }
-    let state = load(&store)
-        .await
-        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
-    desk.restore(state)
-        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
     let seed = config
         .seed_flags()
         .map_err(|p| PipelineError::Setup(p.join("; ")))?;
@@ -277,35 +239,102 @@ async fn launch<B: Bus>(
     )
     .await
     .map_err(|e| PipelineError::Setup(format!("flags: {e}")))?;
-    desk.set_flags(flags.flags());
-    let slo = SloBook::new(&crate::config::objectives(&config.slo));
-    let toolbox = crate::agents::McpToolbox::default();
-    let orchestrator = crate::restore::orchestrator(&config.agents, &store, &toolbox, now).await?;
-    let desk = Arc::new(Mutex::new(desk));
-    let share = Arc::new(MarketShare::default());
-    for tick in last_ticks {
-        share.push_tick(tick);
-    }
-    for candle in &history {
-        share.remember(candle);
-    }
+    let ctx = Context {
+        slo: SloBook::new(&crate::config::objectives(&config.slo)),
+        channels: config.notify.channels(),
+        config: Arc::new(config),
+        data_dir,
+        store: store.clone(),
+        writer,
+        bus,
+        embedded,
+        clock,
+        shutdown: shutdown_rx,
+        wake: Arc::new(Notify::new()),
+        flags,
+        toolbox: crate::agents::McpToolbox::default(),
+    };
+    subscribe(&ctx).await?;
 
-    let (notifier, workers) =
-        Notifier::start(&config.notify).map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let channels = notifier.channels();
-    let wake = Arc::new(Notify::new());
+    // Where the desk runs elsewhere (or may, on standby), HTTP shows its published view.
+    let follower = ctx.embedded.is_none().then(|| {
+        let follower = Arc::new(Follower::new(ctx.clock.clone()));
+        let (f, s, rx) = (follower.clone(), store.clone(), ctx.shutdown.clone());
+        tasks.spawn_quiet("follow", f.run(s, rx));
+        follower
+    });
+    let health_bus = ctx.bus.clone();
+    let live = Arc::new(ProcessLive::new(
+        Box::new(move || health_bus.health()),
+        follower,
+    ));
+    let desk_state = if has(roles, Role::Desk) {
+        Some(crate::roles::desk::build(&ctx, &mut tasks, live.clone()).await?)
+    } else {
+        let (fb, rx) = (ctx.flags.clone(), ctx.shutdown.clone());
+        tasks.spawn_quiet("flags", crate::flag_watch::follow(fb, rx));
+        None
+    };
+    if has(roles, Role::Notify) {
+        crate::roles::notify::build(&ctx, &mut tasks)?;
+    }
+    let (b, s, wk, rx) = (
+        ctx.bus.clone(),
+        store.clone(),
+        ctx.wake.clone(),
+        ctx.shutdown.clone(),
+    );
+    tasks.spawn_quiet("relay", async move {
+        run_relay(b, s, RelayConfig::default(), wk, rx).await;
+    });
+    let names: Vec<&'static str> = roles.iter().map(|r| r.as_str()).collect();
+    let report = move || {
+        let mut out = serde_json::Map::new();
+        for name in &names {
+            let state = match (*name, &desk_state) {
+                ("desk", Some(desk)) => desk.describe(),
+                _ => "running",
+            };
+            out.insert((*name).to_owned(), json!(state));
+        }
+        serde_json::Value::Object(out)
+    };
+    let http = crate::roles::http::Http {
+        gateway,
+        full: has(roles, Role::Gateway),
+        live,
+        metrics,
+        roles: Arc::new(report),
+        stop: http_stop_rx,
+    };
+    let addr = crate::roles::http::serve_http(&ctx, &mut tasks, http).await?;
+    Ok(Running {
+        addr,
+        passphrase_source,
+        store_display,
+        shutdown,
+        http_stop,
+        tasks,
+        store,
+        grace: Duration::from_secs(ctx.config.server.shutdown_grace_secs),
+    })
+}
 
-    // Subscribe the durables before anything is relayed or replayed into them.
-    let desk_spec = ConsumerSpec::new(DESK_CONSUMER, patterns::desk_inputs());
-    let notify_spec = ConsumerSpec::new(NOTIFY_CONSUMER, patterns::notifications());
-    drop(bus.subscribe(desk_spec.clone()).await?);
-    drop(bus.subscribe(notify_spec.clone()).await?);
-    if let Some(memory) = &embedded {
-        for (consumer, filter) in [
-            (DESK_CONSUMER, patterns::desk_inputs()),
-            (NOTIFY_CONSUMER, patterns::notifications()),
-        ] {
-            let n = replay_embedded(memory, &store, consumer, &filter)
+/// Creates the stages' durable consumers before anything is relayed into them (so
+/// nothing published before a role starts is missed) and, on the in-process bus,
+/// hands them what the store holds unfinished.
+async fn subscribe<B: Bus>(ctx: &Context<B>) -> Result<(), PipelineError> {
+    for (consumer, filter) in [
+        (DESK_CONSUMER, patterns::desk_inputs()),
+        (NOTIFY_CONSUMER, patterns::notifications()),
+    ] {
+        drop(
+            ctx.bus
+                .subscribe(ConsumerSpec::new(consumer, filter.clone()))
+                .await?,
+        );
+        if let Some(memory) = &ctx.embedded {
+            let n = replay_embedded(memory, &ctx.store, consumer, &filter)
                 .await
                 .map_err(|e| PipelineError::Setup(format!("replay: {e}")))?;
             if n > 0 {
@@ -317,276 +346,7 @@ async fn launch<B: Bus>(
             }
         }
     }
-
-    let (key_notices, key_notice_task) =
-        crate::key_notices::spawn(writer.clone(), channels.clone(), wake.clone());
-    let (fb, ch, wk, c, rx) = (
-        flags.clone(),
-        channels.clone(),
-        wake.clone(),
-        clock.clone(),
-        shutdown_rx.clone(),
-    );
-    tasks.spawn(async move { role("flags", crate::flag_watch::run(fb, ch, wk, c, rx).await) });
-    let mut stage = DeskStage::new(desk.clone(), share.clone(), channels.clone(), clock.clone())
-        .with_flags(flags.clone())
-        .with_slo(slo.clone());
-    if let Some(autonomy) = autonomy {
-        stage = stage.with_autonomy(autonomy);
-    }
-    if let Some((orchestrator, memory)) = orchestrator {
-        let activity = Arc::new(crate::agents::Activity::default());
-        let providers = orchestrator
-            .llm()
-            .map(|llm| llm.providers().to_vec())
-            .unwrap_or_default();
-        let (a, fb, c, rx) = (
-            activity.clone(),
-            flags.clone(),
-            clock.clone(),
-            shutdown_rx.clone(),
-        );
-        let ollama = config.agents.ollama;
-        tasks.spawn(async move {
-            crate::agents::ollama_watch::run(providers, ollama, a, fb, c, rx).await;
-            ("ollama", Ok(()))
-        });
-        let agents = crate::agents::DeskAgents::new(orchestrator, memory)
-            .with_lifecycle(activity, flags.clone());
-        stage = stage.with_agents(agents);
-    }
-    let stage_config = StageConfig {
-        wait: Duration::from_millis(10),
-        wake: Some(wake.clone()),
-        observer: Some(stage_metrics(DESK_CONSUMER, slo.clone(), clock.clone())),
-        ..StageConfig::new(desk_spec)
-    };
-    let (b, s, w, rx) = (
-        bus.clone(),
-        store.clone(),
-        writer.clone(),
-        shutdown_rx.clone(),
-    );
-    tasks.spawn(async move {
-        role(
-            "desk",
-            run_stage(b, s, w, stage, stage_config, rx)
-                .await
-                .map(|_| ()),
-        )
-    });
-
-    let notify = NotifyStage {
-        bus: bus.clone(),
-        store: store.clone(),
-        writer: writer.clone(),
-        notifier,
-        consumer: notify_spec,
-        max_in_flight: 1024,
-        clock: clock.clone(),
-        flags: Some(flags.clone()),
-        slo: slo.clone(),
-    };
-    let rx = shutdown_rx.clone();
-    tasks.spawn(async move {
-        let r = run_notify_stage(notify, rx).await;
-        workers.join().await;
-        role("notify", r)
-    });
-
-    let (b, s, wk, rx) = (
-        bus.clone(),
-        store.clone(),
-        wake.clone(),
-        shutdown_rx.clone(),
-    );
-    tasks.spawn(async move {
-        run_relay(b, s, RelayConfig::default(), wk, rx).await;
-        ("relay", Ok(()))
-    });
-
-    let tick = Duration::from_millis(config.market.tick_ms);
-    let (sh, c, rx) = (share.clone(), clock.clone(), shutdown_rx.clone());
-    // Over NATS, market data is published for other processes; in one process nobody
-    // else reads it, so the in-process bus is spared the traffic.
-    let publisher = if embedded.is_none() {
-        let (publisher, task) = crate::market::publish::Publisher::start(bus.clone());
-        drop(task); // ends when the feed (the publisher's only holder) stops
-        Some(publisher)
-    } else {
-        None
-    };
-    // A replay is history already: archiving it again would file it under today.
-    let replaying = config.market.source == crate::config::MarketSource::Replay;
-    let archiver = if config.market.archive && !replaying {
-        let (root, candles) = (data_dir.join("market"), data_dir.join("history"));
-        let (archiver, thread) = crate::market::archive::Archiver::start(
-            &root,
-            &candles,
-            config.market.archive_days,
-            c.clone(),
-        )
-        .map_err(|e| PipelineError::Setup(format!("market archive: {e}")))?;
-        // Ends once the feed (the archiver's only holder) has stopped, after the last flush.
-        tasks.spawn(async move {
-            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
-            let r = match joined {
-                Ok(Ok(())) => Ok(()),
-                _ => Err("the archive thread panicked".to_owned()),
-            };
-            ("archive", r)
-        });
-        Some(archiver)
-    } else {
-        None
-    };
-    if embedded.is_none() {
-        // Over NATS, alternative data published on alt.> is archived too.
-        let (b, root, c2, rx2) = (
-            bus.clone(),
-            data_dir.join("market"),
-            c.clone(),
-            shutdown_rx.clone(),
-        );
-        tasks.spawn(
-            async move { role("alt", crate::market::alt_sink::run(b, root, c2, rx2).await) },
-        );
-    }
-    let out = Arc::new(crate::market::live::Fanout {
-        share: sh,
-        publisher,
-        archiver,
-        clock: c.clone(),
-    });
-    tasks.spawn(async move { role("market", run_source(source, out, c, tick, rx).await) });
-    let max_age = Duration::from_secs(config.desk.risk.max_data_age_secs);
-    let watch = StaleWatch::new(instruments.clone(), max_age, now);
-    let outlet = Outlet {
-        writer: writer.clone(),
-        channels: channels.clone(),
-        wake: wake.clone(),
-    };
-    let (sh, c, rx) = (share.clone(), clock.clone(), shutdown_rx.clone());
-    tasks.spawn(async move {
-        crate::market::freshness::run(watch, sh, outlet, c, rx).await;
-        ("freshness", Ok(()))
-    });
-
-    if config.store.retention_days > 0 {
-        let keep = Duration::from_secs(u64::from(config.store.retention_days) * 86_400);
-        let (s, c, rx, embedded) = (
-            store.clone(),
-            clock.clone(),
-            shutdown_rx.clone(),
-            embedded.is_some(),
-        );
-        tasks.spawn(async move {
-            crate::retention::run(s, keep, embedded, c, rx).await;
-            ("retention", Ok(()))
-        });
-    }
-
-    let reconciler = crate::reconcile::Reconciler {
-        store: store.clone(),
-        writer: writer.clone(),
-        desk: desk.clone(),
-        channels: channels.clone(),
-        wake: wake.clone(),
-        clock: clock.clone(),
-        every: Duration::from_secs(config.positions.reconcile_secs),
-    };
-    let rx = shutdown_rx.clone();
-    tasks.spawn(async move {
-        reconciler.run(rx).await;
-        ("reconcile", Ok(()))
-    });
-
-    let guards = Guards::new(&config.guard).map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let housekeeping = guards.spawn_housekeeping(Duration::from_secs(60));
-    let (auth, api_housekeeping) = api_auth(&config)?;
-    let (watched_keys, watch_clock) = (auth.keys().clone(), clock.clone());
-    let upkeep = metrics.spawn_upkeep(Duration::from_secs(5));
-    let (probe_bus, probe_store, probe_share) = (bus.clone(), store.clone(), share.clone());
-    let (probe_slo, probe_clock, rx) = (slo.clone(), clock.clone(), shutdown_rx.clone());
-    tasks.spawn(async move {
-        let health = move || probe_bus.health();
-        crate::slo_probe::run(probe_slo, probe_store, health, probe_share, probe_clock, rx).await;
-        ("slo", Ok(()))
-    });
-    let health_bus = bus.clone();
-    let live: Arc<dyn Live> = Arc::new(LiveDesk {
-        desk,
-        share,
-        bus: Box::new(move || health_bus.health()),
-        instruments,
-        max_data_age: max_age,
-    });
-    let (limits, max_body_bytes) = (config.server.limits.clone(), gateway.max_body_bytes);
-    let state = AppState::new(gateway, store.clone(), writer, clock)
-        .with_live(live)
-        .with_history(data_dir.join("history"), data_dir.join("market"))
-        .with_probes(crate::probes::probes(&config))
-        .with_wake(wake)
-        .with_guards(guards)
-        .with_auth(auth)
-        .with_metrics(metrics)
-        .with_flags(flags)
-        .with_slo(slo);
-    toolbox.serve(state.clone());
-    let app = router(state);
-    let bind = format!("{}:{}", config.server.host, config.server.port);
-    let listener = tokio::net::TcpListener::bind(&bind)
-        .await
-        .map_err(|e| PipelineError::Setup(format!("cannot listen on {bind}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    // Started once serving is sure, so a failed bind leaves no task behind.
-    let expiry_watch = spawn_expiry_watch(
-        watched_keys,
-        watch_clock,
-        Duration::from_secs(60),
-        Some(key_notices),
-    );
-    let mut stop = http_stop_rx;
-    tasks.spawn(async move {
-        let stopped = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        let served = serve(listener, app, &limits, max_body_bytes, stopped).await;
-        housekeeping.abort();
-        api_housekeeping.abort();
-        expiry_watch.abort();
-        key_notice_task.abort();
-        upkeep.abort();
-        role("http", served)
-    });
-
-    Ok(Running {
-        addr,
-        passphrase_source,
-        store_display: redacted_url(url),
-        shutdown,
-        http_stop,
-        tasks,
-        store,
-        grace: Duration::from_secs(config.server.shutdown_grace_secs),
-    })
-}
-
-/// The REST API's keys and its own rate limits (the guard's rates and proxies, no allow
-/// list: that names webhook senders, not operators), with their housekeeping task.
-fn api_auth(config: &Config) -> Result<(ApiAuth, tokio::task::JoinHandle<()>), PipelineError> {
-    let limits = Guards::new(&GuardConfig {
-        allow_ips: Vec::new(),
-        ..config.guard.clone()
-    })
-    .map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let housekeeping = limits.spawn_housekeeping(Duration::from_secs(60));
-    let auth = ApiAuth::new(&config.api)
-        .map_err(|e| PipelineError::Setup(e.to_string()))?
-        .with_limits(limits);
-    Ok((auth, housekeeping))
+    Ok(())
 }
 
 impl Running {
@@ -600,7 +360,7 @@ impl Running {
     pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), PipelineError> {
         let failure = tokio::select! {
             () = stop => None,
-            Some(joined) = self.tasks.join_next() => Some(describe(joined)),
+            Some(ended) = self.tasks.next() => Some(ended),
         };
         let result = self.shutdown().await;
         match failure {
@@ -623,13 +383,12 @@ impl Running {
         let mut first_error = None;
         loop {
             tokio::select! {
-                joined = self.tasks.join_next() => match joined {
+                ended = self.tasks.next() => match ended {
                     None => break,
-                    Some(joined) => {
-                        if let (role, Err(reason)) = describe(joined) {
-                            first_error.get_or_insert(PipelineError::Role { role, reason });
-                        }
+                    Some((role, Err(reason))) => {
+                        first_error.get_or_insert(PipelineError::Role { role, reason });
                     }
+                    Some(_) => {}
                 },
                 () = &mut deadline => {
                     tracing::warn!(left = self.tasks.len(), "shutdown deadline passed; stopping the rest");
@@ -640,15 +399,5 @@ impl Running {
         }
         self.store.close().await;
         first_error.map_or(Ok(()), Err)
-    }
-}
-
-fn describe(
-    joined: Result<(&'static str, Result<(), String>), tokio::task::JoinError>,
-) -> (&'static str, Result<(), String>) {
-    match joined {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => ("task", Err(format!("panicked: {e}"))),
-        Err(e) => ("task", Err(e.to_string())),
     }
 }

@@ -52,6 +52,22 @@ pub(crate) async fn run(
     Ok(())
 }
 
+/// Keeps a process's flags current without judging them: a gateway or notification
+/// worker beside a desk in another process, where the desk's watcher rolls back.
+pub(crate) async fn follow(book: FlagBook, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*shutdown.borrow() {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        if let Err(e) = book.refresh().await {
+            tracing::warn!(error = %e, "flags: could not read the stored flags");
+        }
+    }
+}
+
 /// Starts the staged plans the config seeded: their first step counts from now
 /// (recorded, so a restart does not start them again).
 async fn start_plans(book: &FlagBook, now: Timestamp) {

@@ -19,14 +19,16 @@ mod probes;
 pub mod reconcile;
 mod restore;
 mod retention;
+pub mod roles;
 mod slo_probe;
 
 use std::sync::Arc;
 
 use neo_domain::Timestamp;
 
-pub use app::{PipelineError, Running, start};
+pub use app::{PipelineError, Running, serve, start};
 pub use config::Config;
+pub use roles::Role;
 
 /// Where "now" comes from (the wall clock in `neo run`).
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;

@@ -24,6 +24,7 @@ mod batch;
 mod checkpoint;
 mod commit;
 mod error;
+mod lease;
 mod plan;
 mod read;
 mod retention;
@@ -36,6 +37,7 @@ use neo_domain::{Envelope, MessageId, Timestamp};
 use serde_json::Value;
 
 pub use error::StoreError;
+pub use lease::Lease;
 pub use retention::Pruned;
 pub use store::{Store, StoreKind, StoreOptions};
 pub use writer::{Writer, WriterConfig, WriterStats};
@@ -122,6 +124,11 @@ pub enum StateKey {
     LlmBudget,
     /// The LLM agent's recent calls per instrument and both agents' track records.
     AgentMemory,
+    /// What the active desk shows (account, trading state, quotes, briefings), for
+    /// gateways in other processes; rewritten every second, never restored from.
+    DeskView,
+    /// The active desk's recent closed candles per instrument, for the same readers.
+    DeskCandles,
 }
 
 impl StateKey {
@@ -133,6 +140,8 @@ impl StateKey {
             StateKey::Flags => "flags",
             StateKey::LlmBudget => "llm_budget",
             StateKey::AgentMemory => "agent_memory",
+            StateKey::DeskView => "desk_view",
+            StateKey::DeskCandles => "desk_candles",
         }
     }
 }

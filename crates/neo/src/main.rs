@@ -37,6 +37,10 @@ struct Cli {
 enum Command {
     /// Run NEO: webhook intake, analyst, risk, paper OMS, notifications and the API, in one process.
     Run(run_cmd::RunArgs),
+    /// Run chosen roles (gateway, desk, notify, or all) as one process of a
+    /// distributed NEO over NATS JetStream and PostgreSQL; one desk is active per
+    /// account, others stand by and take over.
+    Serve(run_cmd::ServeArgs),
     /// Post a sample TradingView alert to a running NEO and show what became of it.
     SendAlert(run_cmd::SendAlertArgs),
     /// Message contracts: list, show, validate, generate and compare JSON Schemas.
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_cmd::run(args),
+        Command::Serve(args) => run_cmd::serve(args),
         Command::SendAlert(args) => run_cmd::send_alert(args),
         Command::Schema { command } => schema_cmd::run(command),
         Command::Backtest(args) => backtest_cmd::run(&args),

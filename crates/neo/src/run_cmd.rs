@@ -1,5 +1,7 @@
-//! `neo run` (every role in one process, supervised) and `neo send-alert`
-//! (post a sample TradingView alert to a running NEO and show what became of it).
+//! `neo run` (every role in one process, supervised), `neo serve` (chosen
+//! roles, the others in other processes over NATS and PostgreSQL) and `neo
+//! send-alert` (post a sample TradingView alert to a running NEO and show what
+//! became of it).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use neo_pipeline::config::{BusKind, Config, LogFormat, default_data_dir};
-use neo_pipeline::{PipelineError, wall_clock};
+use neo_pipeline::{PipelineError, Role, wall_clock};
 use serde_json::{Value, json};
 
 /// `neo run` options.
@@ -20,6 +22,26 @@ pub(crate) struct RunArgs {
     /// Where the SQLite database and the generated passphrase live.
     #[arg(long, default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
+}
+
+/// `neo serve` options.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// A role to run here: gateway, desk, notify, or all (repeat for several).
+    #[arg(long = "role", required = true, value_parser = parse_roles)]
+    roles: Vec<Vec<Role>>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// `all` or one role's name.
+fn parse_roles(s: &str) -> Result<Vec<Role>, String> {
+    if s.trim() == "all" {
+        return Ok(Role::ALL.to_vec());
+    }
+    s.parse::<Role>()
+        .map(|r| vec![r])
+        .map_err(|e| e.to_string())
 }
 
 /// `neo send-alert` options.
@@ -116,6 +138,17 @@ async fn stop_signal() {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    launch(&args, None)
+}
+
+pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut roles: Vec<Role> = args.roles.into_iter().flatten().collect();
+    roles.sort();
+    roles.dedup();
+    launch(&args.run, Some(roles))
+}
+
+fn launch(args: &RunArgs, roles: Option<Vec<Role>>) -> anyhow::Result<ExitCode> {
     let file = args.config.clone().or_else(|| {
         let local = PathBuf::from("neo.toml");
         local.is_file().then_some(local)
@@ -124,22 +157,30 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // TLS first: the OTLP exporter's client is built as logging starts.
     let _ = rustls::crypto::ring::default_provider().install_default();
     logging(&config)?;
-    runtime()?.block_on(supervise(config, &args.data_dir, file.as_deref()))
+    let roles = roles.as_deref();
+    runtime()?.block_on(supervise(config, &args.data_dir, file.as_deref(), roles))
 }
 
-/// Runs the pipeline; a role that dies restarts everything from the store, with backoff.
+/// Runs the roles (`None`: all, in one process); a role that dies restarts them
+/// from the store, with backoff.
 async fn supervise(
     config: Config,
     data_dir: &Path,
     file: Option<&Path>,
+    roles: Option<&[Role]>,
 ) -> anyhow::Result<ExitCode> {
     let mut restarts = 0u32;
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {
-        let running = neo_pipeline::start(config.clone(), data_dir, wall_clock()).await?;
+        let running = match roles {
+            None => neo_pipeline::start(config.clone(), data_dir, wall_clock()).await?,
+            Some(roles) => {
+                neo_pipeline::serve(config.clone(), data_dir, wall_clock(), roles).await?
+            }
+        };
         if restarts == 0 {
-            banner(&config, &running, file);
+            banner(&config, &running, file, roles);
         }
         let stopped = std::cell::Cell::new(false);
         let result = running
@@ -171,8 +212,20 @@ async fn supervise(
     }
 }
 
-fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>) {
+fn banner(
+    config: &Config,
+    running: &neo_pipeline::Running,
+    file: Option<&Path>,
+    roles: Option<&[Role]>,
+) {
     let base = format!("http://{}", running.addr);
+    let role_names = roles.map_or("all (one process)".to_owned(), |roles| {
+        roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     let n = &config.notify;
     let channels: Vec<&str> = [
         (n.console.enabled, "console"),
@@ -199,6 +252,7 @@ fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>)
         // Standard output stays one JSON object a line.
         tracing::info!(
             url = %base,
+            roles = %role_names,
             config = %config_file,
             passphrase = %running.passphrase_source,
             store = %running.store_display,
@@ -211,11 +265,18 @@ fn banner(config: &Config, running: &neo_pipeline::Running, file: Option<&Path>)
         return;
     }
     println!("NEO is running at {base}");
+    println!("  roles:         {role_names}");
     println!("  config:        {config_file}");
-    println!("  webhook:       POST {base}/v1/webhooks/tradingview");
-    println!("  passphrase:    {}", running.passphrase_source);
     println!("  store:         {}", running.store_display);
     println!("  bus:           {bus}");
+    if roles.is_some_and(|r| !r.contains(&Role::Gateway)) {
+        // No webhooks or REST API here: the orchestrator's probes only.
+        println!("  probes:        {base}/health  {base}/ready  {base}/metrics");
+        println!("Press Ctrl-C to stop.");
+        return;
+    }
+    println!("  webhook:       POST {base}/v1/webhooks/tradingview");
+    println!("  passphrase:    {}", running.passphrase_source);
     println!("  market:        {market}");
     println!("  notifications: {}", channels.join(", "));
     let keys = config.api.keys.len();

@@ -11,7 +11,7 @@ use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::indicators::{Indicator as _, RealizedVolatility};
 use serde_json::{Value, json};
 
-use super::rest::{Live, live};
+use super::rest::{Live, LiveError, live};
 use super::{ApiError, AppState};
 
 /// Bars in the volatility window.
@@ -20,8 +20,12 @@ pub const VOL_PERIOD: usize = 20;
 const HISTORY: usize = 1_440;
 
 /// The features document of `instrument` at `now`.
-pub fn document(live: &dyn Live, instrument: InstrumentId, now: Timestamp) -> Value {
-    let mut doc = live.briefing(instrument, now);
+pub fn document(
+    live: &dyn Live,
+    instrument: InstrumentId,
+    now: Timestamp,
+) -> Result<Value, LiveError> {
+    let mut doc = live.briefing(instrument, now)?;
     let candles = live.candles(instrument, HISTORY);
     let freshness = live.market(now)["instruments"][instrument.as_str()].clone();
     if let Value::Object(map) = &mut doc {
@@ -29,7 +33,7 @@ pub fn document(live: &dyn Live, instrument: InstrumentId, now: Timestamp) -> Va
         map.insert("freshness".to_owned(), freshness);
         map.insert("ts".to_owned(), json!(now));
     }
-    doc
+    Ok(doc)
 }
 
 /// The newest `VOL_PERIOD`-bar realized volatility (per bar) and the share of
@@ -66,7 +70,7 @@ pub(super) async fn features(
             "no market data for {id}: it is not one of [market] instruments, or nothing has arrived yet"
         )));
     }
-    Ok(Json(document(live, id, (state.clock)())))
+    Ok(Json(document(live, id, (state.clock)())?))
 }
 
 #[cfg(test)]

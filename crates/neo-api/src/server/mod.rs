@@ -39,7 +39,7 @@ use serde_json::json;
 
 pub use error::ApiError;
 pub use limits::{HttpLimits, raise_open_file_limit, serve};
-pub use rest::{Live, Ticker};
+pub use rest::{Live, LiveError, Ticker};
 pub use trading::TRADING_COMMAND_AUDIT;
 
 use crate::intake::{PassphraseConfig, PriorityRules, ReplayGuard, Secret};
@@ -162,7 +162,11 @@ pub struct AppState {
     history: Option<std::path::PathBuf>,
     archive: Option<std::path::PathBuf>,
     probes: Arc<[Arc<dyn checks::Probe>]>,
+    roles: Option<RoleReport>,
 }
+
+/// What each role in this process is doing (`/ready`'s `roles`), e.g. a desk on standby.
+pub type RoleReport = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 impl AppState {
     /// Shared state over a store and its group-commit writer.
@@ -180,6 +184,7 @@ impl AppState {
             history: None,
             archive: None,
             probes: Arc::from(Vec::new()),
+            roles: None,
             wake: None,
             guards: None,
             metrics: None,
@@ -240,6 +245,12 @@ impl AppState {
     /// The feature flags: served and changed at `/v1/flags`, and `tv_slice` gates the intake.
     pub fn with_flags(mut self, flags: FlagBook) -> Self {
         self.flags = Some(flags);
+        self
+    }
+
+    /// The roles this process runs and their state, shown by `/ready`.
+    pub fn with_roles(mut self, roles: RoleReport) -> Self {
+        self.roles = Some(roles);
         self
     }
 
@@ -304,21 +315,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/flags/{name}", put(flags::set))
         .route("/v1/alt/{source}", post(history::post_alt))
         .route_layer(gate(Role::Admin));
-    let mut api = reads
+    let api = reads
         .merge(operator)
         .route("/health", get(health))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(hard_limit))
         .with_state(state.clone())
         .merge(openapi::router());
-    if let Some(metrics) = state.metrics.clone() {
-        let mut scrape = metrics_router(metrics);
-        if !state.auth.public_metrics() {
-            scrape = scrape.route_layer(gate(Role::Read));
-        }
-        api = api.merge(scrape);
-    }
-    let api = api.layer(axum::middleware::from_fn_with_state(
+    let api = with_scrape(api, &state).layer(axum::middleware::from_fn_with_state(
         state.auth.clone(),
         auth::loopback_only,
     ));
@@ -327,6 +331,37 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .merge(api)
         .layer(axum::middleware::from_fn(track_http))
+}
+
+/// A role without the gateway (the desk, notification workers) still answers its
+/// orchestrator: liveness, readiness and `/metrics`, under the same key rules.
+pub fn ops_router(state: AppState) -> Router {
+    let ops = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(state.clone());
+    with_scrape(ops, &state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::loopback_only,
+        ))
+        .layer(axum::middleware::from_fn(track_http))
+}
+
+/// `/metrics` merged in when the process records metrics, behind a read key
+/// unless `[api] public_metrics`.
+fn with_scrape(router: Router, state: &AppState) -> Router {
+    let Some(metrics) = state.metrics.clone() else {
+        return router;
+    };
+    let mut scrape = metrics_router(metrics);
+    if !state.auth.public_metrics() {
+        scrape = scrape.route_layer(axum::middleware::from_fn_with_state(
+            state.auth.gate(Role::Read, state.clock.clone()),
+            auth::require,
+        ));
+    }
+    router.merge(scrape)
 }
 
 /// `GET /v1/slo`: `{"slos": [{"name", "target", "value", "met", "budget_remaining", "burn_rate", ...}]}`.
@@ -358,9 +393,10 @@ async fn ready(
         });
     // Stale market data refuses entries but is not a reason to stop taking alerts: a detail.
     let market = state.live.as_ref().map(|l| l.market((state.clock)()));
+    let roles = state.roles.as_ref().map(|r| r());
     match (store, bus) {
         (Ok(()), Ok(())) => Ok(axum::Json(
-            json!({ "status": "ready", "store": "ok", "bus": "ok", "market": market }),
+            json!({ "status": "ready", "store": "ok", "bus": "ok", "market": market, "roles": roles }),
         )),
         (Ok(()), Err(e)) => Err((
             StatusCode::SERVICE_UNAVAILABLE,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState};
 
 /// One instrument's market now (`GET /v1/tickers`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticker {
     /// Canonical symbol.
     pub instrument: String,
@@ -38,20 +38,45 @@ pub struct Ticker {
 pub trait Live: Send + Sync + 'static {
     /// Every instrument's latest quote, in symbol order.
     fn tickers(&self) -> Vec<Ticker>;
-    /// The account now.
-    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, String>;
-    /// Judges an intent against the live account without acting on it.
-    fn risk_check(&self, intent: OrderIntentV1, now: Timestamp) -> Result<(), Refusal>;
+    /// The account now (or as the desk last published it, in another process).
+    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, LiveError>;
+    /// Judges an intent against the live account without acting on it; only a
+    /// process holding the desk can.
+    fn risk_check(
+        &self,
+        intent: OrderIntentV1,
+        now: Timestamp,
+    ) -> Result<Result<(), Refusal>, LiveError>;
     /// Whether the bus is usable (for `/ready`).
     fn bus_ready(&self) -> Result<(), String>;
     /// The trading state, since when, why and by whom.
-    fn trading_status(&self) -> TradingStatus;
+    fn trading_status(&self) -> Result<TradingStatus, LiveError>;
     /// The instrument's newest `count` closed candles, oldest first (the feed's interval).
     fn candles(&self, instrument: InstrumentId, count: usize) -> Vec<CandleV1>;
     /// What the desk is using about the instrument: indicators, regime, quote, position.
-    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Value;
+    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Result<Value, LiveError>;
     /// Market data's source, connection and each instrument's freshness (for `/ready`).
     fn market(&self, now: Timestamp) -> Value;
+}
+
+/// Why a live answer cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The desk is elsewhere or not running yet (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The desk failed to compute it (a bug; 500).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<LiveError> for ApiError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::Unavailable(m) => ApiError::Unavailable(m),
+            LiveError::Failed(m) => ApiError::Internal(m),
+        }
+    }
 }
 
 /// A JSON body as `T`, or 422 naming the first field that does not fit (as a JSON pointer).
@@ -260,10 +285,7 @@ pub(super) async fn portfolio(
     State(state): State<AppState>,
 ) -> Result<Json<AccountSummary>, ApiError> {
     let now = (state.clock)();
-    live(&state)?
-        .portfolio(now)
-        .map(Json)
-        .map_err(ApiError::Internal)
+    Ok(Json(live(&state)?.portfolio(now)?))
 }
 
 /// `GET /v1/tickers`: the simulated (or live) market now.
@@ -280,12 +302,16 @@ pub(super) async fn risk_check(
     require_json(&headers)?;
     let intent: OrderIntentV1 = json_body(&body, "the body is not an OrderIntentV1")?;
     let now = (state.clock)();
-    Ok(Json(judge(live(&state)?, intent, now)))
+    Ok(Json(judge(live(&state)?, intent, now)?))
 }
 
 /// Risk's verdict on `intent` against the live account: approved, or every reason not.
-pub(super) fn judge(live: &dyn Live, intent: OrderIntentV1, now: Timestamp) -> Value {
-    match live.risk_check(intent, now) {
+pub(super) fn judge(
+    live: &dyn Live,
+    intent: OrderIntentV1,
+    now: Timestamp,
+) -> Result<Value, LiveError> {
+    Ok(match live.risk_check(intent, now)? {
         Ok(()) => json!({ "approved": true, "reasons": [] }),
         Err(refusal) => json!({
             "approved": false,
@@ -295,7 +321,7 @@ pub(super) fn judge(live: &dyn Live, intent: OrderIntentV1, now: Timestamp) -> V
                 "message": r.to_string(),
             })).collect::<Vec<_>>(),
         }),
-    }
+    })
 }
 
 #[cfg(test)]

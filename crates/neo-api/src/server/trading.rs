@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use neo_domain::contracts::{TradingAction, TradingCommandV1};
 use neo_domain::{Envelope, IdKind, Issue, MessageId, subject};
+use neo_engine::risk::TradingStatus;
 use neo_store::{InboxKey, Op, Unit, UnitOutcome};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
@@ -47,7 +48,7 @@ struct FlattenBody {
 
 /// `GET /v1/trading/state`: `{"state", "reason", "since", "by", "cause"}`.
 pub(super) async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(status_json(&live(&state)?.trading_status())))
+    Ok(Json(status_json(&live(&state)?.trading_status()?)))
 }
 
 /// `POST /v1/trading/state` with `{"state": "halted" | "active", "reason"}`.
@@ -199,11 +200,17 @@ async fn answer(
                     message: d["message"].as_str().unwrap_or("refused").to_owned(),
                 });
             }
+            // The state as the desk left it right after the command (the audit holds it),
+            // so a gateway in another process answers as exactly as one beside the desk.
+            let status = match serde_json::from_value::<TradingStatus>(d["status"].clone()) {
+                Ok(status) => status,
+                Err(_) => live(state)?.trading_status()?,
+            };
             let mut body = json!({
                 "command_id": id.to_string(),
                 "duplicate": duplicate,
                 "outcome": d["outcome"],
-                "trading": status_json(&live(state)?.trading_status()),
+                "trading": status_json(&status),
             });
             if let (Value::Object(b), Some(report)) = (&mut body, d.get("flatten")) {
                 b.insert("flatten".to_owned(), report.clone());

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use neo_domain::contracts::PositionV1;
 use neo_domain::{Fixed, InstrumentId, Money, Rounding, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Desk, DeskError};
 use crate::risk::{AccountView, InstrumentView, Mark, TradingState};
 
 /// Cash, equity, PnL, drawdown and trading state (`GET /v1/portfolio`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountSummary {
     /// Account currency.
     pub currency: String,

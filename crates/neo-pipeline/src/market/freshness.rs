@@ -98,7 +98,23 @@ pub fn details(
     max_age: Duration,
     now: Timestamp,
 ) -> Value {
-    let seen = share.last_seen();
+    details_of(
+        &share.last_seen(),
+        &share.feed_status(),
+        instruments,
+        max_age,
+        now,
+    )
+}
+
+/// The same from what a desk published: each instrument's last data and the feed.
+pub fn details_of(
+    seen: &BTreeMap<InstrumentId, Timestamp>,
+    feed: &crate::market::FeedStatus,
+    instruments: &[InstrumentId],
+    max_age: Duration,
+    now: Timestamp,
+) -> Value {
     let max_nanos = i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
     let per: serde_json::Map<String, Value> = instruments
         .iter()
@@ -112,7 +128,6 @@ pub fn details(
             )
         })
         .collect();
-    let feed = share.feed_status();
     json!({
         "source": feed.venue.as_deref().unwrap_or("sim"),
         "connected": feed.venue.is_none() || feed.connected,

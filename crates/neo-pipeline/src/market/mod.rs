@@ -48,7 +48,7 @@ struct Shared {
 }
 
 /// The live feed's connection, for `/ready` (the simulation is always "connected").
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeedStatus {
     /// The venue, or none for the simulation.
     pub venue: Option<String>,

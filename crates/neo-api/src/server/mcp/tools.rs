@@ -270,7 +270,8 @@ pub async fn call(state: &AppState, name: &str, arguments: Value) -> Result<Valu
             if let Value::Object(map) = &mut out {
                 map.insert("instrument".to_owned(), json!(id));
                 map.insert("interval".to_owned(), json!(a.interval));
-                let desk = crate::server::features::document(live(state)?, id, now);
+                let desk = crate::server::features::document(live(state)?, id, now)
+                    .map_err(ApiError::from)?;
                 map.insert("desk".to_owned(), desk);
             }
             Ok(out)
@@ -292,7 +293,7 @@ pub async fn call(state: &AppState, name: &str, arguments: Value) -> Result<Valu
             let intent: OrderIntentV1 = serde_json::from_value(a.intent).map_err(|e| {
                 ToolError::Arguments(format!("intent is not an OrderIntentV1: {e}"))
             })?;
-            Ok(rest::judge(live(state)?, intent, now))
+            Ok(rest::judge(live(state)?, intent, now).map_err(ApiError::from)?)
         }
         "list_flags" => {
             let _: NoArgs = args(arguments)?;
