@@ -1,6 +1,7 @@
 //! `neo bench pipeline`: an open-loop load generator against a real `neo run`
 //! pipeline started in this process (HTTP on loopback, the configured store, a
-//! local mock Slack). Alerts are posted at fixed rates; for each rate it reports
+//! local mock Slack), or with `--bus-url`, against the roles as separate `neo
+//! serve` processes over NATS and PostgreSQL. Alerts are posted at fixed rates; for each rate it reports
 //! the accept latency (request sent to 202), webhook-to-Slack latency (request
 //! sent to the mock receiving the message naming the signal), and whether every
 //! accepted alert was decided (zero loss).
@@ -38,6 +39,10 @@ pub(crate) struct PipelineArgs {
     /// Store URL (default: a fresh SQLite file in a temp directory).
     #[arg(long)]
     store_url: Option<String>,
+    /// NATS URL: run gateway, desk and notify as separate `neo serve` processes over it
+    /// (needs a PostgreSQL --store-url).
+    #[arg(long)]
+    bus_url: Option<String>,
     /// Print one JSON object per rate.
     #[arg(long)]
     json: bool,
@@ -145,36 +150,52 @@ pub(crate) fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(bench(args))
 }
 
+/// Where the load goes: a pipeline in this process, or separate role processes.
+enum Target {
+    Local(neo_pipeline::Running),
+    Roles(crate::bench_roles::Roles),
+}
+
 async fn bench(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     let arrivals: Arrivals = Arc::default();
     let slack = mock_slack(arrivals.clone()).await?;
     let dir: PathBuf = std::env::temp_dir().join(format!("neo-bench-{}", std::process::id()));
-    let mut config = Config::default();
-    config.server.port = 0;
-    config.gateway.passphrase = Some(Secret::new("bench-passphrase"));
-    config.guard.rate_limit_per_ip = 0;
-    config.guard.rate_limit_per_key = 0;
-    config.store.url = args.store_url.clone();
-    config.notify.console.enabled = false;
-    config.notify.slack.enabled = true;
-    config.notify.slack.webhook_url = Some(neo_notify::Secret::new(format!("http://{slack}/hook")));
-    config.notify.slack.rate_limit = 1_000_000;
-    config.notify.slack.queue_capacity = 100_000;
-    config.desk.risk.max_open_orders = 1_000_000;
-    let running = neo_pipeline::start(config, &dir, wall_clock()).await?;
-    let base = format!("http://{}", running.addr);
+    let (target, base, store, shown) = match &args.bus_url {
+        Some(bus) => {
+            let url = args.store_url.as_deref().context(
+                "--bus-url runs the roles as separate processes: give a PostgreSQL --store-url too",
+            )?;
+            let roles = crate::bench_roles::Roles::start(bus, url, slack).await?;
+            let store = neo_store::Store::connect(url).await?;
+            let base = roles.gateway.clone();
+            (
+                Target::Roles(roles),
+                base,
+                store,
+                format!("{bus} and {}", redact(url)),
+            )
+        }
+        None => {
+            let running = Box::pin(neo_pipeline::start(
+                local_config(&args, slack),
+                &dir,
+                wall_clock(),
+            ))
+            .await?;
+            let base = format!("http://{}", running.addr);
+            let (store, shown) = (running.store().clone(), running.store_display.clone());
+            (Target::Local(running), base, store, shown)
+        }
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.in_flight)
         .build()?;
     if !args.json {
-        println!(
-            "pipeline at {base}, store {}, mock Slack at {slack}",
-            running.store_display
-        );
+        println!("pipeline at {base}, store {shown}, mock Slack at {slack}");
     }
     let mut reports = Vec::new();
     for (round, &rate) in args.rate.iter().enumerate() {
-        let report = one_rate(&client, &base, rate, round, &args, &running, &arrivals).await?;
+        let report = one_rate(&client, &base, rate, round, &args, &store, &arrivals).await?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -198,19 +219,25 @@ async fn bench(args: PipelineArgs) -> anyhow::Result<ExitCode> {
             println!("{line}");
         }
     }
-    let risk = risk_check_latency(&client, &base).await?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&json!({ "risk_check_ms": risk }))?
-        );
-    } else {
-        println!(
-            "POST /v1/risk/check ms: p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}  (1000 sequential requests)",
-            risk.p50, risk.p95, risk.p99, risk.max
-        );
+    match target {
+        Target::Local(running) => {
+            // The risk check needs the live desk: only a process holding it answers.
+            let risk = risk_check_latency(&client, &base).await?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&json!({ "risk_check_ms": risk }))?
+                );
+            } else {
+                println!(
+                    "POST /v1/risk/check ms: p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}  (1000 sequential requests)",
+                    risk.p50, risk.p95, risk.p99, risk.max
+                );
+            }
+            running.shutdown().await?;
+        }
+        Target::Roles(roles) => drop(roles),
     }
-    running.shutdown().await?;
     let _ = std::fs::remove_dir_all(&dir);
     if !args.json {
         let best = reports
@@ -226,13 +253,35 @@ async fn bench(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The in-process pipeline's config: fast limits, Slack at the mock.
+fn local_config(args: &PipelineArgs, slack: SocketAddr) -> Config {
+    let mut config = Config::default();
+    config.server.port = 0;
+    config.gateway.passphrase = Some(Secret::new(crate::bench_roles::PASSPHRASE));
+    config.guard.rate_limit_per_ip = 0;
+    config.guard.rate_limit_per_key = 0;
+    config.store.url = args.store_url.clone();
+    config.notify.console.enabled = false;
+    config.notify.slack.enabled = true;
+    config.notify.slack.webhook_url = Some(neo_notify::Secret::new(format!("http://{slack}/hook")));
+    config.notify.slack.rate_limit = 1_000_000;
+    config.notify.slack.queue_capacity = 100_000;
+    config.desk.risk.max_open_orders = 1_000_000;
+    config
+}
+
+/// A URL without its password, for the banner.
+fn redact(url: &str) -> String {
+    neo_pipeline::config::redacted_url(url)
+}
+
 async fn one_rate(
     client: &reqwest::Client,
     base: &str,
     rate: u32,
     round: usize,
     args: &PipelineArgs,
-    running: &neo_pipeline::Running,
+    store: &neo_store::Store,
     arrivals: &Arrivals,
 ) -> anyhow::Result<RateReport> {
     let total = usize::try_from(u64::from(rate) * args.seconds)?;
@@ -251,7 +300,7 @@ async fn one_rate(
             2 => ("BTCUSDT", "sell"),
             _ => ("ETHUSDT", "sell"),
         };
-        let body = json!({ "ticker": ticker, "action": action, "passphrase": "bench-passphrase",
+        let body = json!({ "ticker": ticker, "action": action, "passphrase": crate::bench_roles::PASSPHRASE,
                            "id": format!("bench-{round}-{i}"), "strategy": "bench" });
         tasks.spawn(async move {
             let sent_at = now_nanos();
@@ -286,8 +335,7 @@ async fn one_rate(
     while drain_start.elapsed() < Duration::from_secs(60) {
         let mut handled = 0;
         for chunk in ids.chunks(500) {
-            handled += running
-                .store()
+            handled += store
                 .handled("desk", chunk)
                 .await
                 .context("reading the inbox")?

@@ -6,6 +6,7 @@ mod backtest_cmd;
 mod backtest_report;
 mod bench_agents;
 mod bench_pipeline;
+mod bench_roles;
 mod data_check;
 mod data_cmd;
 mod doctor_cmd;

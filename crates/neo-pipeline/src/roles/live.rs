@@ -101,7 +101,8 @@ impl Live for ProcessLive {
         match self.desk() {
             Some(desk) => Ok(lock(&desk.desk).check(intent, now)),
             None => Err(LiveError::Unavailable(
-                "risk checks are judged by the active desk: ask the desk role's [server] port"
+                "risk checks need the live desk, which runs in another process: run the \
+                 gateway role beside the desk (neo serve --role gateway --role desk) to serve them"
                     .to_owned(),
             )),
         }
