@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# NEO's container image: `neo run` (every role in one process) as UID 1000.
+# NEO's container image, as UID 1000: `neo run` (every role in one process) by default,
+# or one role per container with `serve --role gateway|desk|notify` as the command.
 #
 #   docker build -t neo:local .
 #   docker run --rm -p 127.0.0.1:8001:8001 -v neo-data:/var/lib/neo \
@@ -85,7 +86,7 @@ COPY --from=builder /src/target/release/neo /usr/local/bin/neo
 COPY deploy/neo.container.toml /etc/neo/neo.toml
 
 LABEL org.opencontainers.image.title="neo" \
-      org.opencontainers.image.description="NEO trading platform: neo run (every role in one process)" \
+      org.opencontainers.image.description="NEO trading platform: neo run (every role in one process) or neo serve --role (one role per container)" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 ENV NEO_LOG=info

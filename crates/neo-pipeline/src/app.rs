@@ -135,7 +135,12 @@ async fn start_roles(
         None => clock,
     };
     let mut gateway: GatewayConfig = config.gateway.clone();
-    let passphrase_source = passphrase::ensure(&mut gateway, data_dir)?;
+    // Only a gateway takes webhooks: other roles neither need nor make a passphrase.
+    let passphrase_source = if has(roles, Role::Gateway) {
+        passphrase::ensure(&mut gateway, data_dir)?
+    } else {
+        "none needed (no gateway role in this process)".to_owned()
+    };
     let url = config.store_url(data_dir);
     let store = Store::connect(&url).await?;
     store.migrate().await?;
@@ -302,6 +307,7 @@ async fn launch<B: Bus>(
     let http = crate::roles::http::Http {
         gateway,
         full: has(roles, Role::Gateway),
+        desk: has(roles, Role::Desk),
         live,
         metrics,
         roles: Arc::new(report),
@@ -374,30 +380,53 @@ impl Running {
         }
     }
 
-    /// Stops HTTP, then the roles, each phase within the grace period.
+    /// Stops in three phases, each with its share of `[server] shutdown_grace_secs`:
+    /// intake (HTTP finishes the requests in hand, a quarter), work (the feed, the
+    /// stages, deliveries and the relay finish what they hold, a half), store (the
+    /// writer commits what it was given, a quarter); then the store closes. A phase
+    /// that overruns names its tasks still running and stops them.
     pub async fn shutdown(mut self) -> Result<(), PipelineError> {
-        let _ = self.http_stop.send(true);
-        let _ = self.shutdown.send(true);
-        let deadline = tokio::time::sleep(self.grace);
-        tokio::pin!(deadline);
+        let quarter = self.grace / 4;
         let mut first_error = None;
-        loop {
+        let _ = self.http_stop.send(true);
+        self.phase("intake", quarter, |n| n == "http", &mut first_error)
+            .await;
+        let _ = self.shutdown.send(true);
+        self.phase("work", quarter * 2, |n| n != "writer", &mut first_error)
+            .await;
+        self.phase("store", quarter, |_| true, &mut first_error)
+            .await;
+        self.store.close().await;
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Waits until no task `part` names runs, or the deadline (then stops them).
+    async fn phase(
+        &mut self,
+        name: &'static str,
+        deadline: Duration,
+        part: impl Fn(&str) -> bool + Copy,
+        first_error: &mut Option<PipelineError>,
+    ) {
+        let until = tokio::time::sleep(deadline);
+        tokio::pin!(until);
+        while self.tasks.running().iter().any(|n| part(n)) {
             tokio::select! {
                 ended = self.tasks.next() => match ended {
-                    None => break,
+                    None => return,
                     Some((role, Err(reason))) => {
                         first_error.get_or_insert(PipelineError::Role { role, reason });
                     }
                     Some(_) => {}
                 },
-                () = &mut deadline => {
-                    tracing::warn!(left = self.tasks.len(), "shutdown deadline passed; stopping the rest");
-                    self.tasks.abort_all();
-                    break;
+                () = &mut until => {
+                    let left: Vec<&str> = self.tasks.running().into_iter().filter(|n| part(n)).collect();
+                    tracing::warn!(phase = name, ?left, "shutdown phase overran its deadline; stopping what is left");
+                    self.tasks.abort_where(part);
+                    while self.tasks.running().iter().any(|n| part(n)) && self.tasks.next().await.is_some() {}
+                    return;
                 }
             }
         }
-        self.store.close().await;
-        first_error.map_or(Ok(()), Err)
     }
 }

@@ -28,11 +28,39 @@ pub(crate) async fn run(
     channels: Vec<Channel>,
     wake: Arc<Notify>,
     clock: Clock,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    start_plans(&book, clock()).await;
+    watch_flags(
+        book,
+        Some(Judge {
+            channels,
+            wake,
+            clock,
+        }),
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// Keeps a process's flags current without judging them: a gateway or notification
+/// worker beside a desk in another process, where the desk's watcher rolls back.
+pub(crate) async fn follow(book: FlagBook, shutdown: watch::Receiver<bool>) {
+    watch_flags(book, None, shutdown).await;
+}
+
+/// What judging the flags needs: where rollbacks are told, and the time.
+struct Judge {
+    channels: Vec<Channel>,
+    wake: Arc<Notify>,
+    clock: Clock,
+}
+
+/// Reads the stored flags every `WATCH_EVERY`, judging them every `JUDGE_EVERY` when asked.
+async fn watch_flags(book: FlagBook, judging: Option<Judge>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    start_plans(&book, clock()).await;
     let mut judged = tokio::time::Instant::now();
     while !*shutdown.borrow() {
         tokio::select! {
@@ -43,28 +71,12 @@ pub(crate) async fn run(
             tracing::warn!(error = %e, "flags: could not read the stored flags");
             continue;
         }
+        let Some(j) = &judging else { continue };
         if judged.elapsed() < JUDGE_EVERY {
             continue;
         }
         judged = tokio::time::Instant::now();
-        judge(&book, &channels, &wake, clock()).await;
-    }
-    Ok(())
-}
-
-/// Keeps a process's flags current without judging them: a gateway or notification
-/// worker beside a desk in another process, where the desk's watcher rolls back.
-pub(crate) async fn follow(book: FlagBook, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(WATCH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !*shutdown.borrow() {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => break,
-        }
-        if let Err(e) = book.refresh().await {
-            tracing::warn!(error = %e, "flags: could not read the stored flags");
-        }
+        judge(&book, &j.channels, &j.wake, (j.clock)()).await;
     }
 }
 

@@ -44,6 +44,19 @@ impl Store {
         };
         let fail = |e| StoreError::from_sqlx(StoreKind::Postgres, e);
         let mut session = pool.acquire().await.map_err(fail)?.detach();
+        // The server drops a vanished holder's session (and so the lock) within about
+        // 15 s instead of the kernel's hours of TCP keepalive (PostgreSQL 12+ for the
+        // user timeout; an older server keeps its defaults).
+        for setting in [
+            "SET tcp_keepalives_idle = 5",
+            "SET tcp_keepalives_interval = 2",
+            "SET tcp_keepalives_count = 3",
+            "SET tcp_user_timeout = 10000",
+        ] {
+            if let Err(e) = sqlx::raw_sql(setting).execute(&mut session).await {
+                tracing::debug!(error = %e, setting, "lease session setting not applied");
+            }
+        }
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(lock_key(name))
             .fetch_one(&mut session)

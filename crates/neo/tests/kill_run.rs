@@ -15,11 +15,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use neo_testkit::mock::MockHttp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod common;
 
-use common::{RunDir, run_dir, spawn, wait_healthy};
+use common::{RunDir, decided, numbered_alert, run_dir, spawn, wait_healthy};
 
 const PASS: &str = "kill-test-passphrase";
 const KILLS: usize = 6;
@@ -34,13 +34,7 @@ async fn stream(
     let mut accepted = Vec::new();
     let mut n = first;
     while !*stop.borrow() {
-        let (ticker, action) = match n % 4 {
-            0 => ("BTCUSDT", "buy"),
-            1 => ("ETHUSDT", "sell"),
-            2 => ("BTCUSDT", "sell"),
-            _ => ("ETHUSDT", "buy"),
-        };
-        let body = json!({ "ticker": ticker, "action": action, "passphrase": PASS, "id": format!("kill-{n}") });
+        let body = numbered_alert(n, PASS, "kill");
         n += 1;
         let sent = http
             .post(format!("{base}/v1/webhooks/tradingview"))
@@ -62,32 +56,6 @@ async fn stream(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     accepted
-}
-
-/// The story of a signal once it has a decision; a 404 means an accepted alert was lost.
-async fn decided(
-    http: &reqwest::Client,
-    base: &str,
-    id: &str,
-    deadline: tokio::time::Instant,
-) -> Value {
-    loop {
-        let r = http
-            .get(format!("{base}/v1/signals/{id}"))
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(r.status().as_u16(), 404, "accepted signal {id} was lost");
-        let story: Value = r.json().await.unwrap();
-        if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
-            return story;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} was never decided: {story}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn pseudo_random(i: usize) -> u64 {
@@ -142,7 +110,8 @@ async fn sigkill_mid_stream_loses_no_alert_and_duplicates_no_order() {
     let mut child = spawn(&config, &data);
     wait_healthy(&http, &base).await;
     let mut stories = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    #[allow(clippy::disallowed_methods)] // a test's deadline is wall time
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     for id in &accepted {
         let story = decided(&http, &base, id, deadline).await;
         stories.insert(id.clone(), story);

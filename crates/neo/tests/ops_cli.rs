@@ -99,3 +99,32 @@ fn bus_setup_creates_the_streams() {
     assert_eq!(down.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&down.stderr).contains("bus unavailable"));
 }
+
+/// `neo serve` on the embedded defaults refuses, naming everything it needs at once;
+/// an unknown role lists the roles.
+#[test]
+fn serve_says_what_a_distributed_role_needs() {
+    let dir = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-serve-refuses"));
+    let data = dir.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_neo"))
+        .args(["serve", "--role", "gateway", "--data-dir", &data])
+        .env_remove("NEO_GATEWAY__PASSPHRASE")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    for needed in [
+        "[bus] kind = \"nats\"",
+        "[store] url",
+        "[gateway] passphrase",
+        "neo run",
+    ] {
+        assert!(err.contains(needed), "{needed} missing from: {err}");
+    }
+    let out = neo(&["serve", "--role", "market"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("gateway, desk, notify"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

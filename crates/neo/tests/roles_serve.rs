@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{Killed, free_port, wait_healthy};
+use common::{Killed, decided, free_port, numbered_alert, wait_healthy};
 
 const PASS: &str = "roles-test-passphrase";
 
@@ -187,13 +187,7 @@ async fn round_of_alerts(
 
 /// Alert `n`, resent until a 202 (60 s at most); its signal id.
 async fn send_until_accepted(http: &reqwest::Client, base: &str, n: usize) -> String {
-    let (ticker, action) = match n % 4 {
-        0 => ("BTCUSDT", "buy"),
-        1 => ("ETHUSDT", "sell"),
-        2 => ("BTCUSDT", "sell"),
-        _ => ("ETHUSDT", "buy"),
-    };
-    let body = json!({ "ticker": ticker, "action": action, "passphrase": PASS, "id": format!("roles-{n}") });
+    let body = numbered_alert(n, PASS, "roles");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let sent = http
@@ -415,26 +409,6 @@ async fn eventually_ok(http: &reqwest::Client, url: &str) -> Value {
         }
         assert!(Instant::now() < deadline, "{url}: {}", r.status());
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The story of a signal once decided; a 404 means an accepted alert was lost.
-async fn decided(http: &reqwest::Client, base: &str, id: &str, deadline: Instant) -> Value {
-    loop {
-        let r = http
-            .get(format!("{base}/v1/signals/{id}"))
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(r.status().as_u16(), 404, "accepted signal {id} was lost");
-        if r.status().is_success() {
-            let story: Value = r.json().await.unwrap();
-            if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
-                return story;
-            }
-            assert!(Instant::now() < deadline, "{id} was never decided: {story}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

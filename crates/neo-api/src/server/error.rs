@@ -72,6 +72,9 @@ pub enum ApiError {
     /// The store cannot be reached: nothing was accepted, retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The live desk cannot answer here (not running yet, or in another process).
+    #[error("{0}")]
+    DeskUnavailable(String),
     /// The intake is switched off by its flag: nothing was stored.
     #[error("{flag} is off for {unit}: this intake accepts nothing until the flag is on again")]
     IntakeDisabled {
@@ -113,9 +116,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) | ApiError::IntakeDisabled { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::DeskUnavailable(_)
+            | ApiError::IntakeDisabled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,6 +138,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::DeskUnavailable(_) => "desk_unavailable",
             ApiError::IntakeDisabled { .. } => "intake_disabled",
             ApiError::Internal(_) => "internal",
         }

@@ -334,12 +334,26 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// A role without the gateway (the desk, notification workers) still answers its
-/// orchestrator: liveness, readiness and `/metrics`, under the same key rules.
-pub fn ops_router(state: AppState) -> Router {
-    let ops = Router::new()
+/// orchestrator: liveness, readiness and `/metrics`, under the same key rules; a
+/// desk's process also judges `POST /v1/risk/check` (admin), which needs the live desk.
+pub fn ops_router(state: AppState, risk_checks: bool) -> Router {
+    let mut ops = Router::new()
         .route("/health", get(health))
-        .route("/ready", get(ready))
-        .with_state(state.clone());
+        .route("/ready", get(ready));
+    if risk_checks {
+        let admin = axum::middleware::from_fn_with_state(
+            state.auth.gate(Role::Admin, state.clock.clone()),
+            auth::require,
+        );
+        let hard_limit = state.config.max_body_bytes.saturating_add(1);
+        ops = ops.merge(
+            Router::new()
+                .route("/v1/risk/check", post(rest::risk_check))
+                .route_layer(admin)
+                .layer(DefaultBodyLimit::max(hard_limit)),
+        );
+    }
+    let ops = ops.with_state(state.clone());
     with_scrape(ops, &state)
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),

@@ -73,7 +73,7 @@ pub enum LiveError {
 impl From<LiveError> for ApiError {
     fn from(e: LiveError) -> Self {
         match e {
-            LiveError::Unavailable(m) => ApiError::Unavailable(m),
+            LiveError::Unavailable(m) => ApiError::DeskUnavailable(m),
             LiveError::Failed(m) => ApiError::Internal(m),
         }
     }
@@ -210,7 +210,7 @@ pub(super) fn live(state: &AppState) -> Result<&dyn Live, ApiError> {
     state
         .live
         .as_deref()
-        .ok_or_else(|| ApiError::Unavailable("no trading desk runs in this process".to_owned()))
+        .ok_or_else(|| ApiError::DeskUnavailable("no trading desk runs in this process".to_owned()))
 }
 
 /// `GET /v1/signals`: newest first.

@@ -22,6 +22,8 @@ pub(crate) struct Http {
     pub(crate) gateway: GatewayConfig,
     /// Serve the webhooks and the REST API (the gateway role), or only the probes.
     pub(crate) full: bool,
+    /// This process runs the desk role: it judges risk checks even without the gateway.
+    pub(crate) desk: bool,
     pub(crate) live: Arc<dyn Live>,
     pub(crate) metrics: Metrics,
     pub(crate) roles: RoleReport,
@@ -63,7 +65,7 @@ pub(crate) async fn serve_http<B: Bus>(
     let app = if http.full {
         router(state)
     } else {
-        ops_router(state)
+        ops_router(state, http.desk)
     };
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let listener = tokio::net::TcpListener::bind(&bind)

@@ -101,8 +101,8 @@ impl Live for ProcessLive {
         match self.desk() {
             Some(desk) => Ok(lock(&desk.desk).check(intent, now)),
             None => Err(LiveError::Unavailable(
-                "risk checks need the live desk, which runs in another process: run the \
-                 gateway role beside the desk (neo serve --role gateway --role desk) to serve them"
+                "risk checks need the live desk, which is not active in this process: \
+                 POST /v1/risk/check to the active desk process's [server] port"
                     .to_owned(),
             )),
         }

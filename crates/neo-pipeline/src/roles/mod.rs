@@ -19,6 +19,7 @@ pub(crate) mod live;
 pub(crate) mod notify;
 pub(crate) mod view;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -30,7 +31,7 @@ use neo_bus::{Bus, MemoryBus};
 use neo_domain::contracts::Channel;
 use neo_store::{Store, Writer};
 use tokio::sync::{Notify, watch};
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::{AbortHandle, Id, JoinSet};
 
 use crate::{Clock, Config};
 
@@ -127,6 +128,7 @@ pub(crate) type Outcome = (&'static str, Result<(), String>);
 #[derive(Default)]
 pub(crate) struct Tasks {
     set: JoinSet<Outcome>,
+    names: HashMap<Id, (&'static str, AbortHandle)>,
 }
 
 impl Tasks {
@@ -136,8 +138,10 @@ impl Tasks {
         name: &'static str,
         task: impl Future<Output = Result<(), E>> + Send + 'static,
     ) {
-        self.set
+        let handle = self
+            .set
             .spawn(async move { (name, task.await.map_err(|e| e.to_string())) });
+        self.names.insert(handle.id(), (name, handle));
     }
 
     /// Runs `task`, which cannot fail, as `name`.
@@ -146,33 +150,50 @@ impl Tasks {
         name: &'static str,
         task: impl Future<Output = ()> + Send + 'static,
     ) {
-        self.set.spawn(async move {
+        self.spawn(name, async move {
             task.await;
-            (name, Ok(()))
+            Ok::<(), std::convert::Infallible>(())
         });
     }
 
     /// The next task to end, `None` when none is left.
     pub(crate) async fn next(&mut self) -> Option<Outcome> {
-        self.set.join_next().await.map(describe)
+        match self.set.join_next_with_id().await? {
+            Ok((id, outcome)) => {
+                self.names.remove(&id);
+                Some(outcome)
+            }
+            Err(e) => {
+                let name = self.names.remove(&e.id()).map_or("task", |(name, _)| name);
+                let why = if e.is_panic() {
+                    format!("panicked: {e}")
+                } else {
+                    e.to_string()
+                };
+                Some((name, Err(why)))
+            }
+        }
     }
 
-    /// Tasks still running.
-    pub(crate) fn len(&self) -> usize {
-        self.set.len()
+    /// The names of the tasks still running, sorted.
+    pub(crate) fn running(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.names.values().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Stops the running tasks `which` picks by name.
+    pub(crate) fn abort_where(&self, which: impl Fn(&str) -> bool) {
+        for (name, handle) in self.names.values() {
+            if which(name) {
+                handle.abort();
+            }
+        }
     }
 
     /// Stops every task still running.
     pub(crate) fn abort_all(&mut self) {
         self.set.abort_all();
-    }
-}
-
-fn describe(joined: Result<Outcome, JoinError>) -> Outcome {
-    match joined {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => ("task", Err(format!("panicked: {e}"))),
-        Err(e) => ("task", Err(e.to_string())),
     }
 }
 

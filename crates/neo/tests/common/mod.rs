@@ -153,3 +153,43 @@ pub(crate) fn run_dir(name: &str, passphrase: &str, extra: &str) -> RunDir {
         base: format!("http://127.0.0.1:{port}"),
     }
 }
+
+/// Alert `n` of a stream that rotates BTC and ETH, buy and sell (each one reverses a
+/// position), with the sender's id `{prefix}-{n}`.
+pub(crate) fn numbered_alert(n: usize, passphrase: &str, prefix: &str) -> serde_json::Value {
+    let (ticker, action) = match n % 4 {
+        0 => ("BTCUSDT", "buy"),
+        1 => ("ETHUSDT", "sell"),
+        2 => ("BTCUSDT", "sell"),
+        _ => ("ETHUSDT", "buy"),
+    };
+    serde_json::json!({ "ticker": ticker, "action": action, "passphrase": passphrase, "id": format!("{prefix}-{n}") })
+}
+
+/// The story of signal `id` once it has a decision (polled until `deadline`); a 404
+/// means an accepted alert was lost.
+pub(crate) async fn decided(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    deadline: std::time::Instant,
+) -> serde_json::Value {
+    loop {
+        let r = http
+            .get(format!("{base}/v1/signals/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status().as_u16(), 404, "accepted signal {id} was lost");
+        if r.status().is_success() {
+            let story: serde_json::Value = r.json().await.unwrap();
+            if story["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
+                return story;
+            }
+            #[allow(clippy::disallowed_methods)] // a test's deadline is wall time
+            let now = std::time::Instant::now();
+            assert!(now < deadline, "{id} was never decided: {story}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
