@@ -66,19 +66,33 @@ fn key_hint(status: u16) -> Option<&'static str> {
     }
 }
 
-/// Checks NEO's own endpoints, one row each.
-async fn endpoints(client: &reqwest::Client, target: &ApiTarget) -> Vec<Row> {
+/// Checks NEO's own endpoints, one row each, and says which roles the process runs
+/// (`None` for a process that does not say: every role, as `neo run`).
+async fn endpoints(
+    client: &reqwest::Client,
+    target: &ApiTarget,
+) -> (Vec<Row>, Option<Vec<String>>) {
     let mut rows = Vec::new();
+    let mut roles = None;
     for (name, path) in [
         ("health", "/health"),
         ("ready", "/ready"),
         ("openapi", "/openapi.json"),
         ("metrics", "/metrics"),
     ] {
+        // A desk or notification process serves no API: its description is not missing.
+        if path == "/openapi.json" && !serves_api(roles.as_deref()) {
+            continue;
+        }
         let (outcome, millis) = get(client, target, path).await;
         let (ok, detail) = match outcome {
             Err(e) => (false, e),
-            Ok((status, body)) => judge(path, status, &body),
+            Ok((status, body)) => {
+                if path == "/ready" {
+                    roles = roles_of(&body);
+                }
+                judge(path, status, &body)
+            }
         };
         rows.push(Row {
             name: name.to_owned(),
@@ -87,7 +101,27 @@ async fn endpoints(client: &reqwest::Client, target: &ApiTarget) -> Vec<Row> {
             millis,
         });
     }
-    rows
+    (rows, roles)
+}
+
+/// The roles `/ready` names, with a desk's state (`desk (standby)`).
+fn roles_of(body: &str) -> Option<Vec<String>> {
+    let json: Value = serde_json::from_str(body).ok()?;
+    let roles = json["roles"].as_object()?;
+    Some(
+        roles
+            .iter()
+            .map(|(role, state)| match state.as_str() {
+                Some("running") | None => role.clone(),
+                Some(state) => format!("{role} ({state})"),
+            })
+            .collect(),
+    )
+}
+
+/// Whether a process with these roles serves the REST API (a gateway, or every role).
+fn serves_api(roles: Option<&[String]>) -> bool {
+    roles.is_none_or(|r| r.iter().any(|role| role == "gateway"))
 }
 
 /// Whether an endpoint's answer is a good one.
@@ -156,12 +190,12 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    let rows = runtime.block_on(async {
-        let mut rows = endpoints(&client, &args.target).await;
-        if rows.first().is_some_and(|health| health.ok) {
+    let (rows, roles) = runtime.block_on(async {
+        let (mut rows, roles) = endpoints(&client, &args.target).await;
+        if rows.first().is_some_and(|health| health.ok) && serves_api(roles.as_deref()) {
             rows.extend(dependencies(&client, &args.target).await);
         }
-        rows
+        (rows, roles)
     });
     let healthy = rows.iter().all(|r| r.ok);
     if args.json {
@@ -169,9 +203,18 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|r| json!({"name": r.name, "ok": r.ok, "detail": r.detail, "millis": r.millis}))
             .collect();
-        let doc = json!({"ok": healthy, "url": args.target.url, "checks": checks});
+        let doc = json!({"ok": healthy, "url": args.target.url, "roles": roles, "checks": checks});
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
+        if let Some(roles) = &roles {
+            println!("roles: {}", roles.join(", "));
+            if !serves_api(Some(roles)) {
+                println!(
+                    "(no gateway here: the store and bus are checked by /ready; run neo doctor \
+                     against a gateway for the channels, the feed and the LLM providers)"
+                );
+            }
+        }
         println!("{:<18} {:<6} {:>7}  detail", "check", "result", "ms");
         for r in &rows {
             let result = if r.ok { "pass" } else { "FAIL" };

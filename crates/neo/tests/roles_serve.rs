@@ -270,6 +270,20 @@ async fn roles_survive_kills_and_the_standby_desk_takes_over() {
         risk.status()
     );
 
+    // `neo doctor` on a role process without the API checks what it serves.
+    for (p, says) in [
+        (&desk_a, "roles: desk (active)"),
+        (&notify, "roles: notify"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_neo"))
+            .args(["doctor", "--url", &p.base()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains(says) && !text.contains("openapi"), "{text}");
+    }
+
     let mut accepted = vec![id];
     let mut figures = Vec::new();
     for (round, fault) in FAULTS.iter().enumerate() {
