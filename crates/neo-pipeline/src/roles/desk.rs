@@ -193,47 +193,15 @@ async fn activate<B: Bus>(
     live: &ProcessLive,
 ) -> Result<Active, PipelineError> {
     let config = &ctx.config;
-    let now = (ctx.clock)();
-    let setup = |e: &dyn std::fmt::Display| PipelineError::Setup(e.to_string());
-    // The market first: its warm-up history makes the analyst's indicators ready.
-    let Warm {
+    let Restored {
+        desk,
+        autonomy,
         source,
-        history,
-        last_ticks,
-        steps,
-    } = crate::market::prepare(&config.market, &ctx.data_dir, now, ctx.clock.clone())
-        .await
-        .map_err(|e| setup(&e))?;
-    let mut desk = Desk::new(config.desk.clone(), steps, now).map_err(|e| setup(&e))?;
-    let mut autonomy = if config.strategy.enabled {
-        Some(Autonomy::new(config.strategy.clone()).map_err(|e| setup(&e))?)
-    } else {
-        None
-    };
-    for candle in &history {
-        desk.on_candle(candle);
-        if let Some(autonomy) = &mut autonomy {
-            // History warms the ensembles up; it is not traded.
-            autonomy.observe(candle).map_err(|e| setup(&e))?;
-        }
-    }
-    let restored = crate::restore::load(&ctx.store)
-        .await
-        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
-    desk.restore(restored)
-        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
-    desk.set_flags(ctx.flags.flags());
+        share,
+    } = restore(ctx).await?;
+    let now = (ctx.clock)();
     let orchestrator =
         crate::restore::orchestrator(&config.agents, &ctx.store, &ctx.toolbox, now).await?;
-    let desk = Arc::new(Mutex::new(desk));
-    let share = Arc::new(MarketShare::default());
-    for tick in last_ticks {
-        share.push_tick(tick);
-    }
-    for candle in &history {
-        share.remember(candle);
-    }
-
     let mut tasks = Tasks::default();
     let mut stage = DeskStage::new(
         desk.clone(),
@@ -249,27 +217,7 @@ async fn activate<B: Bus>(
     if let Some((orchestrator, memory)) = orchestrator {
         stage = stage.with_agents(agents(ctx, &mut tasks, orchestrator, memory));
     }
-    let stage_config = StageConfig {
-        wait: Duration::from_millis(10),
-        wake: Some(ctx.wake.clone()),
-        observer: Some(crate::app::stage_metrics(
-            DESK_CONSUMER,
-            ctx.slo.clone(),
-            ctx.clock.clone(),
-        )),
-        ..StageConfig::new(ConsumerSpec::new(DESK_CONSUMER, patterns::desk_inputs()))
-    };
-    let (b, s, w, rx) = (
-        ctx.bus.clone(),
-        ctx.store.clone(),
-        ctx.writer.clone(),
-        ctx.shutdown.clone(),
-    );
-    tasks.spawn("stage", async move {
-        run_stage(b, s, w, stage, stage_config, rx)
-            .await
-            .map(|_| ())
-    });
+    run_desk_stage(ctx, &mut tasks, stage);
     let (fb, ch, wk, c, rx) = (
         ctx.flags.clone(),
         ctx.channels.clone(),
@@ -301,6 +249,87 @@ async fn activate<B: Bus>(
         max_data_age,
     }));
     Ok(Active { lease, tasks })
+}
+
+/// A desk restored from the store, warmed on the market's history, with its feed.
+struct Restored {
+    desk: Arc<Mutex<Desk>>,
+    autonomy: Option<Autonomy>,
+    source: crate::market::Source,
+    share: Arc<MarketShare>,
+}
+
+/// The market first (its warm-up history makes the indicators ready), then the
+/// desk's own state from the store.
+async fn restore<B: Bus>(ctx: &Context<B>) -> Result<Restored, PipelineError> {
+    let config = &ctx.config;
+    let now = (ctx.clock)();
+    let setup = |e: &dyn std::fmt::Display| PipelineError::Setup(e.to_string());
+    let Warm {
+        source,
+        history,
+        last_ticks,
+        steps,
+    } = crate::market::prepare(&config.market, &ctx.data_dir, now, ctx.clock.clone())
+        .await
+        .map_err(|e| setup(&e))?;
+    let mut desk = Desk::new(config.desk.clone(), steps, now).map_err(|e| setup(&e))?;
+    let mut autonomy = if config.strategy.enabled {
+        Some(Autonomy::new(config.strategy.clone()).map_err(|e| setup(&e))?)
+    } else {
+        None
+    };
+    for candle in &history {
+        desk.on_candle(candle);
+        if let Some(autonomy) = &mut autonomy {
+            // History warms the ensembles up; it is not traded.
+            autonomy.observe(candle).map_err(|e| setup(&e))?;
+        }
+    }
+    let restored = crate::restore::load(&ctx.store)
+        .await
+        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
+    desk.restore(restored)
+        .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
+    desk.set_flags(ctx.flags.flags());
+    let share = Arc::new(MarketShare::default());
+    for tick in last_ticks {
+        share.push_tick(tick);
+    }
+    for candle in &history {
+        share.remember(candle);
+    }
+    Ok(Restored {
+        desk: Arc::new(Mutex::new(desk)),
+        autonomy,
+        source,
+        share,
+    })
+}
+
+/// The desk stage on its durable consumer, waking the relay after each commit.
+fn run_desk_stage<B: Bus>(ctx: &Context<B>, tasks: &mut Tasks, stage: DeskStage) {
+    let stage_config = StageConfig {
+        wait: Duration::from_millis(10),
+        wake: Some(ctx.wake.clone()),
+        observer: Some(crate::app::stage_metrics(
+            DESK_CONSUMER,
+            ctx.slo.clone(),
+            ctx.clock.clone(),
+        )),
+        ..StageConfig::new(ConsumerSpec::new(DESK_CONSUMER, patterns::desk_inputs()))
+    };
+    let (b, s, w, rx) = (
+        ctx.bus.clone(),
+        ctx.store.clone(),
+        ctx.writer.clone(),
+        ctx.shutdown.clone(),
+    );
+    tasks.spawn("stage", async move {
+        run_stage(b, s, w, stage, stage_config, rx)
+            .await
+            .map(|_| ())
+    });
 }
 
 /// The LLM agents beside the desk, with the watch on local models.
