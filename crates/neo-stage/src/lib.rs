@@ -246,6 +246,16 @@ pub async fn run_stage<B: Bus, H: Handler>(
         if deliveries.is_empty() {
             continue;
         }
+        // What arrived on the side while the pull waited (a quote, a closed candle)
+        // came before these messages: apply it first, so a signal is judged on it.
+        poll_side_work(
+            &writer,
+            &mut handler,
+            &consumer,
+            config.wake.as_ref(),
+            &mut shutdown,
+        )
+        .await?;
         let before = stats;
         let deliveries = match skip_handled(&store, &consumer, deliveries, &mut stats).await {
             Ok(fresh) => {

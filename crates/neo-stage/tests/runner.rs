@@ -445,7 +445,71 @@ async fn every_new_message_is_prepared_once_per_batch_before_it_is_handled(url: 
     );
 }
 
+/// A quote that lands while the stage waits on the bus, then a signal: the handler
+/// must see the quote first (as the desk must fill at it).
+struct Quoted {
+    inner: support::Counting,
+    quote: Arc<std::sync::atomic::AtomicBool>,
+    applied: bool,
+    /// Whether the quote had been applied when each message was handled.
+    seen: Arc<std::sync::Mutex<Vec<bool>>>,
+}
+
+impl Handler for Quoted {
+    fn handle(&mut self, envelope: &Envelope<Value>) -> Result<Effects, HandlerError> {
+        self.seen.lock().unwrap().push(self.applied);
+        self.inner.handle(envelope)
+    }
+
+    fn poll(&mut self) -> Result<Option<Effects>, HandlerError> {
+        if self.quote.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.applied = true;
+        }
+        Ok(None)
+    }
+}
+
+async fn side_data_that_came_first_is_applied_before_the_message(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let (writer, _task) = store.writer(WriterConfig::default());
+    let bus = MemoryBus::new();
+    drop(bus.subscribe(spec("quoted")).await.unwrap());
+    let (quote, seen) = (Arc::default(), Arc::default());
+    let handler = Quoted {
+        inner: support::Counting {
+            run: "quoted".into(),
+            handled: 0,
+        },
+        quote: Arc::clone(&quote),
+        applied: false,
+        seen: Arc::clone(&seen),
+    };
+    let config = StageConfig {
+        // A long pull: the quote and the signal both land inside one wait.
+        wait: Duration::from_millis(400),
+        ..StageConfig::new(spec("quoted"))
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let stage = tokio::spawn(run_stage(
+        bus.clone(),
+        store.clone(),
+        writer,
+        handler,
+        config,
+        stop_rx,
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    quote.store(true, std::sync::atomic::Ordering::SeqCst);
+    let envelope = support::envelope(1);
+    bus.publish(&envelope).await.unwrap();
+    support::wait_for(&store, 1, Duration::from_secs(10)).await;
+    stop.send(true).unwrap();
+    stage.await.unwrap().unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![true], "the quote came first");
+}
+
 neo_testkit::on_both_stores!(
+    side_data_that_came_first_is_applied_before_the_message,
     every_new_message_is_prepared_once_per_batch_before_it_is_handled,
     side_work_commits_in_order_and_a_failure_stops_the_stage,
     transient_errors_retry_permanent_ones_dead_letter_and_effects_commit_once,
