@@ -218,6 +218,12 @@ pub async fn run_stage<B: Bus, H: Handler>(
     let mut bus_errors = 0u32;
     let mut lookups = Backoff::default();
     while !*shutdown.borrow() {
+        let batch = tokio::select! {
+            batch = subscription.next_batch(config.batch, config.wait) => batch,
+            _ = shutdown.changed() => break,
+        };
+        // Side work (a quote, a closed candle) after every pull: what arrived while the
+        // pull waited came before these messages, so a signal is judged on it.
         poll_side_work(
             &writer,
             &mut handler,
@@ -226,10 +232,6 @@ pub async fn run_stage<B: Bus, H: Handler>(
             &mut shutdown,
         )
         .await?;
-        let batch = tokio::select! {
-            batch = subscription.next_batch(config.batch, config.wait) => batch,
-            _ = shutdown.changed() => break,
-        };
         let deliveries = match batch {
             Ok(d) => {
                 bus_errors = 0;
@@ -246,16 +248,6 @@ pub async fn run_stage<B: Bus, H: Handler>(
         if deliveries.is_empty() {
             continue;
         }
-        // What arrived on the side while the pull waited (a quote, a closed candle)
-        // came before these messages: apply it first, so a signal is judged on it.
-        poll_side_work(
-            &writer,
-            &mut handler,
-            &consumer,
-            config.wake.as_ref(),
-            &mut shutdown,
-        )
-        .await?;
         let before = stats;
         let deliveries = match skip_handled(&store, &consumer, deliveries, &mut stats).await {
             Ok(fresh) => {
