@@ -203,8 +203,9 @@ def check_compose(roles, paths):
         where = f"compose.yaml: {name}"
         command = svc.get("command")
         chosen = serve_roles(command, where, roles)
-        if chosen != [name.removeprefix("neo-")]:
-            problem(f"{where}: runs roles {chosen}, expected [{name.removeprefix('neo-')!r}] (its name)")
+        expected = EXPECTED_ROLES.get(name, [name.removeprefix("neo-")])
+        if chosen != expected:
+            problem(f"{where}: runs roles {chosen}, expected {expected!r}")
         for flag, wanted in paths.items():
             if flag_value(command or [], flag) != wanted:
                 problem(f"{where}: {flag} is not the image's {wanted}")
@@ -256,8 +257,8 @@ def check_compose(roles, paths):
             else:
                 m = re.fullmatch(relabel[0].get("regex", "(.*)"), service)
                 got = m.expand(relabel[0].get("replacement", "$1").replace("$", "\\")) if m else None
-                if got != ",".join(chosen):
-                    problem(f"prometheus.compose.yml: {service} is labelled role={got!r}, not {','.join(chosen)!r}")
+                if got != chosen[0]:
+                    problem(f"prometheus.compose.yml: {service} is labelled role={got!r}, not {chosen[0]!r}")
     for rule_file in prom.get("rule_files", []):
         if not (DEPLOY / "prometheus" / rule_file).is_file():
             problem(f"prometheus.compose.yml: rule file {rule_file} does not exist")
@@ -336,7 +337,8 @@ def policy_ports(policy, direction):
     return out
 
 
-EXPECTED_ROLES = {"neo-gateway": "gateway", "neo-desk": "desk", "neo-notify": "notify"}
+# The desk pods also run the market role: both are one active per account with a standby.
+EXPECTED_ROLES = {"neo-gateway": ["gateway"], "neo-desk": ["desk", "market"], "neo-notify": ["notify"]}
 
 
 def check_k8s(roles, paths):
@@ -382,10 +384,11 @@ def check_k8s(roles, paths):
             problem(f"{where}: sets command, which replaces the image's entrypoint (neo): use args")
         args = container.get("args") or []
         chosen = serve_roles(args, where, roles)
-        if name in EXPECTED_ROLES and chosen != [EXPECTED_ROLES[name]]:
-            problem(f"{where}: runs roles {chosen}, expected [{EXPECTED_ROLES[name]!r}]")
-        if labels.get("app.kubernetes.io/component") != ",".join(chosen):
-            problem(f"{where}: pod label app.kubernetes.io/component is not its role {','.join(chosen)!r}")
+        if name in EXPECTED_ROLES and chosen != EXPECTED_ROLES[name]:
+            problem(f"{where}: runs roles {chosen}, expected {EXPECTED_ROLES[name]!r}")
+        # A label value holds one name: a pod's first role (desk pods also run the market).
+        if labels.get("app.kubernetes.io/component") != chosen[0]:
+            problem(f"{where}: pod label app.kubernetes.io/component is not its first role {chosen[0]!r}")
         pods[name] = (labels, pod, chosen)
         # --config is the ConfigMap's neo.toml as mounted; --data-dir a mounted volume.
         mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in container.get("volumeMounts", [])}
@@ -516,8 +519,8 @@ def check_k8s(roles, paths):
                 value = r.get("separator", ";").join(meta.get(l, "") for l in r["source_labels"])
                 if not re.fullmatch(r["regex"], value):
                     problem(f"prometheus.k8s.yml: job neo does not keep {name}'s pods ({value!r})")
-            if len(role) != 1 or meta.get(role[0]["source_labels"][0]) != ",".join(chosen):
-                problem(f"prometheus.k8s.yml: job neo does not label {name}'s pods role={','.join(chosen)}")
+            if len(role) != 1 or meta.get(role[0]["source_labels"][0]) != chosen[0]:
+                problem(f"prometheus.k8s.yml: job neo does not label {name}'s pods role={chosen[0]}")
     load_toml((DEPLOY / "neo.container.toml").read_text(encoding="utf-8"), "deploy/neo.container.toml")
 
 

@@ -196,6 +196,16 @@ ready() {
   fail "$2: /ready is not 200 within 60 s"
 }
 role_state() { json_get "$(url "$1" /ready)" "d['roles']['$2']"; }
+# wait_state NAME ROLE STATE: the process's ROLE reports STATE within 20 s (a desk
+# becomes active once the market role has written its first history).
+wait_state() {
+  local i
+  for i in $(seq 1 80); do
+    [ "$(role_state "$1" "$2")" = "$3" ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
 # alert ID: posts a TradingView alert to the gateway; prints the signal id (fails unless 202).
 alert() {
   local body code
@@ -230,7 +240,8 @@ if [ -n "$store_url" ]; then
   # The desk first, so that it is the active one; then notify, the gateway, a second desk.
   start_role desk neo-desk
   ready desk "the desk (neo-desk's args)"
-  [ "$(role_state desk desk)" = active ] || fail "the first desk is not active: $(curl -s "$(url desk /ready)")"
+  wait_state desk market active || fail "the first desk process's market is not active: $(curl -s "$(url desk /ready)")"
+  wait_state desk desk active || fail "the first desk is not active: $(curl -s "$(url desk /ready)")"
   start_role notify neo-notify
   start_role gateway neo-gateway
   for name in notify gateway; do
@@ -239,6 +250,7 @@ if [ -n "$store_url" ]; then
   start_role standby neo-desk
   ready standby "the second desk (a standby is ready too)"
   [ "$(role_state standby desk)" = standby ] || fail "the second desk is not standby: $(curl -s "$(url standby /ready)")"
+  [ "$(role_state standby market)" = standby ] || fail "the second market is not standby: $(curl -s "$(url standby /ready)")"
   [ "$(role_state desk desk)" = active ] || fail "the first desk is no longer active"
   [ "$(role_state notify notify)" = running ] || fail "notify's /ready does not report its role"
   [ "$(role_state gateway gateway)" = running ] || fail "the gateway's /ready does not report its role"

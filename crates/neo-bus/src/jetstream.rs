@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::message::PublishMessage as Publish;
 use async_nats::jetstream::stream::{
     Config as StreamConfig, DiscardPolicy, RetentionPolicy, StorageType,
@@ -426,6 +426,8 @@ impl Bus for JetStreamBus {
             ack_wait: spec.ack_wait,
             max_deliver: i64::from(spec.max_deliver),
             max_ack_pending: i64::try_from(spec.capacity).unwrap_or(i64::MAX),
+            deliver_policy: deliver_policy(spec.start)?,
+            inactive_threshold: spec.expires_after.unwrap_or_default(),
             ..pull::Config::default()
         };
         // Create or update: an existing durable takes this release's filter and
@@ -438,6 +440,20 @@ impl Bus for JetStreamBus {
             messages: None,
         })
     }
+}
+
+/// JetStream's form of where a consumer starts.
+fn deliver_policy(start: crate::Start) -> Result<DeliverPolicy, BusError> {
+    Ok(match start {
+        crate::Start::Stored => DeliverPolicy::All,
+        crate::Start::LatestPerSubject => DeliverPolicy::LastPerSubject,
+        crate::Start::Since(at) => {
+            let start_time =
+                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.as_nanos()))
+                    .map_err(|e| BusError::Rejected(format!("no such start time: {e}")))?;
+            DeliverPolicy::ByStartTime { start_time }
+        }
+    })
 }
 
 /// A durable pull consumer.

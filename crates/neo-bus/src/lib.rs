@@ -13,7 +13,7 @@ mod queue;
 use std::future::Future;
 use std::time::Duration;
 
-use neo_domain::{Envelope, SubjectPattern};
+use neo_domain::{Envelope, SubjectPattern, Timestamp};
 use serde_json::Value;
 
 pub use delivery::{Delivery, Received};
@@ -60,6 +60,27 @@ pub struct ConsumerSpec {
     pub capacity: usize,
     /// In-process policy when the queue is full.
     pub when_full: WhenFull,
+    /// Where a new consumer starts reading (a durable that exists resumes where it was).
+    pub start: Start,
+    /// A consumer nobody has read for this long is removed (JetStream): for
+    /// per-process followers whose name dies with the process. `None` keeps it.
+    pub expires_after: Option<Duration>,
+}
+
+/// Where a new consumer starts in what the bus has stored.
+///
+/// The in-process bus keeps no history, so there every start is "what is
+/// published from now on"; JetStream reads its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Start {
+    /// Everything still stored: work that must not be missed.
+    #[default]
+    Stored,
+    /// The newest stored message of each subject, then everything new: a
+    /// follower of state that newer messages replace (quotes).
+    LatestPerSubject,
+    /// Everything stored at or after this time: a follower catching up from a snapshot.
+    Since(Timestamp),
 }
 
 impl ConsumerSpec {
@@ -78,6 +99,8 @@ impl ConsumerSpec {
             ack_wait: Duration::from_secs(30),
             capacity: 10_000,
             when_full: WhenFull::Block,
+            start: Start::Stored,
+            expires_after: None,
         }
     }
 

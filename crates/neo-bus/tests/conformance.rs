@@ -389,3 +389,50 @@ async fn jetstream_dead_letters_what_no_consumer_ever_answered() {
     );
     dead.ack().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_followers_start_at_the_latest_per_subject_or_a_time() {
+    let Some(server) = require_nats("jetstream_followers_start_where_asked") else {
+        return;
+    };
+    let bus = jetstream(&server).await;
+    let (btc, eth) = ("market.ticks.sim.BTC-USDT", "market.ticks.sim.ETH-USDT");
+    let first: Vec<_> = (0..3)
+        .flat_map(|i| [envelope(i, btc), envelope(10 + i, eth)])
+        .collect();
+    bus.publish_all(&first).await.unwrap();
+
+    let mut latest = spec("quotes-a", "market.ticks.>");
+    latest.start = neo_bus::Start::LatestPerSubject;
+    latest.expires_after = Some(Duration::from_secs(30));
+    let mut sub = bus.subscribe(latest).await.unwrap();
+    let mut got = take(&mut sub, 2, Duration::from_secs(5)).await;
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        vec![2, 12],
+        "the newest of each subject, nothing older"
+    );
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    #[allow(clippy::disallowed_methods)] // JetStream stamps messages with the wall clock
+    let between = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    bus.publish_all(&[envelope(3, btc), envelope(13, eth)])
+        .await
+        .unwrap();
+    let mut got = take(&mut sub, 2, Duration::from_secs(5)).await;
+    got.sort_unstable();
+    assert_eq!(got, vec![3, 13], "then everything new");
+
+    let mut since = spec("quotes-b", "market.ticks.>");
+    since.start = neo_bus::Start::Since(Timestamp::from_nanos(
+        i64::try_from(between.as_nanos()).unwrap(),
+    ));
+    let mut sub = bus.subscribe(since).await.unwrap();
+    let mut got = take(&mut sub, 3, Duration::from_secs(2)).await;
+    got.sort_unstable();
+    assert_eq!(got, vec![3, 13], "only what was stored after the time");
+}

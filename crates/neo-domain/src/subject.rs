@@ -286,6 +286,14 @@ pub mod patterns {
     pub fn market() -> SubjectPattern {
         fixed("market.>")
     }
+    /// Every venue's quotes and prices (what a desk follows).
+    pub fn market_ticks() -> SubjectPattern {
+        fixed("market.ticks.>")
+    }
+    /// Every venue's closed candles (what a desk's indicators take).
+    pub fn market_candles() -> SubjectPattern {
+        fixed("market.candles.>")
+    }
     /// Every alternative-data event.
     pub fn alt() -> SubjectPattern {
         fixed("alt.>")

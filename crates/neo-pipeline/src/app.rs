@@ -26,6 +26,7 @@ use crate::config::{BusKind, Config, redacted_url};
 use crate::desk_stage::DESK_CONSUMER;
 use crate::notify_stage::NOTIFY_CONSUMER;
 use crate::roles::live::ProcessLive;
+use crate::roles::market::Built;
 use crate::roles::view::Follower;
 use crate::roles::{Context, Role, Tasks, has};
 use crate::{Clock, passphrase};
@@ -106,7 +107,7 @@ pub async fn serve(
         );
     }
     if roles.is_empty() {
-        problems.push("at least one --role (gateway, desk, notify or all)");
+        problems.push("at least one --role (gateway, desk, market, notify or all)");
     }
     if !problems.is_empty() {
         return Err(PipelineError::Setup(format!(
@@ -273,8 +274,18 @@ async fn launch<B: Bus>(
         Box::new(move || health_bus.health()),
         follower,
     ));
+    let market = if has(roles, Role::Market) {
+        Some(crate::roles::market::build(&ctx, &mut tasks).await?)
+    } else {
+        None
+    };
+    let (local_market, market_state) = match market {
+        Some(Built::Local(local)) => (Some(local), None),
+        Some(Built::Elected(state)) => (None, Some(state)),
+        None => (None, None),
+    };
     let desk_state = if has(roles, Role::Desk) {
-        Some(crate::roles::desk::build(&ctx, &mut tasks, live.clone()).await?)
+        Some(crate::roles::desk::build(&ctx, &mut tasks, live.clone(), local_market).await?)
     } else {
         let (fb, rx) = (ctx.flags.clone(), ctx.shutdown.clone());
         tasks.spawn_quiet("flags", crate::flag_watch::follow(fb, rx));
@@ -296,8 +307,9 @@ async fn launch<B: Bus>(
     let report = move || {
         let mut out = serde_json::Map::new();
         for name in &names {
-            let state = match (*name, &desk_state) {
-                ("desk", Some(desk)) => desk.describe(),
+            let state = match (*name, &desk_state, &market_state) {
+                ("desk", Some(desk), _) => desk.describe(),
+                ("market", _, Some(market)) => market.describe(),
                 _ => "running",
             };
             out.insert((*name).to_owned(), json!(state));

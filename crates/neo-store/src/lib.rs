@@ -129,6 +129,11 @@ pub enum StateKey {
     DeskView,
     /// The active desk's recent closed candles per instrument, for the same readers.
     DeskCandles,
+    /// The active market role's recent closed candles and instrument increments:
+    /// what a desk in another process warms up on before following the bus.
+    MarketWarm,
+    /// The active market role's feed connection, rewritten every second (its heartbeat).
+    MarketFeed,
 }
 
 impl StateKey {
@@ -142,6 +147,8 @@ impl StateKey {
             StateKey::AgentMemory => "agent_memory",
             StateKey::DeskView => "desk_view",
             StateKey::DeskCandles => "desk_candles",
+            StateKey::MarketWarm => "market_warm",
+            StateKey::MarketFeed => "market_feed",
         }
     }
 }

@@ -22,7 +22,7 @@ pub(crate) struct Roles {
 pub(crate) const PASSPHRASE: &str = "bench-passphrase";
 
 impl Roles {
-    /// Starts desk, notify and gateway on `bus_url` and `store_url`, telling `slack`.
+    /// Starts market, desk, notify and gateway on `bus_url` and `store_url`, telling `slack`.
     pub(crate) async fn start(
         bus_url: &str,
         store_url: &str,
@@ -56,7 +56,7 @@ impl Roles {
             gateway: String::new(),
         };
         let http = reqwest::Client::new();
-        for role in ["desk", "notify", "gateway"] {
+        for role in ["market", "desk", "notify", "gateway"] {
             let port = free_port()?;
             let log = std::fs::File::create(roles.dir.join(format!("{role}.log")))?;
             let child = Command::new(std::env::current_exe()?)
@@ -80,7 +80,7 @@ impl Roles {
         Ok(roles)
     }
 
-    /// Waits (60 s at most) for `/ready`, and for a desk to be the active one.
+    /// Waits (60 s at most) for `/ready`, and for a desk or market to be the active one.
     async fn wait_ready(
         &self,
         http: &reqwest::Client,
@@ -92,7 +92,8 @@ impl Roles {
                 && r.status().is_success()
             {
                 let body: serde_json::Value = r.json().await.unwrap_or_default();
-                if role != "desk" || body["roles"]["desk"] == "active" {
+                let leads = matches!(role, "desk" | "market");
+                if !leads || body["roles"][role] == "active" {
                     return Ok(());
                 }
             }

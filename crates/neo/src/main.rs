@@ -38,9 +38,9 @@ struct Cli {
 enum Command {
     /// Run NEO: webhook intake, analyst, risk, paper OMS, notifications and the API, in one process.
     Run(run_cmd::RunArgs),
-    /// Run chosen roles (gateway, desk, notify, or all) as one process of a
-    /// distributed NEO over NATS JetStream and PostgreSQL; one desk is active per
-    /// account, others stand by and take over.
+    /// Run chosen roles (gateway, desk, market, notify, or all) as one process of a
+    /// distributed NEO over NATS JetStream and PostgreSQL; one desk and one market
+    /// are active per account, others stand by and take over.
     Serve(run_cmd::ServeArgs),
     /// Post a sample TradingView alert to a running NEO and show what became of it.
     SendAlert(run_cmd::SendAlertArgs),

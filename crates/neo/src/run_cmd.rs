@@ -27,7 +27,7 @@ pub(crate) struct RunArgs {
 /// `neo serve` options.
 #[derive(Args)]
 pub(crate) struct ServeArgs {
-    /// A role to run here: gateway, desk, notify, or all (repeat for several).
+    /// A role to run here: gateway, desk, market, notify, or all (repeat for several).
     #[arg(long = "role", required = true, value_parser = parse_roles)]
     roles: Vec<Vec<Role>>,
     #[command(flatten)]

@@ -122,9 +122,9 @@ fn serve_says_what_a_distributed_role_needs() {
     ] {
         assert!(err.contains(needed), "{needed} missing from: {err}");
     }
-    let out = neo(&["serve", "--role", "market"]);
+    let out = neo(&["serve", "--role", "trader"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("gateway, desk, notify"), "{err}");
+    assert!(err.contains("gateway, desk, market, notify"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -122,6 +122,11 @@ impl Cluster {
 
     /// What `/ready` says the process's desk is doing (`active`, `standby`), if anything.
     async fn desk_state(&self, p: &Process) -> Option<String> {
+        self.role_state(p, "desk").await
+    }
+
+    /// What `/ready` says the process's `role` is doing, if it has one.
+    async fn role_state(&self, p: &Process, role: &str) -> Option<String> {
         let r = self
             .http
             .get(format!("{}/ready", p.base()))
@@ -129,7 +134,7 @@ impl Cluster {
             .await
             .ok()?;
         let body: Value = r.json().await.ok()?;
-        body["roles"]["desk"].as_str().map(str::to_owned)
+        body["roles"][role].as_str().map(str::to_owned)
     }
 
     async fn wait_desk(&self, p: &Process, want: &str, within: Duration) -> Duration {
@@ -223,8 +228,10 @@ async fn roles_survive_kills_and_the_standby_desk_takes_over() {
     let slack = MockHttp::start().await.unwrap();
     let cluster = Cluster::new(&nats, &db, &slack);
     let mut gateway = cluster.process("gateway", &["gateway"]);
-    let mut desk_a = cluster.process("desk-a", &["desk"]);
-    let mut desk_b = cluster.process("desk-b", &["desk"]);
+    // Desk processes also run the market role (as the Kubernetes desk Deployment
+    // does): the desk follows the active market over NATS, whichever process has it.
+    let mut desk_a = cluster.process("desk-a", &["desk", "market"]);
+    let mut desk_b = cluster.process("desk-b", &["desk", "market"]);
     let mut notify = cluster.process("notify", &["notify"]);
     cluster.start(&mut desk_a).await;
     cluster
@@ -270,9 +277,21 @@ async fn roles_survive_kills_and_the_standby_desk_takes_over() {
         risk.status()
     );
 
+    // Prices reach the desk from the market role over NATS: fresh, and moving.
+    let before = fresh_btc(&http, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fresh_btc(&http, &base).await == before {
+        assert!(
+            Instant::now() < deadline,
+            "BTC's price never moved from {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // `neo doctor` on a role process without the API checks what it serves.
     for (p, says) in [
-        (&desk_a, "roles: desk (active)"),
+        (&desk_a, "desk (active)"),
+        (&desk_a, "market (active)"),
         (&notify, "roles: notify"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_neo"))
@@ -331,7 +350,18 @@ async fn roles_survive_kills_and_the_standby_desk_takes_over() {
         .filter(|s| s.as_deref() == Some("active"))
         .count();
     assert_eq!(actives, 1, "{states:?}");
+    let markets = (
+        cluster.role_state(&desk_a, "market").await,
+        cluster.role_state(&desk_b, "market").await,
+    );
+    let actives = [&markets.0, &markets.1]
+        .iter()
+        .filter(|s| s.as_deref() == Some("active"))
+        .count();
+    assert_eq!(actives, 1, "one market leads: {markets:?}");
 
+    // After every fault, the active desk still has live prices from the active market.
+    fresh_btc(&http, &base).await;
     check_everything(&http, &base, &accepted, &slack, &db.url).await;
     println!("standby takeover after SIGKILL of the active desk: {figures:?}");
     for p in [&mut gateway, &mut desk_a, &mut desk_b, &mut notify] {
@@ -412,6 +442,38 @@ const FAULTS: [Fault; 6] = [
     Fault::CutStore,
     Fault::KillActiveDesk,
 ];
+
+/// BTC's last price once the gateway shows it fresh (10 s at most): the market
+/// role's data reached the desk, whose view the gateway reads.
+async fn fresh_btc(http: &reqwest::Client, base: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready: Value = http
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        let mut tickers = Value::Null;
+        if ready["market"]["instruments"]["BTC-USDT"]["stale"] == false {
+            tickers = eventually_ok(http, &format!("{base}/v1/tickers")).await;
+            let btc = tickers["items"]
+                .as_array()
+                .and_then(|all| all.iter().find(|t| t["instrument"] == "BTC-USDT"))
+                .map(|t| t["price"].to_string());
+            if let Some(price) = btc {
+                return price;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "BTC never fresh: {ready} {tickers}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
 
 /// A GET answered 200 within 10 s (the desk's view can take a second to appear).
 async fn eventually_ok(http: &reqwest::Client, url: &str) -> Value {

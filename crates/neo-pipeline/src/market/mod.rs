@@ -7,11 +7,13 @@
 
 pub mod alt_sink;
 pub mod archive;
+pub(crate) mod follow;
 pub mod freshness;
 pub mod live;
 pub mod publish;
 pub mod replay;
 mod sim;
+pub(crate) mod snapshot;
 
 pub use sim::{FeedError, SimFeed, run_feed};
 
@@ -113,6 +115,22 @@ impl MarketShare {
         s.pending_candles.push_back(candle);
     }
 
+    /// For a desk starting on this share: the history it warms up on (every
+    /// instrument's, oldest first). Candles not yet taken are dropped (they are in
+    /// that history) and each instrument's latest quote is queued for it again.
+    pub fn warm_start(&self) -> Vec<CandleV1> {
+        let mut s = self.lock();
+        s.pending_candles.clear();
+        s.pending_ticks = s
+            .latest
+            .iter()
+            .map(|(i, (tick, _))| (*i, tick.clone()))
+            .collect();
+        let mut all: Vec<CandleV1> = s.history.values().flatten().cloned().collect();
+        all.sort_by_key(|c| c.ts_open);
+        all
+    }
+
     /// Everything the desk has not seen yet.
     pub fn take(&self) -> MarketBatch {
         let mut s = self.lock();
@@ -136,7 +154,7 @@ impl MarketShare {
         self.lock().feed.clone()
     }
 
-    fn update_feed(&self, f: impl FnOnce(&mut FeedStatus)) {
+    pub(crate) fn update_feed(&self, f: impl FnOnce(&mut FeedStatus)) {
         f(&mut self.lock().feed);
     }
 

@@ -2,207 +2,103 @@
 //! desk lease before it restores the desk; while another holds it, it stands
 //! by and takes over the moment the lease is free (the holder died or its
 //! session was cut), after restoring from the store. An active desk that
-//! loses its lease stops, so two desks never write for one account.
+//! loses its lease stops, so two desks never write for one account. Its
+//! market is the one in this process (the in-process bus) or the active
+//! market role's, followed over the bus.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use neo_agents::provider::ProviderKind;
 use neo_bus::{Bus, ConsumerSpec};
+use neo_domain::contracts::CandleV1;
 use neo_domain::subject::patterns;
+use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::autonomy::Autonomy;
-use neo_engine::desk::Desk;
+use neo_engine::desk::{Desk, InstrumentSteps};
 use neo_stage::{StageConfig, run_stage};
 use neo_store::Lease;
-use tokio::sync::watch;
 
+use super::leader::{Active, LeaderState, Leadership};
 use super::live::{LiveDesk, ProcessLive};
+use super::market::LocalMarket;
 use super::view::Publisher;
 use super::{Context, Tasks};
 use crate::PipelineError;
 use crate::desk_stage::{DESK_CONSUMER, DeskStage};
 use crate::market::freshness::{Outlet, StaleWatch};
-use crate::market::{MarketShare, Warm, run_source};
+use crate::market::{MarketShare, close_tick, follow};
 
 /// The store lease that elects the account's active desk.
 pub(crate) const LEASE: &str = "desk";
-/// How often a standby asks for the lease (failover takes at most this plus a restore).
-const STANDBY_POLL: Duration = Duration::from_millis(250);
-/// How often the active desk confirms it still holds the lease.
-const LEASE_CHECK: Duration = Duration::from_secs(1);
-
-/// Whether this process's desk is the active one (for `/ready`).
-#[derive(Debug, Default)]
-pub(crate) struct DeskState {
-    active: AtomicBool,
-}
-
-impl DeskState {
-    /// `active` or `standby`.
-    pub(crate) fn describe(&self) -> &'static str {
-        if self.active.load(Ordering::Relaxed) {
-            "active"
-        } else {
-            "standby"
-        }
-    }
-
-    fn set(&self, active: bool) {
-        self.active.store(active, Ordering::Relaxed);
-    }
-}
 
 /// Starts the desk role: active now when the lease is free (so start-up problems
 /// show at once), else standing by; either way supervised as the task `desk`.
+/// `market` is this process's own market on the in-process bus; without one the
+/// desk follows the market role over the bus.
 pub(crate) async fn build<B: Bus>(
     ctx: &Context<B>,
     tasks: &mut Tasks,
     live: Arc<ProcessLive>,
-) -> Result<Arc<DeskState>, PipelineError> {
-    let state = Arc::new(DeskState::default());
-    let first = match ctx.store.try_lease(LEASE).await? {
-        Some(lease) => Some(activate(ctx, lease, &live).await?),
-        None => {
-            tracing::info!("another process holds the desk lease: standing by to take over");
-            None
-        }
+    market: Option<Arc<LocalMarket>>,
+) -> Result<Arc<LeaderState>, PipelineError> {
+    let state = Arc::new(LeaderState::default());
+    // A desk that follows the market role over the bus may wait for its first
+    // history: it takes the lease as its lead task, so the process starts meanwhile.
+    let first = match &market {
+        Some(_) => match ctx.store.try_lease(LEASE).await? {
+            Some(lease) => activate(ctx.clone(), lease, live.clone(), market.clone()).await?,
+            None => {
+                tracing::info!("another process holds the desk lease: standing by to take over");
+                None
+            }
+        },
+        None => None,
     };
     state.set(first.is_some());
-    tasks.spawn("desk", lead(ctx.clone(), live, state.clone(), first));
+    let leadership = Leadership {
+        lease: LEASE,
+        store: ctx.store.clone(),
+        state: state.clone(),
+        activate: {
+            let (ctx, live, market) = (ctx.clone(), live.clone(), market.clone());
+            move |lease| {
+                let (ctx, live, market) = (ctx.clone(), live.clone(), market.clone());
+                async move { activate(ctx, lease, live, market).await }
+            }
+        },
+        on_lost: {
+            let live = live.clone();
+            move || live.clear_desk()
+        },
+    };
+    tasks.spawn("desk", leadership.run(first, ctx.shutdown.clone()));
     Ok(state)
 }
 
-/// Leads while holding the lease; stands by while another process does. A lease
-/// lost to a store outage or a cut session drops the desk (its state may be behind
-/// what another desk wrote meanwhile) and waits to lead again, restored afresh.
-async fn lead<B: Bus>(
-    ctx: Context<B>,
-    live: Arc<ProcessLive>,
-    state: Arc<DeskState>,
-    mut active: Option<Active>,
-) -> Result<(), String> {
-    let mut shutdown = ctx.shutdown.clone();
-    loop {
-        let current = match active.take() {
-            Some(current) => current,
-            None => {
-                let Some(lease) = wait_for_lease(&ctx, &mut shutdown).await else {
-                    return Ok(());
-                };
-                let started = tokio::time::Instant::now();
-                let current = activate(&ctx, lease, &live)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tracing::warn!(
-                    restore_ms = started.elapsed().as_millis(),
-                    "took over as the active desk"
-                );
-                current
-            }
-        };
-        state.set(true);
-        match current.run(shutdown.clone()).await {
-            Ended::Shutdown => return Ok(()),
-            Ended::Failed(reason) => return Err(reason),
-            Ended::LostLease(reason) => {
-                state.set(false);
-                live.clear_desk();
-                tracing::warn!(%reason, "lost the desk lease: the desk stopped and stands by");
-            }
-        }
-    }
-}
-
-/// The lease once this process may lead, `None` at shutdown.
-async fn wait_for_lease<B: Bus>(
-    ctx: &Context<B>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<Lease> {
-    let mut failures = 0u32;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(STANDBY_POLL) => {}
-            _ = shutdown.changed() => {}
-        }
-        if *shutdown.borrow() {
-            return None;
-        }
-        match ctx.store.try_lease(LEASE).await {
-            Ok(Some(lease)) => return Some(lease),
-            Ok(None) => failures = 0,
-            Err(e) => {
-                failures += 1;
-                if failures.is_power_of_two() {
-                    tracing::warn!(error = %e, failures, "a standby desk cannot reach the store");
-                }
-            }
-        }
-    }
-}
-
-/// The active desk: its lease and its own tasks.
-struct Active {
-    lease: Lease,
-    tasks: Tasks,
-}
-
-/// How an active desk's run ended.
-enum Ended {
-    Shutdown,
-    Failed(String),
-    LostLease(String),
-}
-
-impl Active {
-    /// Runs until shutdown, a task's end, or the lease's loss (then everything stops).
-    async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Ended {
-        let mut check = tokio::time::interval(LEASE_CHECK);
-        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let ended = loop {
-            tokio::select! {
-                _ = check.tick() => {
-                    if let Err(e) = self.lease.check().await {
-                        break Ended::LostLease(e.to_string());
-                    }
-                }
-                next = self.tasks.next() => match next {
-                    None => break Ended::Shutdown,
-                    Some((name, Err(e))) => break Ended::Failed(format!("{name}: {e}")),
-                    Some((name, Ok(()))) if !*shutdown.borrow() => {
-                        break Ended::Failed(format!("{name} stopped unexpectedly"));
-                    }
-                    Some(_) => {}
-                },
-                _ = shutdown.changed() => {}
-            }
-        };
-        if !matches!(ended, Ended::Shutdown) {
-            self.tasks.abort_all();
-        }
-        while self.tasks.next().await.is_some() {}
-        self.lease.release().await;
-        ended
-    }
-}
-
-/// Restores the desk from the store and starts its tasks, holding `lease`.
+/// Restores the desk from the store and starts its tasks, holding `lease`;
+/// `None` when shutdown came while it waited for the market's history.
 async fn activate<B: Bus>(
-    ctx: &Context<B>,
+    ctx: Context<B>,
     lease: Lease,
-    live: &ProcessLive,
-) -> Result<Active, PipelineError> {
-    let config = &ctx.config;
-    let Restored {
+    live: Arc<ProcessLive>,
+    market: Option<Arc<LocalMarket>>,
+) -> Result<Option<Active>, PipelineError> {
+    let mut tasks = Tasks::default();
+    let Some(Restored {
         desk,
         autonomy,
-        source,
         share,
-    } = restore(ctx).await?;
+    }) = restore(&ctx, &mut tasks, market.as_deref()).await?
+    else {
+        lease.release().await;
+        return Ok(None);
+    };
+    let config = &ctx.config;
     let now = (ctx.clock)();
     let orchestrator =
         crate::restore::orchestrator(&config.agents, &ctx.store, &ctx.toolbox, now).await?;
-    let mut tasks = Tasks::default();
     let mut stage = DeskStage::new(
         desk.clone(),
         share.clone(),
@@ -215,9 +111,9 @@ async fn activate<B: Bus>(
         stage = stage.with_autonomy(autonomy);
     }
     if let Some((orchestrator, memory)) = orchestrator {
-        stage = stage.with_agents(agents(ctx, &mut tasks, orchestrator, memory));
+        stage = stage.with_agents(agents(&ctx, &mut tasks, orchestrator, memory));
     }
-    run_desk_stage(ctx, &mut tasks, stage);
+    run_desk_stage(&ctx, &mut tasks, stage);
     let (fb, ch, wk, c, rx) = (
         ctx.flags.clone(),
         ctx.channels.clone(),
@@ -226,8 +122,8 @@ async fn activate<B: Bus>(
         ctx.shutdown.clone(),
     );
     tasks.spawn("flags", crate::flag_watch::run(fb, ch, wk, c, rx));
-    market(ctx, &mut tasks, source, &share)?;
-    upkeep(ctx, &mut tasks, &desk, &share);
+    freshness(&ctx, &mut tasks, &share);
+    upkeep(&ctx, &mut tasks, &desk, &share);
     let max_data_age = Duration::from_secs(config.desk.risk.max_data_age_secs);
     let instruments = config.market.instrument_ids();
     if ctx.embedded.is_none() {
@@ -248,31 +144,29 @@ async fn activate<B: Bus>(
         instruments,
         max_data_age,
     }));
-    Ok(Active { lease, tasks })
+    Ok(Some(Active { lease, tasks }))
 }
 
-/// A desk restored from the store, warmed on the market's history, with its feed.
+/// A desk restored from the store, warmed on the market's history, with the share it reads.
 struct Restored {
     desk: Arc<Mutex<Desk>>,
     autonomy: Option<Autonomy>,
-    source: crate::market::Source,
     share: Arc<MarketShare>,
 }
 
-/// The market first (its warm-up history makes the indicators ready), then the
-/// desk's own state from the store.
-async fn restore<B: Bus>(ctx: &Context<B>) -> Result<Restored, PipelineError> {
+/// The market's history first (it makes the indicators ready), then the desk's
+/// own state from the store. `None` when shutdown came while it waited.
+async fn restore<B: Bus>(
+    ctx: &Context<B>,
+    tasks: &mut Tasks,
+    market: Option<&LocalMarket>,
+) -> Result<Option<Restored>, PipelineError> {
     let config = &ctx.config;
     let now = (ctx.clock)();
     let setup = |e: &dyn std::fmt::Display| PipelineError::Setup(e.to_string());
-    let Warm {
-        source,
-        history,
-        last_ticks,
-        steps,
-    } = crate::market::prepare(&config.market, &ctx.data_dir, now, ctx.clock.clone())
-        .await
-        .map_err(|e| setup(&e))?;
+    let Some((history, steps, share)) = market_input(ctx, tasks, market).await? else {
+        return Ok(None);
+    };
     let mut desk = Desk::new(config.desk.clone(), steps, now).map_err(|e| setup(&e))?;
     let mut autonomy = if config.strategy.enabled {
         Some(Autonomy::new(config.strategy.clone()).map_err(|e| setup(&e))?)
@@ -292,19 +186,68 @@ async fn restore<B: Bus>(ctx: &Context<B>) -> Result<Restored, PipelineError> {
     desk.restore(restored)
         .map_err(|e| PipelineError::Setup(format!("restore: {e}")))?;
     desk.set_flags(ctx.flags.flags());
-    let share = Arc::new(MarketShare::default());
-    for tick in last_ticks {
-        share.push_tick(tick);
-    }
-    for candle in &history {
-        share.remember(candle);
-    }
-    Ok(Restored {
+    Ok(Some(Restored {
         desk: Arc::new(Mutex::new(desk)),
         autonomy,
-        source,
         share,
-    })
+    }))
+}
+
+/// The history the desk warms up on, the instruments' increments and the share
+/// it reads from: this process's market's, or one fed from the bus after the
+/// market role's stored history (waited for; `None` at shutdown).
+async fn market_input<B: Bus>(
+    ctx: &Context<B>,
+    tasks: &mut Tasks,
+    market: Option<&LocalMarket>,
+) -> Result<
+    Option<(
+        Vec<CandleV1>,
+        BTreeMap<InstrumentId, InstrumentSteps>,
+        Arc<MarketShare>,
+    )>,
+    PipelineError,
+> {
+    if let Some(local) = market {
+        let history = local.share.warm_start();
+        return Ok(Some((history, local.steps.clone(), local.share.clone())));
+    }
+    let mut shutdown = ctx.shutdown.clone();
+    let Some(warm) = follow::wait_warm(&ctx.store, &mut shutdown)
+        .await
+        .map_err(|e| PipelineError::Setup(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let following = follow::subscribe(&ctx.bus, &warm, (ctx.clock)()).await?;
+    let share = Arc::new(MarketShare::default());
+    let history = warm.history();
+    let mut newest: BTreeMap<InstrumentId, Timestamp> = BTreeMap::new();
+    for candle in &history {
+        share.remember(candle);
+        newest.insert(candle.instrument, candle.ts_open);
+    }
+    // Each instrument's last close stands as its price until the bus gives its quote.
+    for candles in warm.candles.values() {
+        if let Some(last) = candles.last() {
+            share.push_tick(close_tick(last));
+        }
+    }
+    let (sh, rx) = (share.clone(), ctx.shutdown.clone());
+    tasks.spawn("market_ticks", follow::ticks(following.ticks, sh, rx));
+    let (sh, rx) = (share.clone(), ctx.shutdown.clone());
+    tasks.spawn(
+        "market_candles",
+        follow::candles(following.candles, sh, newest, rx),
+    );
+    let (st, sh, c, rx) = (
+        ctx.store.clone(),
+        share.clone(),
+        ctx.clock.clone(),
+        ctx.shutdown.clone(),
+    );
+    tasks.spawn_quiet("market_feed", follow::follow_feed(st, sh, c, rx));
+    Ok(Some((history, warm.steps(), share)))
 }
 
 /// The desk stage on its durable consumer, waking the relay after each commit.
@@ -361,67 +304,12 @@ fn agents<B: Bus>(
     crate::agents::DeskAgents::new(orchestrator, memory).with_lifecycle(activity, ctx.flags.clone())
 }
 
-/// The feed and where its data goes: the desk's share, the bus (over NATS),
-/// the archive; alternative data off the bus; each instrument's freshness.
-fn market<B: Bus>(
-    ctx: &Context<B>,
-    tasks: &mut Tasks,
-    source: crate::market::Source,
-    share: &Arc<MarketShare>,
-) -> Result<(), PipelineError> {
+/// Each instrument's freshness: a stale one is told on every channel (and risk
+/// refuses entries on it), whichever process its data comes from.
+fn freshness<B: Bus>(ctx: &Context<B>, tasks: &mut Tasks, share: &Arc<MarketShare>) {
     let config = &ctx.config;
-    let clock = ctx.clock.clone();
-    // Over NATS, market data is published for other processes; in one process nobody
-    // else reads it, so the in-process bus is spared the traffic.
-    let publisher = if ctx.embedded.is_none() {
-        let (publisher, task) = crate::market::publish::Publisher::start(ctx.bus.clone());
-        drop(task); // ends when the feed (the publisher's only holder) stops
-        Some(publisher)
-    } else {
-        None
-    };
-    // A replay is history already: archiving it again would file it under today.
-    let replaying = config.market.source == crate::config::MarketSource::Replay;
-    let archiver = if config.market.archive && !replaying {
-        let (root, candles) = (ctx.data_dir.join("market"), ctx.data_dir.join("history"));
-        let (archiver, thread) = crate::market::archive::Archiver::start(
-            &root,
-            &candles,
-            config.market.archive_days,
-            clock.clone(),
-        )
-        .map_err(|e| PipelineError::Setup(format!("market archive: {e}")))?;
-        // Ends once the feed (the archiver's only holder) has stopped, after the last flush.
-        tasks.spawn("archive", async move {
-            match tokio::task::spawn_blocking(move || thread.join()).await {
-                Ok(Ok(())) => Ok(()),
-                _ => Err("the archive thread panicked"),
-            }
-        });
-        Some(archiver)
-    } else {
-        None
-    };
-    if ctx.embedded.is_none() {
-        // Over NATS, alternative data published on alt.> is archived too.
-        let (b, root, c, rx) = (
-            ctx.bus.clone(),
-            ctx.data_dir.join("market"),
-            clock.clone(),
-            ctx.shutdown.clone(),
-        );
-        tasks.spawn("alt", crate::market::alt_sink::run(b, root, c, rx));
-    }
-    let out = Arc::new(crate::market::live::Fanout {
-        share: share.clone(),
-        publisher,
-        archiver,
-        clock: clock.clone(),
-    });
-    let tick = Duration::from_millis(config.market.tick_ms);
-    let (c, rx) = (clock.clone(), ctx.shutdown.clone());
-    tasks.spawn("market", run_source(source, out, c, tick, rx));
     let max_age = Duration::from_secs(config.desk.risk.max_data_age_secs);
+    let clock = ctx.clock.clone();
     let watch = StaleWatch::new(config.market.instrument_ids(), max_age, clock());
     let outlet = Outlet {
         writer: ctx.writer.clone(),
@@ -433,7 +321,6 @@ fn market<B: Bus>(
         "freshness",
         crate::market::freshness::run(watch, sh, outlet, clock, rx),
     );
-    Ok(())
 }
 
 /// The active desk's housekeeping: retention, position reconciliation, SLO probes.

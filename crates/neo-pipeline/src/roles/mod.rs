@@ -5,9 +5,13 @@
 //!
 //! - **gateway**: webhooks and the REST API (reads from the store, and from
 //!   the desk's published view when the desk is elsewhere).
-//! - **desk**: the market feed, the desk stage (analyst, agents, risk, OMS,
-//!   portfolio), flags' guards, reconciliation, retention; one active per
-//!   account, elected by a store lease, the others on standby.
+//! - **market**: the market data source (simulation, venue feed, replay), its
+//!   archive and alternative data; over NATS one active per account (a store
+//!   lease), publishing on `market.*` and its history to the store.
+//! - **desk**: the desk stage (analyst, agents, risk, OMS, portfolio), flags'
+//!   guards, reconciliation, retention, market freshness; one active per
+//!   account, elected by a store lease, the others on standby. It reads the
+//!   market in its process (`neo run`) or follows the market role over the bus.
 //! - **notify**: delivery to Slack, Telegram and webhooks (shared durable consumer).
 //!
 //! Every process also runs the outbox relay and serves `/health`, `/ready` and
@@ -15,7 +19,9 @@
 
 pub(crate) mod desk;
 pub(crate) mod http;
+pub(crate) mod leader;
 pub(crate) mod live;
+pub(crate) mod market;
 pub(crate) mod notify;
 pub(crate) mod view;
 
@@ -40,21 +46,24 @@ use crate::{Clock, Config};
 pub enum Role {
     /// Webhooks and the REST API.
     Gateway,
-    /// The market feed and the desk stage; one active per account.
+    /// The desk stage; one active per account.
     Desk,
+    /// The market data source; one active per account.
+    Market,
     /// Notification delivery.
     Notify,
 }
 
 impl Role {
     /// Every role, in start order of `--role all`.
-    pub const ALL: [Role; 3] = [Role::Desk, Role::Notify, Role::Gateway];
+    pub const ALL: [Role; 4] = [Role::Market, Role::Desk, Role::Notify, Role::Gateway];
 
     /// The role's name on the command line and in logs.
     pub const fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Desk => "desk",
+            Role::Market => "market",
             Role::Notify => "notify",
         }
     }
@@ -68,7 +77,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one.
 #[derive(Debug, thiserror::Error)]
-#[error("no role {0:?}: the roles are gateway, desk, notify (or all)")]
+#[error("no role {0:?}: the roles are gateway, desk, market, notify (or all)")]
 pub struct UnknownRole(String);
 
 impl FromStr for Role {
@@ -212,7 +221,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
-        let err = "market".parse::<Role>().unwrap_err().to_string();
-        assert!(err.contains("gateway, desk, notify"), "{err}");
+        let err = "trader".parse::<Role>().unwrap_err().to_string();
+        assert!(err.contains("gateway, desk, market, notify"), "{err}");
     }
 }
