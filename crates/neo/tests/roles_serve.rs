@@ -5,7 +5,9 @@
 //! store's connections are cut, and the active desk dies so the standby takes
 //! over. Afterwards every 202-answered alert is decided exactly once, no
 //! intent has two orders, positions equal the stored fills, and every
-//! notification is delivered or dead-lettered with its reason.
+//! notification is delivered or dead-lettered with its reason. A second
+//! test kills the active market process alone: the standby market takes
+//! over and the desk, never restarted, is priced again over NATS.
 
 #![allow(
     clippy::unwrap_used,
@@ -365,6 +367,89 @@ async fn roles_survive_kills_and_the_standby_desk_takes_over() {
     check_everything(&http, &base, &accepted, &slack, &db.url).await;
     println!("standby takeover after SIGKILL of the active desk: {figures:?}");
     for p in [&mut gateway, &mut desk_a, &mut desk_b, &mut notify] {
+        Cluster::kill(p);
+    }
+    let _ = std::fs::remove_dir_all(&cluster.dir);
+}
+
+/// The age of BTC's newest price at the desk, from its process's `/ready`.
+async fn btc_age(cluster: &Cluster, desk: &Process) -> Option<f64> {
+    let r = cluster
+        .http
+        .get(format!("{}/ready", desk.base()))
+        .send()
+        .await
+        .ok()?;
+    let body: Value = r.json().await.ok()?;
+    body["market"]["instruments"]["BTC-USDT"]["age_secs"].as_f64()
+}
+
+/// Waits (within `within`) until the desk's BTC price is under a second old.
+async fn wait_priced(cluster: &Cluster, desk: &Process, within: Duration) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if btc_age(cluster, desk).await.is_some_and(|age| age < 1.0) {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the desk was never priced: {}", log_of(&desk.data));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_market_takes_over_and_the_desk_stays_priced() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(nats) = neo_testkit::nats::require_nats("neo serve market failover") else {
+        return;
+    };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let slack = MockHttp::start().await.unwrap();
+    let cluster = Cluster::new(&nats, &db, &slack);
+    let mut market_a = cluster.process("market-a", &["market"]);
+    let mut market_b = cluster.process("market-b", &["market"]);
+    let mut desk = cluster.process("desk", &["desk"]);
+    cluster.start(&mut market_a).await;
+    assert_eq!(
+        cluster.role_state(&market_a, "market").await.as_deref(),
+        Some("active")
+    );
+    cluster.start(&mut market_b).await;
+    assert_eq!(
+        cluster.role_state(&market_b, "market").await.as_deref(),
+        Some("standby")
+    );
+    cluster.start(&mut desk).await;
+    cluster
+        .wait_desk(&desk, "active", Duration::from_secs(20))
+        .await;
+    wait_priced(&cluster, &desk, Duration::from_secs(10)).await;
+
+    Cluster::kill(&mut market_a);
+    let killed = Instant::now();
+    // The standby takes the lease once the killed session ends; the widest gap
+    // in the desk's prices meanwhile is the failover as the desk sees it.
+    let mut gap = 0.0_f64;
+    while killed.elapsed() < Duration::from_secs(4) {
+        if let Some(age) = btc_age(&cluster, &desk).await {
+            gap = gap.max(age);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cluster.role_state(&market_b, "market").await.as_deref(),
+        Some("active")
+    );
+    // Seconds after the kill, prices are fresh again: only the new market makes them.
+    wait_priced(&cluster, &desk, Duration::from_secs(10)).await;
+    assert_eq!(
+        cluster.desk_state(&desk).await.as_deref(),
+        Some("active"),
+        "the desk kept leading through the market's failover"
+    );
+    println!("market failover: the widest gap in the desk's BTC prices was {gap:.2} s");
+    for p in [&mut market_b, &mut desk] {
         Cluster::kill(p);
     }
     let _ = std::fs::remove_dir_all(&cluster.dir);
