@@ -338,23 +338,38 @@ async fn launch<B: Bus>(
     })
 }
 
-/// Creates the stages' durable consumers before anything is relayed into them (so
-/// nothing published before a role starts is missed) and, on the in-process bus,
-/// hands them what the store holds unfinished.
-async fn subscribe<B: Bus>(ctx: &Context<B>) -> Result<(), PipelineError> {
-    for (consumer, filter) in [
+/// The stages' durable consumers and what each reads.
+pub(crate) fn stage_consumers() -> [(&'static str, neo_domain::SubjectPattern); 2] {
+    [
         (DESK_CONSUMER, patterns::desk_inputs()),
         (NOTIFY_CONSUMER, patterns::notifications()),
-    ] {
+    ]
+}
+
+/// Creates the stages' durable consumers before anything is relayed into them (so
+/// nothing published before a role starts is missed) and, on the in-process bus,
+/// hands them what the store holds unfinished (nothing older than the retention:
+/// its inbox rows may be gone, so it could not be told handled).
+async fn subscribe<B: Bus>(ctx: &Context<B>) -> Result<(), PipelineError> {
+    let retention = ctx.config.store.retention_days;
+    let expired = (retention > 0).then(|| {
+        let keep = i64::from(retention) * 86_400 * 1_000_000_000;
+        (ctx.clock)().add_nanos(-keep)
+    });
+    for (consumer, filter) in stage_consumers() {
         drop(
             ctx.bus
                 .subscribe(ConsumerSpec::new(consumer, filter.clone()))
                 .await?,
         );
         if let Some(memory) = &ctx.embedded {
+            let replay = |e: &dyn std::fmt::Display| PipelineError::Setup(format!("replay: {e}"));
+            neo_stage::advance_checkpoint(&ctx.store, consumer, &filter, expired)
+                .await
+                .map_err(|e| replay(&e))?;
             let n = replay_embedded(memory, &ctx.store, consumer, &filter)
                 .await
-                .map_err(|e| PipelineError::Setup(format!("replay: {e}")))?;
+                .map_err(|e| replay(&e))?;
             if n > 0 {
                 tracing::info!(
                     consumer,

@@ -18,7 +18,7 @@ mod passphrase;
 mod probes;
 pub mod reconcile;
 mod restore;
-mod retention;
+pub mod retention;
 pub mod roles;
 mod slo_probe;
 

@@ -1,6 +1,7 @@
 //! Position tracking: every `[positions] reconcile_secs` (a minute), each instrument's position is checked
-//! three ways: the sum of every stored fill (buys plus, sells minus), the
-//! stored position row, and the live desk's portfolio. They must agree
+//! three ways: the sum of every stored fill (buys plus, sells minus; with
+//! the stored total of the fills retention removed), the stored position row,
+//! and the live desk's portfolio. They must agree
 //! exactly. A disagreement seen on two checks in a row (one check can fall
 //! between a commit and the desk's next step) is reported once: an audit row
 //! (`position_mismatch`), a notification on every channel, and
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use neo_api::metrics::names;
 use neo_domain::contracts::{AuditEventV1, Channel, FillV1, PositionSide, PositionV1};
-use neo_domain::{Fixed, IdKind, InstrumentId, MessageId, Side, Timestamp};
+use neo_domain::{Fixed, IdKind, InstrumentId, MessageId, Timestamp};
 use neo_engine::desk::Desk;
 use neo_notify::render::{Event, PositionMismatch};
 use neo_store::{Cursor, Op, Store, Unit, Writer};
@@ -50,14 +51,7 @@ impl FillSums {
     /// Adds fills (oldest first) to the sums.
     pub fn add(&mut self, fills: &[FillV1]) {
         for f in fills {
-            let q = f.quantity.value();
-            let sum = self.sums.entry(f.instrument).or_insert(Fixed::ZERO);
-            let next = match f.side {
-                Side::Buy => sum.checked_add(q),
-                Side::Sell => sum.checked_sub(q),
-            };
-            // Quantities far below Fixed's range: an overflow is a bug, seen as a mismatch.
-            *sum = next.unwrap_or(Fixed::MAX);
+            crate::retention::add_fill(&mut self.sums, f);
             self.after = Some(Cursor {
                 ts: f.ts_event,
                 id: f.id,
@@ -183,7 +177,10 @@ impl Reconciler {
     }
 
     async fn check(&self) -> Result<Vec<Mismatch>, neo_store::StoreError> {
-        let mut sums = FillSums::default();
+        let mut sums = FillSums {
+            sums: crate::retention::pruned_totals(&self.store).await?,
+            after: None,
+        };
         sums.catch_up(&self.store).await?;
         let stored: BTreeMap<InstrumentId, Fixed> = self
             .store

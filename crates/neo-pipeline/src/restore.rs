@@ -1,7 +1,9 @@
-//! Reading what the desk resumes from: every fill, the bracket groups that still
-//! have a working order, and the desk's memory (trading state, the day's marks,
-//! calibration, open round trips and entries), committed as a typed document
-//! with every step that changed it. Nothing is parsed out of the audit trail.
+//! Reading what the desk resumes from: the desk's memory (its books, trading
+//! state, the day's marks, calibration, open round trips and entries),
+//! committed as a typed document with every step that changed it, and the
+//! bracket groups that still have a working order with their fills. Every
+//! fill is read only for a memory written before the books were kept in it.
+//! Nothing is parsed out of the audit trail.
 
 use std::collections::BTreeMap;
 
@@ -26,26 +28,10 @@ pub(crate) enum RestoreError {
 
 /// The durable state of the desk.
 pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
-    let mut fills: Vec<FillV1> = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.fills_after(PAGE, after).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(Cursor {
-            ts: last.ts_event,
-            id: last.id,
-        });
-        fills.extend(page);
-    }
     let memory: Option<DeskMemory> = match store.get_state(StateKey::Desk).await? {
         Some(record) => Some(serde_json::from_value(record.body)?),
         None => None,
     };
-    // Fills per order, counted once (fill ids continue from these counts).
-    let mut fill_counts: BTreeMap<MessageId, u32> = BTreeMap::new();
-    for f in &fills {
-        *fill_counts.entry(f.order_id).or_default() += 1;
-    }
     let mut signals: Vec<MessageId> = store
         .open_orders()
         .await?
@@ -54,8 +40,21 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
         .collect();
     signals.sort();
     signals.dedup();
+    // The books come from the memory when it holds them; only an older memory
+    // (or none) needs every fill replayed.
+    let books_kept = memory.as_ref().is_some_and(|m| m.ledger.is_some());
+    let fills = if books_kept {
+        Vec::new()
+    } else {
+        every_fill(store).await?
+    };
     let mut orders = Vec::new();
     for signal_id in signals {
+        // Fills per order, counted once (fill ids continue from these counts).
+        let mut fill_counts: BTreeMap<MessageId, u32> = BTreeMap::new();
+        for f in store.fills_for_signal(signal_id).await? {
+            *fill_counts.entry(f.order_id).or_default() += 1;
+        }
         for order in store.orders_for_signal(signal_id).await? {
             let entry = memory.as_ref().and_then(|m| m.entries.get(&order.id));
             let bracket = match (order.role, entry) {
@@ -75,6 +74,22 @@ pub(crate) async fn load(store: &Store) -> Result<Restore, RestoreError> {
         orders,
         memory,
     })
+}
+
+/// Every stored fill, oldest first, a page at a time.
+async fn every_fill(store: &Store) -> Result<Vec<FillV1>, StoreError> {
+    let mut fills: Vec<FillV1> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.fills_after(PAGE, after).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(Cursor {
+            ts: last.ts_event,
+            id: last.id,
+        });
+        fills.extend(page);
+    }
+    Ok(fills)
 }
 
 /// The orchestrator and the agents' memory, as restored.

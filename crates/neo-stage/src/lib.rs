@@ -31,7 +31,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 pub use relay::{RelayConfig, run_relay};
-pub use replay::replay_embedded;
+pub use replay::{advance_checkpoint, replay_embedded};
 pub use retry::Backoff;
 
 /// What handling one message produced.

@@ -2,9 +2,11 @@
 //! so on start each consumer is re-offered the outbox rows of its subjects that
 //! its inbox does not hold. The scan starts at the consumer's checkpoint and
 //! moves it to just before the first row still unhandled, so restarts stay fast.
+//! A long run moves the checkpoints the same way without re-offering anything
+//! ([`advance_checkpoint`]), so retention can remove the outbox rows behind them.
 
 use neo_bus::{BusError, MemoryBus};
-use neo_domain::SubjectPattern;
+use neo_domain::{SubjectPattern, Timestamp};
 use neo_store::{Store, StoreError};
 
 /// Why a replay stopped.
@@ -16,6 +18,43 @@ pub enum ReplayError {
     /// The consumer is not subscribed.
     #[error(transparent)]
     Bus(#[from] BusError),
+}
+
+/// Moves `consumer`'s checkpoint to just before its first outbox row (matching
+/// `filter`) not handled yet, re-offering nothing; returns the checkpoint. Rows
+/// from before `expired` count as passed: retention has removed their inbox
+/// rows (or soon will), so they can never be told handled, and must never be
+/// offered again.
+pub async fn advance_checkpoint(
+    store: &Store,
+    consumer: &str,
+    filter: &SubjectPattern,
+    expired: Option<Timestamp>,
+) -> Result<i64, StoreError> {
+    let start = store.checkpoint(consumer).await?;
+    let mut after = start;
+    loop {
+        let rows = store.outbox_after(after, 1000).await?;
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            break;
+        };
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|r| filter.matches(&r.envelope.subject))
+            .filter(|r| expired.is_none_or(|at| r.envelope.ts_event >= at))
+            .collect();
+        let ids: Vec<_> = mine.iter().map(|r| r.envelope.id).collect();
+        let handled = store.handled(consumer, &ids).await?;
+        if let Some(first) = mine.iter().find(|r| !handled.contains(&r.envelope.id)) {
+            after = first.seq - 1;
+            break;
+        }
+        after = last;
+    }
+    if after > start {
+        store.set_checkpoint(consumer, after).await?;
+    }
+    Ok(after)
 }
 
 /// Re-offers `consumer` every outbox row matching `filter` that it has not handled;

@@ -134,6 +134,9 @@ pub enum StateKey {
     MarketWarm,
     /// The active market role's feed connection, rewritten every second (its heartbeat).
     MarketFeed,
+    /// The signed quantity, per instrument, of every fill retention removed: what
+    /// position reconciliation adds to the fills still stored.
+    PrunedFills,
 }
 
 impl StateKey {
@@ -149,6 +152,7 @@ impl StateKey {
             StateKey::DeskCandles => "desk_candles",
             StateKey::MarketWarm => "market_warm",
             StateKey::MarketFeed => "market_feed",
+            StateKey::PrunedFills => "pruned_fills",
         }
     }
 }

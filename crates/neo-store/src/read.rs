@@ -118,13 +118,13 @@ fn count_sql(table: Table) -> &'static Sql {
     }
 }
 
-fn id_val(id: MessageId) -> Val {
+pub(crate) fn id_val(id: MessageId) -> Val {
     Val::Id(*id.as_uuid())
 }
 
 impl Store {
     /// Decodes rows of `(_, body)` from `table`.
-    async fn bodies<T: DeserializeOwned>(
+    pub(crate) async fn bodies<T: DeserializeOwned>(
         &self,
         table: &'static str,
         sql: &Sql,
@@ -290,6 +290,17 @@ impl Store {
             body,
             ts_event: Timestamp::from_nanos(ts),
         }))
+    }
+
+    /// The database's size on disk in bytes (SQLite: the file's pages, free ones
+    /// included; PostgreSQL: the database), for soak runs and capacity planning.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        const SIZE: Sql = Sql {
+            sqlite: "SELECT p.page_count * s.page_size FROM pragma_page_count() p, pragma_page_size() s",
+            pg: "SELECT pg_database_size(current_database())::bigint",
+        };
+        let n = self.pools.fetch_i64(&SIZE, &[]).await?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     /// How many rows a table holds (tests and metrics).

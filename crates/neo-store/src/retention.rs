@@ -7,17 +7,23 @@
 //!   those every consumer's checkpoint has passed (the rest replay at start);
 //! - audit rows older than the retention (stories and flag histories shorten);
 //! - settled orders older than the retention, of signals with no working
-//!   order left (a restore reads every order of a signal with one).
+//!   order left (a restore reads every order of a signal with one);
+//! - signals older than the retention with no working order (their stories
+//!   have lost their audit rows by then).
 //!
-//! Kept whatever their age: signals, fills and positions (the desk restores
-//! its positions and cash from every fill), and component state.
+//! Fills go separately, through [`Store::prune_fills`]: only once the desk
+//! keeps its books in its memory (then a restore no longer replays them), and
+//! with their quantities carried into a stored total so position
+//! reconciliation still adds up. Kept whatever their age: positions and
+//! component state.
 
 use std::time::Duration;
 
 use neo_domain::Timestamp;
+use neo_domain::contracts::FillV1;
 
 use crate::backend::{Sql, Val};
-use crate::{Store, StoreError};
+use crate::{Op, StateRecord, Store, StoreError};
 
 /// Rows removed by one [`Store::prune`] call, per kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,6 +36,8 @@ pub struct Pruned {
     pub audit: u64,
     /// Settled orders.
     pub orders: u64,
+    /// Signals.
+    pub signals: u64,
 }
 
 impl std::ops::AddAssign for Pruned {
@@ -38,13 +46,14 @@ impl std::ops::AddAssign for Pruned {
         self.outbox += other.outbox;
         self.audit += other.audit;
         self.orders += other.orders;
+        self.signals += other.signals;
     }
 }
 
 impl Pruned {
     /// Rows removed in all.
     pub fn total(&self) -> u64 {
-        self.inbox + self.outbox + self.audit + self.orders
+        self.inbox + self.outbox + self.audit + self.orders + self.signals
     }
 }
 
@@ -95,7 +104,78 @@ const PRUNE_ORDERS: Sql = Sql {
            LIMIT $2)",
 };
 
+const PRUNE_SIGNALS: Sql = Sql {
+    sqlite: "DELETE FROM signals WHERE id IN (
+               SELECT s.id FROM signals s
+               WHERE s.ts_event < $1
+                 AND NOT EXISTS (SELECT 1 FROM orders w WHERE w.signal_id = s.id
+                   AND w.status NOT IN ('filled', 'cancelled', 'rejected', 'expired'))
+               LIMIT $2)",
+    pg: "DELETE FROM signals WHERE id IN (
+           SELECT s.id FROM signals s
+           WHERE s.ts_event < $1
+             AND NOT EXISTS (SELECT 1 FROM orders w WHERE w.signal_id = s.id
+               AND w.status NOT IN ('filled', 'cancelled', 'rejected', 'expired'))
+           LIMIT $2)",
+};
+
+/// Fills older than `$1` of signals with no working order, oldest first, `$2` of them.
+const PRUNABLE_FILLS: Sql = Sql {
+    sqlite: "SELECT 0, f.body FROM fills f
+             WHERE f.ts_event < $1
+               AND NOT EXISTS (SELECT 1 FROM orders w WHERE w.signal_id = f.signal_id
+                 AND w.status NOT IN ('filled', 'cancelled', 'rejected', 'expired'))
+             ORDER BY f.ts_event, f.id LIMIT $2",
+    pg: "SELECT 0::bigint, f.body::text FROM fills f
+         WHERE f.ts_event < $1
+           AND NOT EXISTS (SELECT 1 FROM orders w WHERE w.signal_id = f.signal_id
+             AND w.status NOT IN ('filled', 'cancelled', 'rejected', 'expired'))
+         ORDER BY f.ts_event, f.id LIMIT $2",
+};
+
+const DELETE_FILL: Sql = Sql {
+    sqlite: "DELETE FROM fills WHERE id = $1",
+    pg: "DELETE FROM fills WHERE id = $1",
+};
+
 impl Store {
+    /// At most `limit` fills older than `keep` at `now` whose signal has no working
+    /// order, oldest first: what [`Store::prune_fills`] may remove.
+    pub async fn prunable_fills(
+        &self,
+        keep: Duration,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<FillV1>, StoreError> {
+        let keep_nanos = i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX);
+        let cutoff = Val::Int(now.as_nanos().saturating_sub(keep_nanos));
+        self.bodies(
+            "fills",
+            &PRUNABLE_FILLS,
+            &[cutoff, Val::Int(i64::from(limit))],
+        )
+        .await
+    }
+
+    /// Removes `fills` and writes `totals` (the caller's running total of every
+    /// pruned fill's quantity) in one transaction, so the two never disagree.
+    /// Returns the fills removed.
+    pub async fn prune_fills(
+        &self,
+        fills: &[FillV1],
+        totals: StateRecord,
+    ) -> Result<u64, StoreError> {
+        let state = crate::plan::op(&Op::PutState(totals))?;
+        let mut tx = self.pools.begin().await?;
+        let mut removed = 0;
+        for f in fills {
+            removed += tx.exec(&DELETE_FILL, &[crate::read::id_val(f.id)]).await?;
+        }
+        crate::batch::write_ops(&mut tx, std::iter::once(&state)).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     /// Removes at most `batch` rows of each kind older than `keep` at `now`
     /// (see the module's list); `embedded` when the outbox is the embedded
     /// bus's log. Call again until it removes nothing.
@@ -122,12 +202,17 @@ impl Store {
             .pools
             .exec(&PRUNE_AUDIT, &[cutoff.clone(), limit.clone()])
             .await?;
-        let orders = self.pools.exec(&PRUNE_ORDERS, &[cutoff, limit]).await?;
+        let orders = self
+            .pools
+            .exec(&PRUNE_ORDERS, &[cutoff.clone(), limit.clone()])
+            .await?;
+        let signals = self.pools.exec(&PRUNE_SIGNALS, &[cutoff, limit]).await?;
         Ok(Pruned {
             inbox,
             outbox,
             audit,
             orders,
+            signals,
         })
     }
 }

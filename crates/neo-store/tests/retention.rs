@@ -1,7 +1,9 @@
 //! Retention on SQLite and PostgreSQL alike: old inbox rows, relayed outbox
 //! rows (in embedded mode only those every checkpoint has passed), old audit
-//! rows and old settled orders of signals with nothing working go, a batch at
-//! a time; signals, fills, pending outbox rows and a working bracket stay.
+//! rows, and old settled orders and signals with nothing working go, a batch
+//! at a time; pending outbox rows and a working bracket's signal, orders and
+//! fills stay. Old fills of signals with nothing working go separately, with
+//! the running total of their quantities written in the same transaction.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use common::{TestStore, fill, id, order, signal, ts, unit};
 use neo_domain::IdKind;
 use neo_domain::contracts::OrderStatus;
-use neo_store::{Op, Pruned, Table, Unit, UnitOutcome};
+use neo_store::{Op, Pruned, StateKey, StateRecord, Table, Unit, UnitOutcome};
 
 on_both!(retention_prunes_only_what_is_old_and_unneeded);
 
@@ -62,16 +64,16 @@ async fn retention_prunes_only_what_is_old_and_unneeded(store: &TestStore) {
     store.set_checkpoint("notify", seqs[2]).await.unwrap();
     let first = store.prune(HOUR, later, 1, true).await.unwrap();
     assert_eq!(
-        (first.outbox, first.audit, first.orders),
-        (1, 1, 1),
+        (first.outbox, first.audit, first.orders, first.signals),
+        (1, 1, 1, 1),
         "{first:?}"
     );
     // The inbox keeps rows written within the hour (by the database's clock).
     assert_eq!(first.inbox, 0);
     let rest = store.prune(HOUR, later, 100, true).await.unwrap();
     assert_eq!(
-        (rest.outbox, rest.audit, rest.orders),
-        (0, 2, 0),
+        (rest.outbox, rest.audit, rest.orders, rest.signals),
+        (0, 2, 0, 0),
         "{rest:?}"
     );
     // Over NATS the checkpoints do not matter: the other relayed row goes too.
@@ -94,7 +96,44 @@ async fn retention_prunes_only_what_is_old_and_unneeded(store: &TestStore) {
         0
     );
     assert_eq!(store.count(Table::Fills).await.unwrap(), 2);
-    assert_eq!(store.count(Table::Signals).await.unwrap(), 2);
+    assert_eq!(
+        store.count(Table::Signals).await.unwrap(),
+        1,
+        "the working bracket's signal stays"
+    );
+
+    // Fills: only signal 1's is old with nothing working; it goes with the new total.
+    assert!(
+        store
+            .prunable_fills(HOUR * 24 * 365, later, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let old = store.prunable_fills(HOUR, later, 100).await.unwrap();
+    assert_eq!(old, vec![fill(1)]);
+    let totals = StateRecord {
+        key: StateKey::PrunedFills,
+        body: serde_json::json!({ "BTC-USDT": "1" }),
+        ts_event: later,
+    };
+    assert_eq!(store.prune_fills(&old, totals.clone()).await.unwrap(), 1);
+    assert_eq!(store.count(Table::Fills).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .get_state(StateKey::PrunedFills)
+            .await
+            .unwrap()
+            .map(|r| r.body),
+        Some(totals.body)
+    );
+    assert!(
+        store
+            .prunable_fills(HOUR, later, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Inbox rows older than the retention go (the database's clock has whole seconds).
     tokio::time::sleep(Duration::from_millis(1_100)).await;

@@ -51,7 +51,7 @@ pub(crate) struct PipelineArgs {
     show_histograms: bool,
 }
 
-type Arrivals = Arc<Mutex<BTreeMap<MessageId, i64>>>;
+pub(crate) type Arrivals = Arc<Mutex<BTreeMap<MessageId, i64>>>;
 
 /// Wall-clock nanoseconds: send and arrival times are compared across tasks.
 fn now_nanos() -> i64 {
@@ -64,7 +64,7 @@ fn instant() -> Instant {
 }
 
 /// A Slack incoming webhook that notes when each signal's first message arrived.
-async fn mock_slack(arrivals: Arrivals) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn mock_slack(arrivals: Arrivals) -> anyhow::Result<SocketAddr> {
     let app = Router::new().fallback(move |body: Bytes| {
         let arrivals = arrivals.clone();
         async move {
@@ -177,7 +177,7 @@ async fn bench(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let running = Box::pin(neo_pipeline::start(
-                local_config(&args, slack),
+                local_config(args.store_url.clone(), slack),
                 &dir,
                 wall_clock(),
             ))
@@ -254,13 +254,13 @@ async fn bench(args: PipelineArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The in-process pipeline's config: fast limits, Slack at the mock.
-fn local_config(args: &PipelineArgs, slack: SocketAddr) -> Config {
+pub(crate) fn local_config(store_url: Option<String>, slack: SocketAddr) -> Config {
     let mut config = Config::default();
     config.server.port = 0;
     config.gateway.passphrase = Some(Secret::new(crate::bench_roles::PASSPHRASE));
     config.guard.rate_limit_per_ip = 0;
     config.guard.rate_limit_per_key = 0;
-    config.store.url = args.store_url.clone();
+    config.store.url = store_url;
     config.notify.console.enabled = false;
     config.notify.slack.enabled = true;
     config.notify.slack.webhook_url = Some(neo_notify::Secret::new(format!("http://{slack}/hook")));
@@ -268,6 +268,19 @@ fn local_config(args: &PipelineArgs, slack: SocketAddr) -> Config {
     config.notify.slack.queue_capacity = 100_000;
     config.desk.risk.max_open_orders = 1_000_000;
     config
+}
+
+/// Alert `i` of a run tagged `tag`: buys and sells alternate on BTC and ETH, so
+/// nearly every one reverses a position.
+pub(crate) fn alert_body(i: u64, tag: &str) -> serde_json::Value {
+    let (ticker, action) = match i % 4 {
+        0 => ("BTCUSDT", "buy"),
+        1 => ("ETHUSDT", "buy"),
+        2 => ("BTCUSDT", "sell"),
+        _ => ("ETHUSDT", "sell"),
+    };
+    json!({ "ticker": ticker, "action": action, "passphrase": crate::bench_roles::PASSPHRASE,
+            "id": format!("{tag}-{i}"), "strategy": "bench" })
 }
 
 /// A URL without its password, for the banner.
@@ -294,14 +307,7 @@ async fn one_rate(
         tokio::time::sleep_until(due.into()).await;
         let permit = permits.clone().acquire_owned().await?;
         let (client, url) = (client.clone(), url.clone());
-        let (ticker, action) = match i % 4 {
-            0 => ("BTCUSDT", "buy"),
-            1 => ("ETHUSDT", "buy"),
-            2 => ("BTCUSDT", "sell"),
-            _ => ("ETHUSDT", "sell"),
-        };
-        let body = json!({ "ticker": ticker, "action": action, "passphrase": crate::bench_roles::PASSPHRASE,
-                           "id": format!("bench-{round}-{i}"), "strategy": "bench" });
+        let body = alert_body(i as u64, &format!("bench-{round}"));
         tasks.spawn(async move {
             let sent_at = now_nanos();
             let t = instant();

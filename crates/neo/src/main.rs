@@ -7,6 +7,7 @@ mod backtest_report;
 mod bench_agents;
 mod bench_pipeline;
 mod bench_roles;
+mod bench_soak;
 mod data_check;
 mod data_cmd;
 mod doctor_cmd;
@@ -105,7 +106,8 @@ enum Command {
         command: ops_cmd::BusCommand,
     },
     /// Measure the hot paths (risk check, sizing, OMS intent to fill, indicators, validation);
-    /// `neo bench pipeline` load-tests the whole pipeline over HTTP.
+    /// `neo bench pipeline` load-tests the whole pipeline over HTTP; `neo bench soak`
+    /// runs it long with retention applied.
     Bench {
         #[command(subcommand)]
         what: Option<BenchWhat>,
@@ -131,6 +133,10 @@ enum BenchWhat {
     /// Time what the agents' orchestrator adds per signal beside the provider's own
     /// time, against an instant OpenAI-compatible mock.
     Agents(bench_agents::AgentsArgs),
+    /// Run trading alerts for a long while through an in-process `neo run` with a
+    /// scaled-down retention swept as the hourly pruner does; sample memory, the
+    /// database's size and its rows to show both stay flat once retention applies.
+    Soak(bench_soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -161,6 +167,10 @@ fn main() -> ExitCode {
             what: Some(BenchWhat::Agents(args)),
             ..
         } => bench_agents::run(&args),
+        Command::Bench {
+            what: Some(BenchWhat::Soak(args)),
+            ..
+        } => bench_soak::run(args),
         Command::Bench {
             what: None,
             json,

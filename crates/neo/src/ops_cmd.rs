@@ -18,6 +18,21 @@ pub(crate) enum StoreCommand {
         #[arg(long, env = "NEO_STORE_URL", hide_env_values = true)]
         url: String,
     },
+    /// Remove now what `[store] retention_days` removes hourly in a running NEO:
+    /// inbox, relayed outbox, audit rows, settled orders and signals older than
+    /// the retention, and old fills once the desk keeps its books in its memory.
+    Prune {
+        /// `sqlite://path/neo.db?mode=rwc` or `postgres://user@host:5432/db`.
+        #[arg(long, env = "NEO_STORE_URL", hide_env_values = true)]
+        url: String,
+        /// Keep this many days (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        days: u32,
+        /// The store serves NEO over NATS (its outbox is not the in-process bus's
+        /// log, so relayed rows need not wait for every consumer's checkpoint).
+        #[arg(long)]
+        nats: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,7 +77,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub(crate) fn store(command: StoreCommand) -> Result<ExitCode> {
-    let StoreCommand::Migrate { url } = command;
+    let url = match command {
+        StoreCommand::Migrate { url } => url,
+        StoreCommand::Prune { url, days, nats } => return prune(&url, days, nats),
+    };
     runtime()?.block_on(async {
         let store = Store::connect(&url)
             .await
@@ -78,6 +96,37 @@ pub(crate) fn store(command: StoreCommand) -> Result<ExitCode> {
                 table.name(),
                 store.count(table).await?
             );
+        }
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `neo store prune`: one sweep now, with the counts of what went.
+fn prune(url: &str, days: u32, nats: bool) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = Store::connect(url)
+            .await
+            .with_context(|| format!("store {}", redacted(url)))?;
+        let keep = std::time::Duration::from_secs(u64::from(days) * 86_400);
+        let clock = neo_pipeline::wall_clock();
+        let swept = neo_pipeline::retention::prune_now(&store, keep, !nats, &clock)
+            .await
+            .with_context(|| format!("pruning {}", redacted(url)))?;
+        let r = swept.rows;
+        println!(
+            "store {}: removed what is older than {days} days",
+            redacted(url)
+        );
+        for (kind, n) in [
+            ("inbox", r.inbox),
+            ("outbox", r.outbox),
+            ("audit", r.audit),
+            ("orders", r.orders),
+            ("signals", r.signals),
+            ("fills", swept.fills),
+        ] {
+            println!("  {kind:<12} {n:>12} rows");
         }
         store.close().await;
         Ok(ExitCode::SUCCESS)

@@ -54,6 +54,26 @@ fn store_migrate_on_sqlite() {
     migrates(&TestDb::sqlite().url);
 }
 
+#[test]
+fn store_prune_sweeps_now_and_refuses_a_zero_retention() {
+    let db = TestDb::sqlite();
+    migrates(&db.url);
+    let out = neo(&["store", "prune", "--url", &db.url, "--days", "30"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("older than 30 days"), "{text}");
+    for kind in ["inbox", "outbox", "audit", "orders", "signals", "fills"] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(kind) && l.trim_end().ends_with("0 rows")),
+            "{kind} in {text}"
+        );
+    }
+    let zero = neo(&["store", "prune", "--url", &db.url, "--days", "0"]);
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--days"));
+}
+
 #[tokio::test]
 async fn store_migrate_on_postgres_without_leaking_the_password() {
     let Some(db) = TestDb::postgres().await else {

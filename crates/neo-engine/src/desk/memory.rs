@@ -78,6 +78,11 @@ pub struct DeskMemory {
     /// The per-feature tallies (bracket exits, R-multiples, drawdown, ATR accuracy).
     #[serde(default)]
     pub scorecard: Scorecard,
+    /// The books (cash and holdings) after every fill committed with this memory:
+    /// a restart resumes from them instead of replaying every fill. `None` in
+    /// memories written before the books were kept (then the fills are replayed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<crate::portfolio::Ledger>,
 }
 
 impl DeskMemory {
@@ -93,7 +98,8 @@ impl DeskMemory {
 /// The durable state a desk resumes from.
 #[derive(Debug, Clone, Default)]
 pub struct Restore {
-    /// Every fill ever booked, oldest first.
+    /// Every fill ever booked, oldest first; unused (and need not be loaded)
+    /// when the memory holds the books.
     pub fills: Vec<FillV1>,
     /// Bracket groups with a working order (entry and children, whole).
     pub orders: Vec<RestoredOrder>,
@@ -102,10 +108,16 @@ pub struct Restore {
 }
 
 impl Desk {
-    /// Replays fills, reloads working orders and puts the memory back. Run once, before any event.
+    /// Puts the books back (from the memory's ledger, or by replaying every fill
+    /// for an older memory), reloads working orders and the memory. Run once, before any event.
     pub fn restore(&mut self, state: Restore) -> Result<(), DeskError> {
-        for fill in &state.fills {
-            self.portfolio.apply_fill(fill)?;
+        match state.memory.as_ref().and_then(|m| m.ledger.as_ref()) {
+            Some(ledger) => self.portfolio.restore_ledger(ledger)?,
+            None => {
+                for fill in &state.fills {
+                    self.portfolio.apply_fill(fill)?;
+                }
+            }
         }
         self.oms.restore(state.orders)?;
         if let Some(memory) = state.memory {
@@ -134,6 +146,7 @@ impl Desk {
             trips: self.trips.clone(),
             entries: self.entries.clone(),
             scorecard: self.scorecard.clone(),
+            ledger: Some(self.portfolio.ledger()),
         }
     }
 

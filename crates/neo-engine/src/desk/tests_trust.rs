@@ -111,11 +111,14 @@ fn flatten_closes_through_risk_while_halted() {
 fn flatten_after_a_restore_finds_working_orders_before_any_tick() {
     let (mut first, now, _) = warm(DeskConfig::default());
     let step = enter(&mut first, "in", now);
-    // Only the orders come back (as a resting order would): no fills, no tick yet.
-    let restore = Restore {
+    // Only the orders come back (as a resting order would): no fills or books, no tick yet.
+    let mut restore = Restore {
         fills: Vec::new(),
         ..what_a_store_holds(&step)
     };
+    if let Some(memory) = &mut restore.memory {
+        memory.ledger = None;
+    }
     let mut second = Desk::new(DeskConfig::default(), steps(), now).unwrap();
     second.restore(restore).unwrap();
     let working = second.oms.open_orders();

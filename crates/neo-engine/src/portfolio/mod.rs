@@ -17,6 +17,9 @@ use neo_domain::{
 
 use crate::recent::Recent;
 
+mod ledger;
+pub use ledger::{Holding, Ledger};
+
 /// Why a fill or mark could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortfolioError {
