@@ -160,6 +160,24 @@ pub fn coinbase_candles(
     Ok(keep_closed(bars, now))
 }
 
+/// Kraken's throttling, which it answers with HTTP 200 and an error in the
+/// body (`EAPI:Rate limit exceeded`, `EGeneral:Too many requests`): the error,
+/// so the caller waits it out as a `429` instead of reading it as a failure.
+pub fn kraken_throttled(text: &str) -> Option<String> {
+    // Cheap first: a page of bars is large, an error body small and rare.
+    if !text.contains("EAPI:Rate limit") && !text.contains("EGeneral:Too many requests") {
+        return None;
+    }
+    let value = body(text).ok()?;
+    value
+        .get("error")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|e| e.starts_with("EAPI:Rate limit") || e.starts_with("EGeneral:Too many requests"))
+        .map(str::to_owned)
+}
+
 /// Kraken OHLC bars of `interval_minutes`.
 pub fn kraken_ohlc(
     text: &str,
@@ -270,6 +288,25 @@ mod tests {
                 .outcome(),
             "malformed"
         );
+    }
+
+    #[test]
+    fn kraken_throttling_is_told_from_other_errors() {
+        for (text, throttled) in [
+            (
+                r#"{"error":["EAPI:Rate limit exceeded"]}"#,
+                Some("EAPI:Rate limit exceeded"),
+            ),
+            (
+                r#"{"error":["EGeneral:Too many requests"]}"#,
+                Some("EGeneral:Too many requests"),
+            ),
+            (r#"{"error":["EQuery:Unknown asset pair"]}"#, None),
+            (r#"{"error":[],"result":{"XXBTZUSD":[],"last":0}}"#, None),
+            (r#"EAPI:Rate limit exceeded"#, None),
+        ] {
+            assert_eq!(kraken_throttled(text).as_deref(), throttled, "{text}");
+        }
     }
 
     proptest! {

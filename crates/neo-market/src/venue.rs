@@ -229,6 +229,15 @@ impl Venue {
         }
     }
 
+    /// The venue's word, in a REST answer's body, that it is throttling us
+    /// (Kraken says so with HTTP 200; the others with a `429` status).
+    pub fn throttled_body(self, text: &str) -> Option<String> {
+        match self {
+            Venue::Binance | Venue::Coinbase => None,
+            Venue::Kraken => crate::backfill::kraken_throttled(text),
+        }
+    }
+
     /// The closed bars in a REST answer, oldest first.
     pub fn read_candles(
         self,

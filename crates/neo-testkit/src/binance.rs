@@ -1,7 +1,7 @@
 //! A small Binance for [`crate::venue::MockVenue`]: its REST answers (one-minute
 //! klines from `startTime` up to now along a sawtooth a few hundred dollars
 //! deep, and an `exchangeInfo` listing BTCUSDT at a cent and a thousandth)
-//! and its `bookTicker` stream message.
+//! and its `trade` and `bookTicker` stream messages.
 
 use serde_json::json;
 
@@ -20,6 +20,11 @@ pub fn now_ms() -> i64 {
 
 /// Answers a REST request: klines, the listing, or 404.
 pub fn rest(target: &str) -> (u16, String) {
+    rest_at(target, now_ms())
+}
+
+/// [`rest`] on an exchange whose clock reads `now_ms` (a test moving time on).
+pub fn rest_at(target: &str, now_ms: i64) -> (u16, String) {
     if target.starts_with("/api/v3/exchangeInfo") {
         return (200, EXCHANGE_INFO.to_owned());
     }
@@ -32,7 +37,7 @@ pub fn rest(target: &str) -> (u16, String) {
     };
     let mut rows = Vec::new();
     let mut t = start.div_euclid(60_000) * 60_000;
-    while t <= now_ms() && rows.len() < 1000 {
+    while t <= now_ms && rows.len() < 1000 {
         let i = (t / 60_000) % 10_000;
         // A sawtooth a few hundred dollars deep: brackets wide enough to pay the fees.
         let close = 50_000 + (i % 40) * 25;
@@ -53,6 +58,12 @@ pub fn rest(target: &str) -> (u16, String) {
         t += 60_000;
     }
     (200, json!(rows).to_string())
+}
+
+/// A `trade` message on the combined stream (`m`: the buyer made the market, so the seller took it).
+pub fn trade(id: u64, price: &str, qty: &str, at_ms: i64) -> String {
+    json!({"stream":"btcusdt@trade","data":{"e":"trade","E":at_ms,"s":"BTCUSDT","t":id,"p":price,"q":qty,"T":at_ms,"m":true}})
+        .to_string()
 }
 
 /// A `bookTicker` message on the combined stream.

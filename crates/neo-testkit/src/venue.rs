@@ -3,8 +3,10 @@
 //! whatever text the test gives it, and a REST server answering candle
 //! requests from a function the test supplies. The test can drop every
 //! connection, go silent (keep sockets open, send and answer nothing), go
-//! down (refuse connections, REST 503) and throttle REST (429 with
-//! `Retry-After`).
+//! down (refuse connections, REST 503), throttle REST (429 with
+//! `Retry-After`, or a 200 with the venue's rate-limit error as Kraken does),
+//! ping clients, and go deaf (keep sending but read nothing, so the clients'
+//! pings go unanswered). It counts the pongs clients send back.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,8 +28,18 @@ pub type RestHandler = Box<dyn Fn(&str) -> (u16, String) + Send + Sync>;
 
 enum Command {
     Text(String),
+    Ping,
+    Deafen,
     Drop,
     Silence,
+}
+
+/// How the next throttled REST requests are answered.
+struct Throttle {
+    left: usize,
+    retry_after_secs: u64,
+    /// `Some`: a 200 with this body (Kraken); `None`: a 429 with `Retry-After`.
+    body: Option<String>,
 }
 
 struct State {
@@ -37,8 +49,9 @@ struct State {
     rest_seen: Mutex<Vec<String>>,
     accepted: AtomicUsize,
     sent: AtomicUsize,
+    pongs: AtomicUsize,
     down: AtomicBool,
-    throttle: Mutex<(usize, u64)>,
+    throttle: Mutex<Throttle>,
     rest: RestHandler,
 }
 
@@ -86,8 +99,13 @@ impl MockVenue {
             rest_seen: Mutex::new(Vec::new()),
             accepted: AtomicUsize::new(0),
             sent: AtomicUsize::new(0),
+            pongs: AtomicUsize::new(0),
             down: AtomicBool::new(false),
-            throttle: Mutex::new((0, 0)),
+            throttle: Mutex::new(Throttle {
+                left: 0,
+                retry_after_secs: 0,
+                body: None,
+            }),
             rest: Box::new(rest),
         });
         let ws = TcpListener::bind("127.0.0.1:0").await?;
@@ -180,6 +198,24 @@ impl MockVenue {
         }
     }
 
+    /// Sends a WebSocket ping to every connected client (as Binance does every 20 s).
+    pub fn ping_clients(&self) {
+        let mut clients = lock(&self.state.clients);
+        clients.retain(|c| c.try_send(Command::Ping).is_ok());
+    }
+
+    /// Every connection now open stops reading (so its client's pings go
+    /// unanswered) but still sends what the test gives it: a half-dead path.
+    pub fn deafen_clients(&self) {
+        let mut clients = lock(&self.state.clients);
+        clients.retain(|c| c.try_send(Command::Deafen).is_ok());
+    }
+
+    /// Pongs clients sent back to the mock's pings since start.
+    pub fn pongs(&self) -> usize {
+        self.state.pongs.load(Ordering::SeqCst)
+    }
+
     /// Down: connections are cut and refused, REST answers 503. Up: normal again.
     pub fn set_down(&self, down: bool) {
         self.state.down.store(down, Ordering::SeqCst);
@@ -190,7 +226,21 @@ impl MockVenue {
 
     /// The next `n` REST requests answer 429 with `Retry-After: secs`.
     pub fn throttle(&self, n: usize, secs: u64) {
-        *lock(&self.state.throttle) = (n, secs);
+        *lock(&self.state.throttle) = Throttle {
+            left: n,
+            retry_after_secs: secs,
+            body: None,
+        };
+    }
+
+    /// The next `n` REST requests answer 200 with `body`: how Kraken says it
+    /// is throttling (`{"error":["EAPI:Rate limit exceeded"]}`).
+    pub fn throttle_with_body(&self, n: usize, body: &str) {
+        *lock(&self.state.throttle) = Throttle {
+            left: n,
+            retry_after_secs: 0,
+            body: Some(body.to_owned()),
+        };
     }
 
     /// The text messages clients sent (their subscriptions), in order.
@@ -217,22 +267,34 @@ fn answer(state: &State, uri: &Uri) -> Response {
     if state.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
-    {
-        let mut throttle = lock(&state.throttle);
-        if throttle.0 > 0 {
-            throttle.0 -= 1;
-            let after = throttle.1.to_string();
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, after)],
-                r#"{"code":-1003,"msg":"Too many requests"}"#,
-            )
-                .into_response();
-        }
+    if let Some(throttled) = throttled(state) {
+        return throttled;
     }
     let (status, body) = (state.rest)(&target);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The throttled answer, while throttling lasts.
+fn throttled(state: &State) -> Option<Response> {
+    let mut throttle = lock(&state.throttle);
+    if throttle.left == 0 {
+        return None;
+    }
+    throttle.left -= 1;
+    if let Some(body) = &throttle.body {
+        let json = [(header::CONTENT_TYPE, "application/json")];
+        return Some((StatusCode::OK, json, body.clone()).into_response());
+    }
+    let after = throttle.retry_after_secs.to_string();
+    Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, after)],
+            r#"{"code":-1003,"msg":"Too many requests"}"#,
+        )
+            .into_response(),
+    )
 }
 
 #[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
@@ -251,28 +313,51 @@ async fn serve_client(tcp: tokio::net::TcpStream, state: Arc<State>) {
     };
     state.accepted.fetch_add(1, Ordering::SeqCst);
     // Bounded: a test that floods a client faster than it reads loses the excess (send says how many got it).
-    let (tx, mut commands) = mpsc::channel(65_536);
+    let (tx, commands) = mpsc::channel(65_536);
     lock(&state.clients).push(tx);
+    talk(ws, commands, &state).await;
+}
+
+/// Carries out the test's commands on one connection and records what the client sends.
+async fn talk(
+    ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    mut commands: mpsc::Receiver<Command>,
+    state: &State,
+) {
     let (mut sink, mut stream) = ws.split();
+    // Deaf: read nothing, so the client's pings are never answered.
+    let mut deaf = false;
     loop {
         tokio::select! {
-            command = commands.recv() => match command {
-                Some(Command::Text(text)) => {
-                    if sink.send(Message::text(text)).await.is_err() {
+            command = commands.recv() => {
+                let frame = match command {
+                    Some(Command::Text(text)) => Message::text(text),
+                    Some(Command::Ping) => Message::Ping(Vec::new().into()),
+                    Some(Command::Deafen) => {
+                        deaf = true;
+                        continue;
+                    }
+                    Some(Command::Silence) => {
+                        // Hold the socket open, read nothing (so no pongs), send nothing.
+                        let _keep = (sink, stream);
+                        tokio::time::sleep(Duration::from_secs(3_600)).await;
                         return;
                     }
-                    state.sent.fetch_add(1, Ordering::SeqCst);
-                }
-                Some(Command::Silence) => {
-                    // Hold the socket open, read nothing (so no pongs), send nothing.
-                    let _keep = (sink, stream);
-                    tokio::time::sleep(Duration::from_secs(3_600)).await;
+                    Some(Command::Drop) | None => return,
+                };
+                let text = frame.is_text();
+                if sink.send(frame).await.is_err() {
                     return;
                 }
-                Some(Command::Drop) | None => return,
-            },
-            message = stream.next() => match message {
+                if text {
+                    state.sent.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            message = stream.next(), if !deaf => match message {
                 Some(Ok(Message::Text(text))) => lock(&state.received).push(text.as_str().to_owned()),
+                Some(Ok(Message::Pong(_))) => {
+                    state.pongs.fetch_add(1, Ordering::SeqCst);
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return,
             },

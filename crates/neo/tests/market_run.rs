@@ -2,7 +2,8 @@
 //! Binance's formats: the quote board follows the exchange, an alert fills at
 //! its quote, a stopped exchange makes the instrument stale (and Slack is
 //! told), a restarted one is reconnected to and fresh again, and after a
-//! graceful stop the tick archive holds every tick the exchange sent.
+//! graceful stop the tick archive holds every tick the exchange sent (counted
+//! by NEO's reader and by pyarrow).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -161,5 +162,10 @@ async fn neo_run_trades_on_a_venue_feed_and_archives_every_tick() {
     let archived =
         neo_parquet::count_rows(&run.data.join("market"), neo_parquet::ArchiveKind::Ticks).unwrap();
     assert_eq!(archived, sent, "every tick sent is archived once");
+    // And read outside NEO: pyarrow counts the same rows in the tick archive's files.
+    let ticks = run.data.join("market").join("ticks");
+    if let Some(rows) = neo_testkit::python::pyarrow_rows(&ticks) {
+        assert_eq!(rows, sent, "pyarrow reads every tick sent");
+    }
     let _ = std::fs::remove_dir_all(&run.dir);
 }

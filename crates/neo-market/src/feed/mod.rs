@@ -1,10 +1,11 @@
 //! The live feed from one venue: REST candle history first (so indicators are
 //! warm), then the WebSocket stream, read into normalized events for a
-//! [`MarketSink`]. A lost connection (an error, a close, or silence past
-//! `silence`) is reconnected after a jittered, doubling pause; each
-//! (re)connection subscribes again and backfills the candles missed since the
-//! newest closed one; a gap in the venue's sequence numbers backfills too.
-//! A message that cannot be read is noted with its outcome and skipped.
+//! [`MarketSink`]. A lost connection (an error, a close, no frame at all for
+//! `silence`, or a ping of ours unanswered for `pong_timeout`) is reconnected
+//! after a jittered, doubling pause; each (re)connection subscribes again and
+//! backfills the candles missed since the newest closed one; a gap in the
+//! venue's sequence numbers backfills too. A message that cannot be read is
+//! noted with its outcome and skipped.
 
 mod rest;
 mod session;
@@ -48,16 +49,20 @@ pub struct FeedConfig {
     pub instruments: Vec<InstrumentId>,
     /// How much candle history to fetch at start.
     pub warmup: Duration,
-    /// A connection that delivers no message for this long is dropped and reconnected.
+    /// A connection that delivers no frame (data, ping or pong) for this long is dropped and reconnected.
     pub silence: Duration,
     /// How often NEO pings the venue (keeps idle paths open, finds dead ones).
     pub ping_every: Duration,
+    /// A ping of ours unanswered this long means a dead connection (reconnected),
+    /// even while the venue still sends: the path back to it is gone.
+    pub pong_timeout: Duration,
     /// The longest pause between reconnection attempts.
     pub max_backoff: Duration,
 }
 
 impl FeedConfig {
-    /// The venue's public endpoints, an hour of warm-up, 30 s of silence, pings every 10 s.
+    /// The venue's public endpoints, an hour of warm-up, 30 s of silence (Binance
+    /// pings every 20 s), pings every 10 s, each answered within 10 s.
     pub fn new(venue: Venue, instruments: Vec<InstrumentId>) -> Self {
         FeedConfig {
             venue,
@@ -67,6 +72,7 @@ impl FeedConfig {
             warmup: Duration::from_secs(3_600),
             silence: Duration::from_secs(30),
             ping_every: Duration::from_secs(10),
+            pong_timeout: Duration::from_secs(10),
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -103,7 +109,8 @@ pub enum FeedNote {
         /// Why.
         reason: String,
     },
-    /// The venue's REST API answered `429`/`418` (waited out).
+    /// The venue's REST API throttled a request (`429`/`418`, or Kraken's
+    /// rate-limit error in a `200`): waited out.
     Throttled,
 }
 

@@ -1,7 +1,8 @@
 //! Candle history over a venue's public REST API: paged from a start time up
-//! to now, each request spaced by the venue's limit, a `429` or `418` waited
-//! out for as long as its `Retry-After` says (else a doubling pause), a `5xx`
-//! or an unreachable venue retried a few times before giving up.
+//! to now, each request spaced by the venue's limit, a `429` or `418` (or
+//! Kraken's `EAPI:Rate limit exceeded`, sent with a `200`) waited out for as
+//! long as its `Retry-After` says (else a doubling pause), a `5xx` or an
+//! unreachable venue retried a few times before giving up.
 
 use std::time::Duration;
 
@@ -41,6 +42,14 @@ pub enum RestError {
         /// The last status.
         status: u16,
     },
+    /// The venue kept saying, in its answer's body, that it is throttling us (Kraken).
+    #[error("{url}: throttled: {message}")]
+    Throttled {
+        /// The request.
+        url: String,
+        /// The venue's error.
+        message: String,
+    },
     /// The answer could not be read as candles.
     #[error("{url}: {source}")]
     Read {
@@ -59,7 +68,7 @@ pub(crate) struct Rest {
     base: String,
     http: reqwest::Client,
     next_allowed: Instant,
-    /// Requests answered `429`/`418` (for the feed's notes).
+    /// Requests throttled: `429`/`418`, or Kraken's rate-limit error (for the feed's notes).
     pub(crate) throttled: u64,
 }
 
@@ -124,61 +133,86 @@ impl Rest {
         for _ in 0..ATTEMPTS {
             tokio::time::sleep_until(self.next_allowed).await;
             self.next_allowed = Instant::now() + self.venue.rest_spacing();
-            let sent = self.http.get(url).timeout(REQUEST_TIMEOUT).send().await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(source) => {
-                    last = Some(RestError::Unreachable {
-                        url: url.to_owned(),
-                        source,
-                    });
+            match self.attempt(url).await {
+                Attempt::Answer(body) => return Ok(body),
+                Attempt::Throttled { wait, error } => {
+                    self.throttled += 1;
+                    let wait = wait.unwrap_or(pause);
+                    if wait > MAX_RETRY_AFTER {
+                        return Err(error);
+                    }
+                    // The venue's own word on when to come back holds for every later request
+                    // too; never sooner than the venue's spacing.
+                    self.next_allowed = self.next_allowed.max(Instant::now() + wait);
+                    last = Some(error);
+                }
+                Attempt::Retry(error) => {
+                    last = Some(error);
                     tokio::time::sleep(pause).await;
-                    pause *= 2;
-                    continue;
                 }
-            };
-            let status = response.status().as_u16();
-            if status == 429 || status == 418 {
-                self.throttled += 1;
-                let wait = retry_after(&response).unwrap_or(pause);
-                if wait > MAX_RETRY_AFTER {
-                    return Err(RestError::Status {
-                        url: url.to_owned(),
-                        status,
-                    });
-                }
-                // The venue's own word on when to come back holds for every later request too.
-                self.next_allowed = Instant::now() + wait;
-                pause *= 2;
-                last = Some(RestError::Status {
-                    url: url.to_owned(),
-                    status,
-                });
-                continue;
             }
-            if response.status().is_server_error() {
-                last = Some(RestError::Status {
-                    url: url.to_owned(),
-                    status,
-                });
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-                continue;
-            }
-            // A 4xx other than throttling carries the venue's error in its body: read it.
-            return response
-                .text()
-                .await
-                .map_err(|source| RestError::Unreachable {
-                    url: url.to_owned(),
-                    source,
-                });
+            pause *= 2;
         }
         Err(last.unwrap_or(RestError::Status {
             url: url.to_owned(),
             status: 0,
         }))
     }
+
+    /// One request, and what to do about its answer.
+    async fn attempt(&self, url: &str) -> Attempt {
+        let status_error = |status| RestError::Status {
+            url: url.to_owned(),
+            status,
+        };
+        let response = match self.http.get(url).timeout(REQUEST_TIMEOUT).send().await {
+            Ok(r) => r,
+            Err(source) => {
+                let url = url.to_owned();
+                return Attempt::Retry(RestError::Unreachable { url, source });
+            }
+        };
+        let status = response.status().as_u16();
+        if status == 429 || status == 418 {
+            let wait = retry_after(&response);
+            let error = status_error(status);
+            return Attempt::Throttled { wait, error };
+        }
+        if response.status().is_server_error() {
+            return Attempt::Retry(status_error(status));
+        }
+        // A 4xx other than throttling carries the venue's error in its body: read it.
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(source) => {
+                let url = url.to_owned();
+                return Attempt::Retry(RestError::Unreachable { url, source });
+            }
+        };
+        match self.venue.throttled_body(&body) {
+            Some(message) => Attempt::Throttled {
+                wait: None,
+                error: RestError::Throttled {
+                    url: url.to_owned(),
+                    message,
+                },
+            },
+            None => Attempt::Answer(body),
+        }
+    }
+}
+
+/// What one request came to.
+enum Attempt {
+    /// A body to read (candles, a listing, or the venue's error).
+    Answer(String),
+    /// The venue asked us to slow down (for `wait`, when it said).
+    Throttled {
+        wait: Option<Duration>,
+        error: RestError,
+    },
+    /// Unreachable, a `5xx` or a cut answer: try again after a pause.
+    Retry(RestError),
 }
 
 /// `Retry-After` in seconds, as both Binance and Coinbase send it.
