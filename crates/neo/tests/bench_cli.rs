@@ -46,3 +46,36 @@ fn filter_selects_and_an_unknown_filter_is_an_error() {
     let none = neo(&["bench", "--filter", "no-such-benchmark"]);
     assert_eq!(none.status.code(), Some(2));
 }
+
+#[test]
+fn a_short_soak_sweeps_and_samples_every_table() {
+    let out = neo(&[
+        "bench",
+        "soak",
+        "--rate",
+        "20",
+        "--seconds",
+        "8",
+        "--keep-secs",
+        "2",
+        "--sweep-secs",
+        "2",
+        "--json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 4, "{text}");
+    let removed: u64 = lines.iter().filter_map(|s| s["removed"].as_u64()).sum();
+    assert!(removed > 0, "a 2 s retention removed nothing in 8 s: {text}");
+    let last = lines.last().unwrap();
+    assert_eq!(last["send_errors"], 0, "{text}");
+    assert!(last["db_mib"][1].as_f64().unwrap() > 0.0, "{text}");
+}
