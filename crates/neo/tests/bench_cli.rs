@@ -74,7 +74,10 @@ fn a_short_soak_sweeps_and_samples_every_table() {
         .collect();
     assert!(lines.len() >= 4, "{text}");
     let removed: u64 = lines.iter().filter_map(|s| s["removed"].as_u64()).sum();
-    assert!(removed > 0, "a 2 s retention removed nothing in 8 s: {text}");
+    assert!(
+        removed > 0,
+        "a 2 s retention removed nothing in 8 s: {text}"
+    );
     let last = lines.last().unwrap();
     assert_eq!(last["send_errors"], 0, "{text}");
     assert!(last["db_mib"][1].as_f64().unwrap() > 0.0, "{text}");

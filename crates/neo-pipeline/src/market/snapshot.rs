@@ -11,13 +11,13 @@ use std::time::Duration;
 use neo_domain::contracts::CandleV1;
 use neo_domain::{InstrumentId, Price, Quantity, Timestamp};
 use neo_engine::desk::InstrumentSteps;
-use neo_store::{Op, StateKey, StateRecord, Store, StoreError, Unit, Writer};
+use neo_store::{StateKey, Store, StoreError, Unit, Writer};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::watch;
 
 use super::{CANDLE_HISTORY, FeedStatus, MarketShare};
 use crate::Clock;
+use crate::roles::view::state;
 
 /// How often the market writes its heartbeat (and looks for newly closed candles).
 pub(crate) const WRITE_EVERY: Duration = Duration::from_secs(1);
@@ -148,14 +148,6 @@ impl Snapshots {
                 .collect(),
         }
     }
-}
-
-fn state<T: Serialize>(key: StateKey, body: &T, now: Timestamp) -> Op {
-    Op::PutState(StateRecord {
-        key,
-        body: serde_json::to_value(body).unwrap_or(Value::Null),
-        ts_event: now,
-    })
 }
 
 /// Why a stored snapshot could not be read.

@@ -132,7 +132,8 @@ impl Publisher {
     }
 }
 
-fn state<T: Serialize>(key: StateKey, body: &T, now: Timestamp) -> Op {
+/// A state document as a write (a body that does not encode is stored as null).
+pub(crate) fn state<T: Serialize>(key: StateKey, body: &T, now: Timestamp) -> Op {
     Op::PutState(StateRecord {
         key,
         body: serde_json::to_value(body).unwrap_or(Value::Null),
