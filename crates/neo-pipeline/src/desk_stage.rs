@@ -46,6 +46,7 @@ pub struct DeskStage {
     flags_seen: u64,
     slo: Option<SloBook>,
     agents: Option<DeskAgents>,
+    reads: Option<Arc<crate::desk_reads::DeskReads>>,
 }
 
 /// Locks the desk; a panic mid-step is a bug that already stopped the stage.
@@ -71,6 +72,20 @@ impl DeskStage {
             flags_seen: 0,
             slo: None,
             agents: None,
+            reads: None,
+        }
+    }
+
+    /// Publishes what HTTP reads after every step, so readers never lock the desk.
+    #[must_use]
+    pub fn with_reads(mut self, reads: Arc<crate::desk_reads::DeskReads>) -> Self {
+        self.reads = Some(reads);
+        self
+    }
+
+    fn publish(&self, desk: &Desk, now: Timestamp, fresh_briefings: bool) {
+        if let Some(reads) = &self.reads {
+            reads.publish(desk, now, fresh_briefings);
         }
     }
 
@@ -216,7 +231,10 @@ impl Handler for DeskStage {
                 .map_err(|e| HandlerError::Permanent(format!("not a trading command: {e}")))?
                 .payload;
             let mut desk = lock(&self.desk);
-            return crate::operator::apply(&mut desk, &command, envelope.id, now, &self.channels);
+            let applied =
+                crate::operator::apply(&mut desk, &command, envelope.id, now, &self.channels);
+            self.publish(&desk, now, true);
+            return applied;
         }
         let signal = envelope.clone().decode::<SignalEventV1>();
         let issue = signal
@@ -245,6 +263,7 @@ impl Handler for DeskStage {
                 .on_signal_advised(&signal, now, advised.as_ref().map(|(a, _)| a))
                 .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
             export_figures(&desk.figures());
+            self.publish(&desk, now, true);
             (step, desk.kelly_cap())
         };
         metrics::histogram!(names::AGENT_LATENCY, "agent" => "rule")
@@ -320,6 +339,7 @@ impl Handler for DeskStage {
             }
         }
         export_figures(&desk.figures());
+        self.publish(&desk, (self.clock)(), false);
         if let Some(book) = &self.flags {
             for (sample, at) in desk.take_samples() {
                 book.observe(sample, at);

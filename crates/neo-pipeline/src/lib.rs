@@ -8,6 +8,7 @@ pub mod agents;
 pub mod app;
 pub mod config;
 mod desk_metrics;
+pub mod desk_reads;
 pub mod desk_stage;
 pub mod flag_watch;
 mod key_notices;

@@ -26,6 +26,7 @@ use super::market::LocalMarket;
 use super::view::Publisher;
 use super::{Context, Tasks};
 use crate::PipelineError;
+use crate::desk_reads::DeskReads;
 use crate::desk_stage::{DESK_CONSUMER, DeskStage};
 use crate::market::freshness::{Outlet, StaleWatch};
 use crate::market::{MarketShare, close_tick, follow};
@@ -99,6 +100,10 @@ async fn activate<B: Bus>(
     let now = (ctx.clock)();
     let orchestrator =
         crate::restore::orchestrator(&config.agents, &ctx.store, &ctx.toolbox, now).await?;
+    let instruments = config.market.instrument_ids();
+    // HTTP reads the copy the stage publishes after every step, never the locked desk.
+    let reads = Arc::new(DeskReads::new(instruments.clone()));
+    reads.publish(&crate::desk_stage::lock(&desk), now, true);
     let mut stage = DeskStage::new(
         desk.clone(),
         share.clone(),
@@ -106,7 +111,8 @@ async fn activate<B: Bus>(
         ctx.clock.clone(),
     )
     .with_flags(ctx.flags.clone())
-    .with_slo(ctx.slo.clone());
+    .with_slo(ctx.slo.clone())
+    .with_reads(reads.clone());
     if let Some(autonomy) = autonomy {
         stage = stage.with_autonomy(autonomy);
     }
@@ -125,11 +131,10 @@ async fn activate<B: Bus>(
     freshness(&ctx, &mut tasks, &share);
     upkeep(&ctx, &mut tasks, &desk, &share);
     let max_data_age = Duration::from_secs(config.desk.risk.max_data_age_secs);
-    let instruments = config.market.instrument_ids();
     if ctx.embedded.is_none() {
         // Gateways in other processes show what this desk publishes.
         let publisher = Publisher {
-            desk: desk.clone(),
+            reads: reads.clone(),
             share: share.clone(),
             writer: ctx.writer.clone(),
             clock: ctx.clock.clone(),
@@ -140,6 +145,7 @@ async fn activate<B: Bus>(
     }
     live.set_desk(Arc::new(LiveDesk {
         desk,
+        reads,
         share,
         instruments,
         max_data_age,

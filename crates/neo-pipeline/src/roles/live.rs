@@ -1,5 +1,7 @@
-//! What HTTP reads as "live": the desk itself when this process holds the
-//! active desk, otherwise the view the active desk published to the store.
+//! What HTTP reads as "live": when this process holds the active desk, the
+//! copy its stage publishes after every step (never the locked desk, except a
+//! risk check's dry run, which needs the live state as it is); otherwise the
+//! view the active desk published to the store.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -12,25 +14,30 @@ use neo_engine::risk::{Refusal, TradingStatus};
 use serde_json::Value;
 
 use super::view::Follower;
+use crate::desk_reads::{DeskReads, Reads};
 use crate::desk_stage::lock;
 use crate::market::MarketShare;
 
 /// The bus's readiness check, without its type.
 pub(crate) type BusHealth = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-/// The active desk of this process and its market share.
+/// The active desk of this process, what its stage publishes, and its market share.
 pub(crate) struct LiveDesk {
     pub(crate) desk: Arc<Mutex<Desk>>,
+    pub(crate) reads: Arc<DeskReads>,
     pub(crate) share: Arc<MarketShare>,
     pub(crate) instruments: Vec<InstrumentId>,
     pub(crate) max_data_age: Duration,
 }
 
 impl LiveDesk {
-    fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, LiveError> {
-        lock(&self.desk)
-            .summary(now)
-            .map_err(|e| LiveError::Failed(e.to_string()))
+    fn reads(&self) -> Result<Arc<Reads>, LiveError> {
+        self.reads.latest().ok_or_else(|| {
+            LiveError::Unavailable("the desk has not published its state yet".to_owned())
+        })
+    }
+    fn portfolio(&self) -> Result<AccountSummary, LiveError> {
+        self.reads()?.portfolio.clone().map_err(LiveError::Failed)
     }
     fn market(&self, now: Timestamp) -> Value {
         crate::market::freshness::details(&self.share, &self.instruments, self.max_data_age, now)
@@ -89,7 +96,7 @@ impl Live for ProcessLive {
     }
     fn portfolio(&self, now: Timestamp) -> Result<AccountSummary, LiveError> {
         match self.desk() {
-            Some(desk) => desk.portfolio(now),
+            Some(desk) => desk.portfolio(),
             None => self.view()?.portfolio(now),
         }
     }
@@ -112,7 +119,7 @@ impl Live for ProcessLive {
     }
     fn trading_status(&self) -> Result<TradingStatus, LiveError> {
         match self.desk() {
-            Some(desk) => Ok(lock(&desk.desk).trading_status().clone()),
+            Some(desk) => Ok(desk.reads()?.trading.clone()),
             None => self.view()?.trading_status(),
         }
     }
@@ -123,9 +130,14 @@ impl Live for ProcessLive {
             (None, None) => Vec::new(),
         }
     }
-    fn briefing(&self, instrument: InstrumentId, now: Timestamp) -> Result<Value, LiveError> {
+    fn briefing(&self, instrument: InstrumentId, _now: Timestamp) -> Result<Value, LiveError> {
         match self.desk() {
-            Some(desk) => Ok(lock(&desk.desk).briefing(instrument, now)),
+            Some(desk) => Ok(desk
+                .reads()?
+                .briefings
+                .get(&instrument)
+                .cloned()
+                .unwrap_or(Value::Null)),
             None => self.view()?.briefing(instrument),
         }
     }

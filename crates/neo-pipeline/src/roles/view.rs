@@ -4,13 +4,13 @@
 //! follow those rows instead of locking a desk they do not have.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use neo_api::server::{LiveError, Ticker};
 use neo_domain::contracts::CandleV1;
 use neo_domain::{InstrumentId, Timestamp};
-use neo_engine::desk::{AccountSummary, Desk};
+use neo_engine::desk::AccountSummary;
 use neo_engine::risk::TradingStatus;
 use neo_store::{Op, StateKey, StateRecord, Store, StoreError, Unit, Writer};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,6 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::Clock;
-use crate::desk_stage::lock;
 use crate::market::{CANDLE_HISTORY, FeedStatus, MarketShare};
 
 /// How often the active desk publishes its view.
@@ -42,9 +41,9 @@ pub(crate) struct DeskView {
     max_data_age_secs: u64,
 }
 
-/// The active desk's side: what it publishes from.
+/// The active desk's side: what it publishes from (the copy its stage keeps, never the locked desk).
 pub(crate) struct Publisher {
-    pub(crate) desk: Arc<Mutex<Desk>>,
+    pub(crate) reads: Arc<crate::desk_reads::DeskReads>,
     pub(crate) share: Arc<MarketShare>,
     pub(crate) writer: Writer,
     pub(crate) clock: Clock,
@@ -103,27 +102,20 @@ impl Publisher {
     }
 
     fn view(&self, now: Timestamp) -> Option<DeskView> {
-        let desk = lock(&self.desk);
-        let portfolio = match desk.summary(now) {
-            Ok(p) => p,
+        let reads = self.reads.latest()?;
+        let portfolio = match &reads.portfolio {
+            Ok(p) => p.clone(),
             Err(e) => {
                 tracing::error!(error = %e, "the desk's account cannot be summarized");
                 return None;
             }
         };
-        let briefings = self
-            .instruments
-            .iter()
-            .map(|i| (*i, desk.briefing(*i, now)))
-            .collect();
-        let trading = desk.trading_status().clone();
-        drop(desk);
         Some(DeskView {
             at: now,
             portfolio,
-            trading,
+            trading: reads.trading.clone(),
             tickers: self.share.tickers(),
-            briefings,
+            briefings: reads.briefings.clone(),
             seen: self.share.last_seen(),
             feed: self.share.feed_status(),
             instruments: self.instruments.clone(),
