@@ -43,6 +43,9 @@ pub enum PipelineError {
     /// The bus could not be reached.
     #[error("bus: {0}")]
     Bus(#[from] neo_bus::BusError),
+    /// The market role's history could not be read (a desk following it over the bus).
+    #[error("market history: {0}")]
+    MarketHistory(#[from] crate::market::SnapshotError),
     /// A role stopped with an error.
     #[error("{role} stopped: {reason}")]
     Role {
@@ -303,16 +306,16 @@ async fn launch<B: Bus>(
     tasks.spawn_quiet("relay", async move {
         run_relay(b, s, RelayConfig::default(), wk, rx).await;
     });
-    let names: Vec<&'static str> = roles.iter().map(|r| r.as_str()).collect();
+    let chosen: Vec<Role> = roles.to_vec();
     let report = move || {
         let mut out = serde_json::Map::new();
-        for name in &names {
-            let state = match (*name, &desk_state, &market_state) {
-                ("desk", Some(desk), _) => desk.describe(),
-                ("market", _, Some(market)) => market.describe(),
+        for role in &chosen {
+            let state = match (role, &desk_state, &market_state) {
+                (Role::Desk, Some(desk), _) => desk.describe(),
+                (Role::Market, _, Some(market)) => market.describe(),
                 _ => "running",
             };
-            out.insert((*name).to_owned(), json!(state));
+            out.insert(role.as_str().to_owned(), json!(state));
         }
         serde_json::Value::Object(out)
     };
@@ -351,10 +354,9 @@ pub(crate) fn stage_consumers() -> [(&'static str, neo_domain::SubjectPattern); 
 /// hands them what the store holds unfinished (nothing older than the retention:
 /// its inbox rows may be gone, so it could not be told handled).
 async fn subscribe<B: Bus>(ctx: &Context<B>) -> Result<(), PipelineError> {
-    let retention = ctx.config.store.retention_days;
-    let expired = (retention > 0).then(|| {
-        let keep = i64::from(retention) * 86_400 * 1_000_000_000;
-        (ctx.clock)().add_nanos(-keep)
+    let expired = ctx.config.store.retention().map(|keep| {
+        let keep = i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX);
+        (ctx.clock)().add_nanos(keep.saturating_neg())
     });
     for (consumer, filter) in stage_consumers() {
         drop(
@@ -363,13 +365,9 @@ async fn subscribe<B: Bus>(ctx: &Context<B>) -> Result<(), PipelineError> {
                 .await?,
         );
         if let Some(memory) = &ctx.embedded {
-            let replay = |e: &dyn std::fmt::Display| PipelineError::Setup(format!("replay: {e}"));
-            neo_stage::advance_checkpoint(&ctx.store, consumer, &filter, expired)
+            let n = replay_embedded(memory, &ctx.store, consumer, &filter, expired)
                 .await
-                .map_err(|e| replay(&e))?;
-            let n = replay_embedded(memory, &ctx.store, consumer, &filter)
-                .await
-                .map_err(|e| replay(&e))?;
+                .map_err(|e| PipelineError::Setup(format!("replay: {e}")))?;
             if n > 0 {
                 tracing::info!(
                     consumer,

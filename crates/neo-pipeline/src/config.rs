@@ -149,6 +149,14 @@ pub struct StoreConfig {
     pub retention_days: u32,
 }
 
+impl StoreConfig {
+    /// How long rows are kept, `None` for forever.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400))
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {

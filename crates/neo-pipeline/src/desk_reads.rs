@@ -2,8 +2,9 @@
 //! state, each instrument's briefing), published by the desk stage at the end
 //! of every step while it holds the desk anyway. Readers take the latest
 //! published copy and never wait on the live desk, however busy it is. The
-//! briefings after market data are refreshed at most every 250 ms (they are
-//! the costly part and ticks come often); after a signal or command, always.
+//! account and trading state are always current; the briefings (the costly
+//! part, four JSON documents) are made again at most every 250 ms, and after
+//! every operator command (a halt changes every briefing's trading state).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};

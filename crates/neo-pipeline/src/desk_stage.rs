@@ -263,7 +263,8 @@ impl Handler for DeskStage {
                 .on_signal_advised(&signal, now, advised.as_ref().map(|(a, _)| a))
                 .map_err(|e| HandlerError::Fatal(format!("desk: {e}")))?;
             export_figures(&desk.figures());
-            self.publish(&desk, now, true);
+            // Briefings are the costly part: a signal refreshes them at most every 250 ms.
+            self.publish(&desk, now, false);
             (step, desk.kelly_cap())
         };
         metrics::histogram!(names::AGENT_LATENCY, "agent" => "rule")

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use neo_api::metrics::names;
 use neo_domain::contracts::{AuditEventV1, Channel, FillV1, PositionSide, PositionV1};
-use neo_domain::{Fixed, IdKind, InstrumentId, MessageId, Timestamp};
+use neo_domain::{Fixed, IdKind, InstrumentId, MessageId, Side, Timestamp};
 use neo_engine::desk::Desk;
 use neo_notify::render::{Event, PositionMismatch};
 use neo_store::{Cursor, Op, Store, Unit, Writer};
@@ -51,7 +51,7 @@ impl FillSums {
     /// Adds fills (oldest first) to the sums.
     pub fn add(&mut self, fills: &[FillV1]) {
         for f in fills {
-            crate::retention::add_fill(&mut self.sums, f);
+            add_signed(&mut self.sums, f);
             self.after = Some(Cursor {
                 ts: f.ts_event,
                 id: f.id,
@@ -69,6 +69,18 @@ impl FillSums {
             }
         }
     }
+}
+
+/// Adds a fill's signed quantity (buys plus, sells minus) to `sums`.
+pub(crate) fn add_signed(sums: &mut BTreeMap<InstrumentId, Fixed>, f: &FillV1) {
+    let q = f.quantity.value();
+    let sum = sums.entry(f.instrument).or_insert(Fixed::ZERO);
+    let next = match f.side {
+        Side::Buy => sum.checked_add(q),
+        Side::Sell => sum.checked_sub(q),
+    };
+    // Quantities far below Fixed's range: an overflow is a bug, seen as a mismatch.
+    *sum = next.unwrap_or(Fixed::MAX);
 }
 
 /// The signed quantity of a stored position.
@@ -176,7 +188,7 @@ impl Reconciler {
         }
     }
 
-    async fn check(&self) -> Result<Vec<Mismatch>, neo_store::StoreError> {
+    async fn check(&self) -> Result<Vec<Mismatch>, crate::retention::RetentionError> {
         let mut sums = FillSums {
             sums: crate::retention::pruned_totals(&self.store).await?,
             after: None,

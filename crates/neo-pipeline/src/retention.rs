@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use neo_api::metrics::names;
-use neo_domain::contracts::FillV1;
-use neo_domain::{Fixed, InstrumentId, Side};
+use neo_domain::{Fixed, InstrumentId};
 use neo_engine::desk::DeskMemory;
 use neo_store::{Pruned, StateKey, StateRecord, Store, StoreError};
 use tokio::sync::watch;
@@ -65,6 +64,17 @@ pub(crate) async fn run(
     }
 }
 
+/// Why a sweep (or a reconciliation reading the pruned totals) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The pruned-fill totals are not what this version writes (never guessed at).
+    #[error("the pruned-fill totals: {0}")]
+    Totals(#[source] serde_json::Error),
+}
+
 /// What one sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -88,7 +98,7 @@ pub async fn prune_now(
     keep: Duration,
     embedded: bool,
     clock: &Clock,
-) -> Result<Swept, StoreError> {
+) -> Result<Swept, RetentionError> {
     let (_never, shutdown) = watch::channel(false);
     sweep(store, keep, embedded, clock, &shutdown).await
 }
@@ -101,7 +111,7 @@ async fn sweep(
     embedded: bool,
     clock: &Clock,
     shutdown: &watch::Receiver<bool>,
-) -> Result<Swept, StoreError> {
+) -> Result<Swept, RetentionError> {
     if embedded {
         let keep_nanos = i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX);
         let expired = clock().add_nanos(keep_nanos.saturating_neg());
@@ -129,26 +139,13 @@ async fn pass(
     let full = u64::from(BATCH);
     while !*shutdown.borrow() {
         let pruned = store.prune(keep, now, BATCH, embedded).await?;
-        for (kind, n) in [
-            ("inbox", pruned.inbox),
-            ("outbox", pruned.outbox),
-            ("audit", pruned.audit),
-            ("orders", pruned.orders),
-            ("signals", pruned.signals),
-        ] {
+        for (kind, n) in pruned.by_kind() {
             if n > 0 {
                 metrics::counter!(names::STORE_PRUNED, "kind" => kind).increment(n);
             }
         }
         total += pruned;
-        let kinds = [
-            pruned.inbox,
-            pruned.outbox,
-            pruned.audit,
-            pruned.orders,
-            pruned.signals,
-        ];
-        if kinds.iter().all(|n| *n < full) {
+        if pruned.by_kind().iter().all(|(_, n)| *n < full) {
             break;
         }
         tokio::time::sleep(PAUSE).await;
@@ -159,24 +156,11 @@ async fn pass(
 /// The signed quantity of every pruned fill, per instrument (none pruned yet: empty).
 pub(crate) async fn pruned_totals(
     store: &Store,
-) -> Result<BTreeMap<InstrumentId, Fixed>, StoreError> {
+) -> Result<BTreeMap<InstrumentId, Fixed>, RetentionError> {
     let Some(record) = store.get_state(StateKey::PrunedFills).await? else {
         return Ok(BTreeMap::new());
     };
-    serde_json::from_value(record.body)
-        .map_err(|e| StoreError::Invalid(format!("the stored pruned-fill totals do not read: {e}")))
-}
-
-/// Adds a fill's signed quantity (buys plus, sells minus) to `totals`.
-pub(crate) fn add_fill(totals: &mut BTreeMap<InstrumentId, Fixed>, f: &FillV1) {
-    let q = f.quantity.value();
-    let sum = totals.entry(f.instrument).or_insert(Fixed::ZERO);
-    let next = match f.side {
-        Side::Buy => sum.checked_add(q),
-        Side::Sell => sum.checked_sub(q),
-    };
-    // Quantities far below Fixed's range: an overflow is a bug, seen as a mismatch.
-    *sum = next.unwrap_or(Fixed::MAX);
+    serde_json::from_value(record.body).map_err(RetentionError::Totals)
 }
 
 /// Whether the stored desk memory holds the books (then fills are not replayed).
@@ -193,7 +177,7 @@ async fn prune_fills(
     keep: Duration,
     clock: &Clock,
     shutdown: &watch::Receiver<bool>,
-) -> Result<u64, StoreError> {
+) -> Result<u64, RetentionError> {
     if !books_kept(store).await? {
         return Ok(0);
     }
@@ -208,10 +192,9 @@ async fn prune_fills(
         let last = fills.len() < BATCH as usize;
         let mut next = totals.clone();
         for f in &fills {
-            add_fill(&mut next, f);
+            crate::reconcile::add_signed(&mut next, f);
         }
-        let body = serde_json::to_value(&next)
-            .map_err(|e| StoreError::Invalid(format!("pruned-fill totals: {e}")))?;
+        let body = serde_json::to_value(&next).map_err(RetentionError::Totals)?;
         let record = StateRecord {
             key: StateKey::PrunedFills,
             body,

@@ -7,7 +7,7 @@
 
 use neo_bus::{BusError, MemoryBus};
 use neo_domain::{SubjectPattern, Timestamp};
-use neo_store::{Store, StoreError};
+use neo_store::{OutboxRow, Store, StoreError};
 
 /// Why a replay stopped.
 #[derive(Debug, thiserror::Error)]
@@ -31,68 +31,66 @@ pub async fn advance_checkpoint(
     filter: &SubjectPattern,
     expired: Option<Timestamp>,
 ) -> Result<i64, StoreError> {
-    let start = store.checkpoint(consumer).await?;
-    let mut after = start;
-    loop {
-        let rows = store.outbox_after(after, 1000).await?;
-        let Some(last) = rows.last().map(|r| r.seq) else {
-            break;
-        };
-        let mine: Vec<_> = rows
-            .iter()
-            .filter(|r| filter.matches(&r.envelope.subject))
-            .filter(|r| expired.is_none_or(|at| r.envelope.ts_event >= at))
-            .collect();
-        let ids: Vec<_> = mine.iter().map(|r| r.envelope.id).collect();
-        let handled = store.handled(consumer, &ids).await?;
-        if let Some(first) = mine.iter().find(|r| !handled.contains(&r.envelope.id)) {
-            after = first.seq - 1;
-            break;
-        }
-        after = last;
-    }
-    if after > start {
-        store.set_checkpoint(consumer, after).await?;
-    }
-    Ok(after)
+    let (_, checkpoint) = unhandled(store, consumer, filter, expired, false).await?;
+    Ok(checkpoint)
 }
 
-/// Re-offers `consumer` every outbox row matching `filter` that it has not handled;
+/// Re-offers `consumer` every outbox row matching `filter` that it has not handled
+/// (rows from before `expired` count as passed, as for [`advance_checkpoint`]);
 /// returns how many were re-offered. Call after the consumer subscribed.
 pub async fn replay_embedded(
     bus: &MemoryBus,
     store: &Store,
     consumer: &str,
     filter: &SubjectPattern,
+    expired: Option<Timestamp>,
 ) -> Result<u64, ReplayError> {
+    let (rows, _) = unhandled(store, consumer, filter, expired, true).await?;
+    let mut offered = 0u64;
+    for row in rows {
+        bus.redeliver_to(consumer, row.envelope).await?;
+        offered += 1;
+    }
+    Ok(offered)
+}
+
+/// `consumer`'s unhandled rows after its checkpoint (`all` of them, or only up to
+/// the first page that has one), with the checkpoint moved to just before the
+/// first of them (or to the last row, when there is none).
+async fn unhandled(
+    store: &Store,
+    consumer: &str,
+    filter: &SubjectPattern,
+    expired: Option<Timestamp>,
+    all: bool,
+) -> Result<(Vec<OutboxRow>, i64), StoreError> {
     let start = store.checkpoint(consumer).await?;
     let mut after = start;
-    let mut first_unhandled: Option<i64> = None;
-    let mut offered = 0u64;
+    let mut found: Vec<OutboxRow> = Vec::new();
     loop {
         let rows = store.outbox_after(after, 1000).await?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             break;
         };
-        let mine: Vec<_> = rows
+        let mine: Vec<OutboxRow> = rows
             .into_iter()
             .filter(|r| filter.matches(&r.envelope.subject))
+            .filter(|r| expired.is_none_or(|at| r.envelope.ts_event >= at))
             .collect();
         let ids: Vec<_> = mine.iter().map(|r| r.envelope.id).collect();
         let handled = store.handled(consumer, &ids).await?;
-        for row in mine
-            .into_iter()
-            .filter(|r| !handled.contains(&r.envelope.id))
-        {
-            first_unhandled.get_or_insert(row.seq);
-            bus.redeliver_to(consumer, row.envelope).await?;
-            offered += 1;
-        }
+        found.extend(
+            mine.into_iter()
+                .filter(|r| !handled.contains(&r.envelope.id)),
+        );
         after = last;
+        if !all && !found.is_empty() {
+            break;
+        }
     }
-    let checkpoint = first_unhandled.map_or(after, |seq| seq - 1);
+    let checkpoint = found.first().map_or(after, |r| r.seq - 1);
     if checkpoint > start {
         store.set_checkpoint(consumer, checkpoint).await?;
     }
-    Ok(offered)
+    Ok((found, checkpoint))
 }

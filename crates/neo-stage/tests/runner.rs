@@ -269,7 +269,7 @@ async fn replay_offers_exactly_what_the_inbox_lacks_and_moves_the_checkpoint(url
     let mut sub = bus.subscribe(spec("stage")).await.unwrap();
     let filter = SubjectPattern::new("signals.>").unwrap();
     assert_eq!(
-        replay_embedded(&bus, &store, "stage", &filter)
+        replay_embedded(&bus, &store, "stage", &filter, None)
             .await
             .unwrap(),
         6

@@ -53,7 +53,18 @@ impl std::ops::AddAssign for Pruned {
 impl Pruned {
     /// Rows removed in all.
     pub fn total(&self) -> u64 {
-        self.inbox + self.outbox + self.audit + self.orders + self.signals
+        self.by_kind().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Each kind's count under its metric label.
+    pub fn by_kind(&self) -> [(&'static str, u64); 5] {
+        [
+            ("inbox", self.inbox),
+            ("outbox", self.outbox),
+            ("audit", self.audit),
+            ("orders", self.orders),
+            ("signals", self.signals),
+        ]
     }
 }
 

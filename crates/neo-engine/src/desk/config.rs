@@ -1,7 +1,7 @@
 //! The desk's configuration: the account and every decision-making section.
 
 use neo_domain::{Fixed, Money, Price, Quantity};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analyst::AnalystConfig;
 use crate::oms::OmsConfig;
@@ -134,7 +134,7 @@ fn parse_hh_mm(text: &str) -> Option<(i64, i64)> {
 }
 
 /// An instrument's increments: orders and brackets are rounded to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstrumentSteps {
     /// Tick size of prices.
     pub price_step: Price,

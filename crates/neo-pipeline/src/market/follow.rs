@@ -93,35 +93,47 @@ pub(crate) async fn subscribe<B: Bus>(
 
 /// Moves quotes from `sub` into `share` until shutdown.
 pub(crate) async fn ticks<S: Subscription>(
-    mut sub: S,
+    sub: S,
     share: Arc<MarketShare>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), BusError> {
-    loop {
-        let batch = tokio::select! {
-            b = sub.next_batch(BATCH, Duration::from_millis(250)) => b?,
-            _ = shutdown.changed() => return Ok(()),
-        };
-        if batch.is_empty() {
-            continue;
-        }
-        for d in batch {
-            if let Some(tick) = payload::<TickV1>(&d) {
-                share.push_tick(tick);
-            }
-            d.ack().await?;
-        }
-        share.ready.notify_one();
-    }
+    let into = share.clone();
+    follow(sub, &share, shutdown, move |tick: TickV1| {
+        into.push_tick(tick);
+        true
+    })
+    .await
 }
 
 /// Moves closed candles from `sub` into `share` until shutdown. `newest` is each
 /// instrument's newest candle the desk has: older and equal ones are skipped.
 pub(crate) async fn candles<S: Subscription>(
-    mut sub: S,
+    sub: S,
     share: Arc<MarketShare>,
     mut newest: BTreeMap<InstrumentId, Timestamp>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), BusError> {
+    let into = share.clone();
+    follow(sub, &share, shutdown, move |candle: CandleV1| {
+        let newer = newest
+            .get(&candle.instrument)
+            .is_none_or(|at| candle.ts_open > *at);
+        if newer {
+            newest.insert(candle.instrument, candle.ts_open);
+            into.push_candle(candle);
+        }
+        newer
+    })
+    .await
+}
+
+/// Hands each delivery's `P` to `take` (true when it moved the share) and acks it,
+/// ringing the desk after a batch that moved anything; until shutdown.
+async fn follow<S: Subscription, P: neo_domain::Contract>(
+    mut sub: S,
+    share: &MarketShare,
     mut shutdown: watch::Receiver<bool>,
+    mut take: impl FnMut(P) -> bool,
 ) -> Result<(), BusError> {
     loop {
         let batch = tokio::select! {
@@ -130,14 +142,8 @@ pub(crate) async fn candles<S: Subscription>(
         };
         let mut moved = false;
         for d in batch {
-            if let Some(candle) = payload::<CandleV1>(&d)
-                && newest
-                    .get(&candle.instrument)
-                    .is_none_or(|at| candle.ts_open > *at)
-            {
-                newest.insert(candle.instrument, candle.ts_open);
-                share.push_candle(candle);
-                moved = true;
+            if let Some(p) = payload::<P>(&d) {
+                moved |= take(p);
             }
             d.ack().await?;
         }

@@ -16,6 +16,7 @@ mod sim;
 pub(crate) mod snapshot;
 
 pub use sim::{FeedError, SimFeed, run_feed};
+pub use snapshot::SnapshotError;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
@@ -102,6 +103,19 @@ impl MarketShare {
         };
         let skip = history.len().saturating_sub(count);
         history.iter().skip(skip).cloned().collect()
+    }
+
+    /// Each of `instruments`' newest closed candle's opening time (those with one):
+    /// what changed since a copy of the history was last written.
+    pub fn newest_candles(
+        &self,
+        instruments: &[InstrumentId],
+    ) -> BTreeMap<InstrumentId, Timestamp> {
+        let s = self.lock();
+        instruments
+            .iter()
+            .filter_map(|i| Some((*i, s.history.get(i)?.back()?.ts_open)))
+            .collect()
     }
 
     /// Queues a closed candle for the desk, and keeps it in the history.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use neo_domain::contracts::CandleV1;
-use neo_domain::{InstrumentId, Price, Quantity, Timestamp};
+use neo_domain::{InstrumentId, Timestamp};
 use neo_engine::desk::InstrumentSteps;
 use neo_store::{StateKey, Store, StoreError, Unit, Writer};
 use serde::{Deserialize, Serialize};
@@ -24,36 +24,15 @@ pub(crate) const WRITE_EVERY: Duration = Duration::from_secs(1);
 /// A heartbeat older than this means no market role is running.
 pub(crate) const SILENT_AFTER: Duration = Duration::from_secs(15);
 
-/// An instrument's increments in stored form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Steps {
-    price_step: Price,
-    lot_step: Quantity,
-}
-
 /// The market's recent history, as of `at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct MarketWarm {
     pub(crate) at: Timestamp,
-    steps: BTreeMap<InstrumentId, Steps>,
+    pub(crate) steps: BTreeMap<InstrumentId, InstrumentSteps>,
     pub(crate) candles: BTreeMap<InstrumentId, Vec<CandleV1>>,
 }
 
 impl MarketWarm {
-    /// Each instrument's increments as the desk takes them.
-    pub(crate) fn steps(&self) -> BTreeMap<InstrumentId, InstrumentSteps> {
-        self.steps
-            .iter()
-            .map(|(i, s)| {
-                let steps = InstrumentSteps {
-                    price_step: s.price_step,
-                    lot_step: s.lot_step,
-                };
-                (*i, steps)
-            })
-            .collect()
-    }
-
     /// Every instrument's candles in one history, oldest first.
     pub(crate) fn history(&self) -> Vec<CandleV1> {
         let mut all: Vec<CandleV1> = self.candles.values().flatten().cloned().collect();
@@ -108,11 +87,7 @@ impl Snapshots {
             feed: self.share.feed_status(),
         };
         let mut ops = vec![state(StateKey::MarketFeed, &feed, now)];
-        let newest: BTreeMap<InstrumentId, Timestamp> = self
-            .instruments
-            .iter()
-            .filter_map(|i| Some((*i, self.share.candles(*i, 1).first()?.ts_open)))
-            .collect();
+        let newest = self.share.newest_candles(&self.instruments);
         if written.as_ref() != Some(&newest) {
             ops.push(state(StateKey::MarketWarm, &self.warm(now), now));
         }
@@ -130,17 +105,7 @@ impl Snapshots {
     fn warm(&self, now: Timestamp) -> MarketWarm {
         MarketWarm {
             at: now,
-            steps: self
-                .steps
-                .iter()
-                .map(|(i, s)| {
-                    let steps = Steps {
-                        price_step: s.price_step,
-                        lot_step: s.lot_step,
-                    };
-                    (*i, steps)
-                })
-                .collect(),
+            steps: self.steps.clone(),
             candles: self
                 .instruments
                 .iter()
@@ -150,14 +115,18 @@ impl Snapshots {
     }
 }
 
-/// Why a stored snapshot could not be read.
+/// Why the market's stored history or heartbeat could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum SnapshotError {
+pub enum SnapshotError {
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The record is not what this version writes (never guessed at).
     #[error("the market's stored {key} does not read: {source}")]
     Shape {
+        /// Which record.
         key: &'static str,
+        /// Why.
         #[source]
         source: serde_json::Error,
     },
@@ -183,7 +152,7 @@ pub(crate) async fn read<T: serde::de::DeserializeOwned>(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use neo_domain::Price;
+    use neo_domain::{Price, Quantity};
 
     use super::*;
 
@@ -210,7 +179,7 @@ mod tests {
         );
         let steps = BTreeMap::from([(
             btc,
-            Steps {
+            InstrumentSteps {
                 price_step: Price::from_int(1).unwrap(),
                 lot_step: Quantity::from_int(1).unwrap(),
             },
@@ -232,6 +201,6 @@ mod tests {
             .map(|c| (c.instrument, c.ts_open.as_nanos() / 60_000_000_000))
             .collect();
         assert_eq!(order, vec![(btc, 0), (eth, 0), (btc, 1), (eth, 1)]);
-        assert_eq!(back.steps()[&btc].lot_step, Quantity::from_int(1).unwrap());
+        assert_eq!(back.steps[&btc].lot_step, Quantity::from_int(1).unwrap());
     }
 }

@@ -45,19 +45,6 @@ pub(crate) async fn build<B: Bus>(
     market: Option<Arc<LocalMarket>>,
 ) -> Result<Arc<LeaderState>, PipelineError> {
     let state = Arc::new(LeaderState::default());
-    // A desk that follows the market role over the bus may wait for its first
-    // history: it takes the lease as its lead task, so the process starts meanwhile.
-    let first = match &market {
-        Some(_) => match ctx.store.try_lease(LEASE).await? {
-            Some(lease) => activate(ctx.clone(), lease, live.clone(), market.clone()).await?,
-            None => {
-                tracing::info!("another process holds the desk lease: standing by to take over");
-                None
-            }
-        },
-        None => None,
-    };
-    state.set(first.is_some());
     let leadership = Leadership {
         lease: LEASE,
         store: ctx.store.clone(),
@@ -74,7 +61,11 @@ pub(crate) async fn build<B: Bus>(
             move || live.clear_desk()
         },
     };
-    tasks.spawn("desk", leadership.run(first, ctx.shutdown.clone()));
+    // A desk that follows the market role over the bus may wait for its first
+    // history: it takes the lease in its lead task, so the process starts meanwhile.
+    leadership
+        .start(market.is_some(), tasks, "desk", ctx.shutdown.clone())
+        .await?;
     Ok(state)
 }
 
@@ -170,7 +161,12 @@ async fn restore<B: Bus>(
     let config = &ctx.config;
     let now = (ctx.clock)();
     let setup = |e: &dyn std::fmt::Display| PipelineError::Setup(e.to_string());
-    let Some((history, steps, share)) = market_input(ctx, tasks, market).await? else {
+    let Some(MarketInput {
+        history,
+        steps,
+        share,
+    }) = market_input(ctx, tasks, market).await?
+    else {
         return Ok(None);
     };
     let mut desk = Desk::new(config.desk.clone(), steps, now).map_err(|e| setup(&e))?;
@@ -199,30 +195,30 @@ async fn restore<B: Bus>(
     }))
 }
 
-/// The history the desk warms up on, the instruments' increments and the share
-/// it reads from: this process's market's, or one fed from the bus after the
-/// market role's stored history (waited for; `None` at shutdown).
+/// What the desk starts on: the history it warms up on, the instruments'
+/// increments and the share it reads market data from.
+struct MarketInput {
+    history: Vec<CandleV1>,
+    steps: BTreeMap<InstrumentId, InstrumentSteps>,
+    share: Arc<MarketShare>,
+}
+
+/// This process's market's input, or one fed from the bus after the market
+/// role's stored history (waited for; `None` at shutdown).
 async fn market_input<B: Bus>(
     ctx: &Context<B>,
     tasks: &mut Tasks,
     market: Option<&LocalMarket>,
-) -> Result<
-    Option<(
-        Vec<CandleV1>,
-        BTreeMap<InstrumentId, InstrumentSteps>,
-        Arc<MarketShare>,
-    )>,
-    PipelineError,
-> {
+) -> Result<Option<MarketInput>, PipelineError> {
     if let Some(local) = market {
-        let history = local.share.warm_start();
-        return Ok(Some((history, local.steps.clone(), local.share.clone())));
+        return Ok(Some(MarketInput {
+            history: local.share.warm_start(),
+            steps: local.steps.clone(),
+            share: local.share.clone(),
+        }));
     }
     let mut shutdown = ctx.shutdown.clone();
-    let Some(warm) = follow::wait_warm(&ctx.store, &mut shutdown)
-        .await
-        .map_err(|e| PipelineError::Setup(e.to_string()))?
-    else {
+    let Some(warm) = follow::wait_warm(&ctx.store, &mut shutdown).await? else {
         return Ok(None);
     };
     let following = follow::subscribe(&ctx.bus, &warm, (ctx.clock)()).await?;
@@ -253,7 +249,11 @@ async fn market_input<B: Bus>(
         ctx.shutdown.clone(),
     );
     tasks.spawn_quiet("market_feed", follow::follow_feed(st, sh, c, rx));
-    Ok(Some((history, warm.steps(), share)))
+    Ok(Some(MarketInput {
+        history,
+        steps: warm.steps,
+        share,
+    }))
 }
 
 /// The desk stage on its durable consumer, waking the relay after each commit.
@@ -337,8 +337,7 @@ fn upkeep<B: Bus>(
     share: &Arc<MarketShare>,
 ) {
     let config = &ctx.config;
-    if config.store.retention_days > 0 {
-        let keep = Duration::from_secs(u64::from(config.store.retention_days) * 86_400);
+    if let Some(keep) = config.store.retention() {
         let (s, c, rx) = (ctx.store.clone(), ctx.clock.clone(), ctx.shutdown.clone());
         let embedded = ctx.embedded.is_some();
         tasks.spawn_quiet("retention", crate::retention::run(s, keep, embedded, c, rx));

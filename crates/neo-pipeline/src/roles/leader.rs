@@ -68,10 +68,40 @@ pub(crate) struct Leadership<A, L> {
 
 impl<A, F, L> Leadership<A, L>
 where
-    A: Fn(Lease) -> F + Send,
-    F: Future<Output = Result<Option<Active>, PipelineError>> + Send,
-    L: Fn() + Send,
+    A: Fn(Lease) -> F + Send + 'static,
+    F: Future<Output = Result<Option<Active>, PipelineError>> + Send + 'static,
+    L: Fn() + Send + 'static,
 {
+    /// Leads at once when `now` and the lease is free (so start-up problems show
+    /// at once), else stands by; the lead loop runs supervised as `task`.
+    pub(crate) async fn start(
+        self,
+        now: bool,
+        tasks: &mut Tasks,
+        task: &'static str,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(), PipelineError> {
+        let lease = if now {
+            self.store.try_lease(self.lease).await?
+        } else {
+            None
+        };
+        let first = match lease {
+            Some(lease) => (self.activate)(lease).await?,
+            None => {
+                let role = self.lease;
+                tracing::info!(
+                    role,
+                    "the {role} lease is not this process's: standing by to take over"
+                );
+                None
+            }
+        };
+        self.state.set(first.is_some());
+        tasks.spawn(task, self.run(first, shutdown));
+        Ok(())
+    }
+
     /// Leads while holding the lease, from `first` if already leading; stands by
     /// while another process does; at shutdown returns. A lease lost to a store
     /// outage or a cut session stops the tasks (their state may be behind what

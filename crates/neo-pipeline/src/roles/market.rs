@@ -50,14 +50,6 @@ pub(crate) async fn build<B: Bus>(
         return Ok(Built::Local(Arc::new(start(ctx, tasks).await?)));
     }
     let state = Arc::new(LeaderState::default());
-    let first = match ctx.store.try_lease(LEASE).await? {
-        Some(lease) => activate(ctx.clone(), lease).await?,
-        None => {
-            tracing::info!("another process holds the market lease: standing by to take over");
-            None
-        }
-    };
-    state.set(first.is_some());
     let leadership = Leadership {
         lease: LEASE,
         store: ctx.store.clone(),
@@ -68,7 +60,9 @@ pub(crate) async fn build<B: Bus>(
         },
         on_lost: || {},
     };
-    tasks.spawn("market", leadership.run(first, ctx.shutdown.clone()));
+    leadership
+        .start(true, tasks, "market", ctx.shutdown.clone())
+        .await?;
     Ok(Built::Elected(state))
 }
 

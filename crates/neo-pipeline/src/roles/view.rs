@@ -77,11 +77,7 @@ impl Publisher {
             return Ok(());
         };
         let mut ops = vec![state(StateKey::DeskView, &view, now)];
-        let newest: BTreeMap<InstrumentId, Timestamp> = self
-            .instruments
-            .iter()
-            .filter_map(|i| Some((*i, self.share.candles(*i, 1).first()?.ts_event)))
-            .collect();
+        let newest = self.share.newest_candles(&self.instruments);
         if newest != *candles_at {
             let all: BTreeMap<InstrumentId, Vec<CandleV1>> = self
                 .instruments

@@ -46,7 +46,7 @@ async fn main() {
     ));
     let replay = {
         let (bus, store) = (bus.clone(), store.clone());
-        tokio::spawn(async move { replay_embedded(&bus, &store, "counter", &filter).await })
+        tokio::spawn(async move { replay_embedded(&bus, &store, "counter", &filter, None).await })
     };
     tokio::spawn(run_relay(
         bus.clone(),
