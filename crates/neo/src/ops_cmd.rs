@@ -25,8 +25,9 @@ pub(crate) enum StoreCommand {
         /// `sqlite://path/neo.db?mode=rwc` or `postgres://user@host:5432/db`.
         #[arg(long, env = "NEO_STORE_URL", hide_env_values = true)]
         url: String,
-        /// Keep this many days (at least 1).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        /// Keep this many days (at least 8, as `[store] retention_days`: longer
+        /// than the bus keeps a message, so a redelivery still finds its inbox row).
+        #[arg(long)]
         days: u32,
         /// The store serves NEO over NATS (its outbox is not the in-process bus's
         /// log, so relayed rows need not wait for every consumer's checkpoint).
@@ -104,6 +105,19 @@ pub(crate) fn store(command: StoreCommand) -> Result<ExitCode> {
 
 /// `neo store prune`: one sweep now, with the counts of what went.
 fn prune(url: &str, days: u32, nats: bool) -> Result<ExitCode> {
+    let least = neo_pipeline::config::MIN_RETENTION_DAYS;
+    anyhow::ensure!(
+        days >= least,
+        "--days {days}: keep at least {least} days (longer than the bus keeps a message)"
+    );
+    // Pruning never makes a store: a mistyped SQLite path is an error, not a new file.
+    if let Some(path) = sqlite_file(url) {
+        anyhow::ensure!(
+            path.is_file(),
+            "no SQLite store at {}: nothing to prune",
+            path.display()
+        );
+    }
     runtime()?.block_on(async {
         let store = Store::connect(url)
             .await
@@ -113,24 +127,25 @@ fn prune(url: &str, days: u32, nats: bool) -> Result<ExitCode> {
         let swept = neo_pipeline::retention::prune_now(&store, keep, !nats, &clock)
             .await
             .with_context(|| format!("pruning {}", redacted(url)))?;
-        let r = swept.rows;
         println!(
             "store {}: removed what is older than {days} days",
             redacted(url)
         );
-        for (kind, n) in [
-            ("inbox", r.inbox),
-            ("outbox", r.outbox),
-            ("audit", r.audit),
-            ("orders", r.orders),
-            ("signals", r.signals),
-            ("fills", swept.fills),
-        ] {
+        let fills = [("fills", swept.fills)];
+        for (kind, n) in swept.rows.by_kind().into_iter().chain(fills) {
             println!("  {kind:<12} {n:>12} rows");
         }
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The file of a `sqlite:` URL.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(PathBuf::from(rest.split('?').next().unwrap_or(rest)))
 }
 
 pub(crate) fn bus(command: BusCommand) -> Result<ExitCode> {

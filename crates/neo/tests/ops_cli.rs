@@ -74,6 +74,18 @@ fn store_prune_sweeps_now_and_refuses_a_zero_retention() {
     assert!(String::from_utf8_lossy(&zero.stderr).contains("--days"));
 }
 
+#[test]
+fn store_prune_never_makes_a_store() {
+    let dir = std::env::temp_dir().join(neo_testkit::db::unique_name("neo-prune-missing"));
+    let url = format!("sqlite://{}/neo.db", dir.display());
+    let out = neo(&["store", "prune", "--url", &url, "--days", "30"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no SQLite store at"));
+    assert!(!dir.exists(), "a mistyped path made a store");
+    let short = neo(&["store", "prune", "--url", &url, "--days", "3"]);
+    assert!(String::from_utf8_lossy(&short.stderr).contains("keep at least 8 days"));
+}
+
 #[tokio::test]
 async fn store_migrate_on_postgres_without_leaking_the_password() {
     let Some(db) = TestDb::postgres().await else {
