@@ -164,7 +164,19 @@ async fn the_model_is_pulled_loaded_measured_unloaded_when_idle_and_loaded_again
     activity.touch(clock());
     until("the reload", async || keep_alives(&server).await.len() >= 3).await;
     assert_eq!(keep_alives(&server).await[2], json!("600s"));
-    // Loads and memory readings reached the flag's rules.
+    // Loads and memory readings reached the flag's rules (the reload's load time is
+    // recorded once Ollama answered it, a moment after the request reached the mock).
+    let samples_now = |kind: RuleKind| {
+        flags
+            .guard_figures(clock())
+            .iter()
+            .find(|(r, _, _)| r.flag == FlagName::OllamaLifecycle && r.kind == kind)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    until("the reload's load time", async || {
+        samples_now(RuleKind::OllamaLoadSecs) >= 2
+    })
+    .await;
     let now = clock();
     let figures = flags.guard_figures(now);
     let samples = |kind: RuleKind| {
